@@ -1,0 +1,1 @@
+"""Neural operators built on tensorkit: spectral convolutions, FNO, TFNO, MG-TFNO."""

@@ -1,0 +1,29 @@
+"""tensorkit: tensor decompositions and scientific computing on numpy (Numba) and CuPy arrays.
+
+The data decides the device: pass numpy arrays to run on the CPU, CuPy arrays to run on the GPU.
+
+>>> import numpy as np, tensorkit
+>>> X = np.random.default_rng(0).standard_normal((20, 30, 40))
+>>> T = tensorkit.tucker(X, rank=(5, 5, 5))
+>>> T.ranks
+(5, 5, 5)
+"""
+
+from . import tenalg
+from ._version import __version__
+from .backend import available_backends, to_device, to_numpy
+from .decomposition import cp, tucker
+from .formats import CPTensor, DecompositionInfo, TuckerTensor
+
+__all__ = [
+    "CPTensor",
+    "DecompositionInfo",
+    "TuckerTensor",
+    "__version__",
+    "available_backends",
+    "cp",
+    "tenalg",
+    "to_device",
+    "to_numpy",
+    "tucker",
+]

@@ -1,0 +1,237 @@
+"""Low-rank tensor formats: Tucker and CP (canonical polyadic).
+
+Both are plain containers of arrays (numpy or CuPy), picklable so that dask can ship them, and save
+to versioned ``.npz`` archives. Results of decompositions also carry a :class:`DecompositionInfo`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backend import get_namespace
+from .io import load_archive, save_archive
+from .tenalg import fold, khatri_rao, multi_mode_dot
+
+__all__ = ["CPTensor", "DecompositionInfo", "TuckerTensor"]
+
+
+@dataclass
+class DecompositionInfo:
+    """How a decomposition ended.
+
+    Attributes
+    ----------
+    method : str
+    iterations : int
+        Sweeps of an iterative method (0 for one-pass methods).
+    converged : bool
+        False when ``n_iter_max`` stopped the iteration before its tolerance was met.
+    rel_error : float or None
+        Achieved ``||X - X_hat||_F / ||X||_F`` (exact for orthogonal Tucker; from the fit for CP).
+    history : list of float
+        Relative error after each sweep (iterative methods).
+    """
+
+    method: str
+    iterations: int = 0
+    converged: bool = True
+    rel_error: float | None = None
+    history: list[float] = field(default_factory=list)
+
+
+class TuckerTensor:
+    """A tensor ``X = G x_1 U_1 x_2 U_2 ... x_N U_N`` held as a core and factor matrices.
+
+    Parameters
+    ----------
+    core : array of shape ``(R_1, ..., R_N)``
+    factors : sequence of arrays ``(I_k, R_k)``
+
+    Examples
+    --------
+    >>> import numpy as np, tensorkit
+    >>> X = tensorkit.TuckerTensor(np.ones((2, 2, 2)), [np.eye(4, 2)] * 3)
+    >>> X.shape, X.ranks
+    ((4, 4, 4), (2, 2, 2))
+    """
+
+    _FORMAT = "tensorkit.TuckerTensor"
+    _VERSION = 1
+
+    def __init__(self, core: Any, factors: Any, *, info: DecompositionInfo | None = None):
+        factors = list(factors)
+        get_namespace(core, *factors)
+        if core.ndim != len(factors):
+            raise ValueError(f"core has {core.ndim} modes but {len(factors)} factors were given")
+        for k, f in enumerate(factors):
+            if f.ndim != 2 or f.shape[1] != core.shape[k]:
+                raise ValueError(
+                    f"factors[{k}] must have shape (I_{k}, {core.shape[k]}), got {tuple(f.shape)}"
+                )
+        self.core = core
+        self.factors = factors
+        self.info = info
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(f.shape[0]) for f in self.factors)
+
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.core.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.factors)
+
+    @property
+    def dtype(self):
+        return self.core.dtype
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes stored (core plus factors)."""
+        return int(self.core.nbytes + sum(f.nbytes for f in self.factors))
+
+    @property
+    def compression_ratio(self) -> float:
+        """Dense size over stored size (numbers, not bytes)."""
+        stored = self.core.size + sum(f.size for f in self.factors)
+        return _size(self.shape) / stored
+
+    def to_dense(self) -> Any:
+        """The full tensor ``G x_1 U_1 ... x_N U_N`` (on the device of the core)."""
+        return multi_mode_dot(self.core, self.factors)
+
+    def to_tensorly(self):
+        """As a ``tensorly.tucker_tensor.TuckerTensor`` (arrays are shared, not copied)."""
+        from tensorly.tucker_tensor import TuckerTensor as TlTucker
+
+        return TlTucker((self.core, list(self.factors)))
+
+    @classmethod
+    def from_tensorly(cls, tucker: Any) -> TuckerTensor:
+        """From a tensorly ``TuckerTensor`` or a ``(core, factors)`` pair."""
+        core, factors = tucker
+        return cls(core, factors)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a versioned ``.npz`` archive atomically (arrays moved to the host)."""
+        arrays = {f"factor_{k}": f for k, f in enumerate(self.factors)}
+        save_archive(path, self._FORMAT, self._VERSION, core=self.core, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TuckerTensor:
+        """Read an archive written by :meth:`save` (numpy arrays)."""
+        data = load_archive(path, cls._FORMAT, cls._VERSION)
+        n = sum(1 for k in data if k.startswith("factor_"))
+        return cls(data["core"], [data[f"factor_{k}"] for k in range(n)])
+
+    def __iter__(self):
+        # Unpacks like tensorly's: core, factors = tucker_tensor
+        return iter((self.core, self.factors))
+
+    def __repr__(self) -> str:
+        return f"TuckerTensor(shape={self.shape}, ranks={self.ranks}, dtype={self.dtype})"
+
+
+class CPTensor:
+    """A tensor ``X = sum_r w_r a^(1)_r o a^(2)_r o ... o a^(N)_r`` (canonical polyadic format).
+
+    Parameters
+    ----------
+    weights : array of shape ``(R,)``
+    factors : sequence of arrays ``(I_k, R)``
+    """
+
+    _FORMAT = "tensorkit.CPTensor"
+    _VERSION = 1
+
+    def __init__(self, weights: Any, factors: Any, *, info: DecompositionInfo | None = None):
+        factors = list(factors)
+        get_namespace(weights, *factors)
+        if not factors:
+            raise ValueError("a CPTensor needs at least one factor")
+        rank = weights.shape[0] if weights.ndim == 1 else -1
+        for k, f in enumerate(factors):
+            if f.ndim != 2 or f.shape[1] != rank:
+                raise ValueError(
+                    f"factors[{k}] must have shape (I_{k}, {rank}) to match weights of shape "
+                    f"{tuple(weights.shape)}, got {tuple(f.shape)}"
+                )
+        self.weights = weights
+        self.factors = factors
+        self.info = info
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(f.shape[0]) for f in self.factors)
+
+    @property
+    def rank(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.factors)
+
+    @property
+    def dtype(self):
+        return self.factors[0].dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.weights.nbytes + sum(f.nbytes for f in self.factors))
+
+    @property
+    def compression_ratio(self) -> float:
+        stored = self.weights.size + sum(f.size for f in self.factors)
+        return _size(self.shape) / stored
+
+    def to_dense(self) -> Any:
+        """The full tensor, through ``fold((A_1 W) khatri_rao(A_2..A_N)^T)``."""
+        first = self.factors[0] * self.weights[None, :]
+        if len(self.factors) == 1:
+            return first.sum(axis=1)
+        unfolded = first @ khatri_rao(self.factors[1:]).T
+        return fold(unfolded, 0, self.shape)
+
+    def to_tensorly(self):
+        """As a ``tensorly.cp_tensor.CPTensor``."""
+        from tensorly.cp_tensor import CPTensor as TlCP
+
+        return TlCP((self.weights, list(self.factors)))
+
+    @classmethod
+    def from_tensorly(cls, cp: Any) -> CPTensor:
+        """From a tensorly ``CPTensor`` or a ``(weights, factors)`` pair."""
+        weights, factors = cp
+        if weights is None:
+            xp = get_namespace(*factors)
+            weights = xp.ones(factors[0].shape[1], dtype=factors[0].dtype)
+        return cls(weights, factors)
+
+    def save(self, path: str | os.PathLike) -> None:
+        arrays = {f"factor_{k}": f for k, f in enumerate(self.factors)}
+        save_archive(path, self._FORMAT, self._VERSION, weights=self.weights, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CPTensor:
+        data = load_archive(path, cls._FORMAT, cls._VERSION)
+        n = sum(1 for k in data if k.startswith("factor_"))
+        return cls(data["weights"], [data[f"factor_{k}"] for k in range(n)])
+
+    def __iter__(self):
+        return iter((self.weights, self.factors))
+
+    def __repr__(self) -> str:
+        return f"CPTensor(shape={self.shape}, rank={self.rank}, dtype={self.dtype})"
+
+
+def _size(shape):
+    out = 1
+    for s in shape:
+        out *= int(s)
+    return out

@@ -1,0 +1,243 @@
+"""Tensor algebra: unfoldings, mode products, Khatri-Rao products and MTTKRP.
+
+Orderings follow tensorly everywhere, so results interoperate:
+
+- ``unfold(X, n)`` moves axis ``n`` to the front and reshapes in C order, so that column index
+  ``j = sum_{k != n} i_k prod_{l > k, l != n} I_l``;
+- ``khatri_rao([A_1, ..., A_N])`` has row index ``i_1 I_2 ... I_N + ... + i_N`` (the first matrix
+  varies slowest);
+- hence for a CP tensor ``unfold(X, n) == A_n @ khatri_rao(factors, skip=n).T``.
+
+All functions work on numpy and CuPy arrays alike (the array namespace of the inputs).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from . import _kernels
+from .backend import get_namespace, resolve_backend
+
+__all__ = ["fold", "khatri_rao", "mode_dot", "mttkrp", "multi_mode_dot", "unfold"]
+
+
+def unfold(tensor: Any, mode: int) -> Any:
+    """Mode-``mode`` unfolding (matricization) ``X_(n)`` of shape ``(I_n, prod_{k != n} I_k)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.tenalg import unfold
+    >>> unfold(np.arange(24).reshape(2, 3, 4), 1).shape
+    (3, 8)
+    """
+    xp = get_namespace(tensor)
+    mode = _check_mode(mode, tensor.ndim)
+    return xp.reshape(xp.moveaxis(tensor, mode, 0), (tensor.shape[mode], -1))
+
+
+def fold(unfolded: Any, mode: int, shape: Sequence[int]) -> Any:
+    """Inverse of :func:`unfold`: rebuild the tensor of ``shape`` from its mode-``mode`` unfolding."""
+    xp = get_namespace(unfolded)
+    shape = tuple(int(s) for s in shape)
+    mode = _check_mode(mode, len(shape))
+    moved = (shape[mode], *shape[:mode], *shape[mode + 1 :])
+    if tuple(unfolded.shape) != (shape[mode], _prod(moved[1:])):
+        raise ValueError(
+            f"unfolded has shape {tuple(unfolded.shape)}, expected "
+            f"{(shape[mode], _prod(moved[1:]))} for shape={shape}, mode={mode}"
+        )
+    return xp.moveaxis(xp.reshape(unfolded, moved), 0, mode)
+
+
+def mode_dot(tensor: Any, matrix_or_vector: Any, mode: int, *, transpose: bool = False) -> Any:
+    """n-mode product ``X x_n M``: contract axis ``mode`` of ``tensor`` with the columns of ``M``.
+
+    ``(X x_n M)_{i_1..j..i_N} = sum_{i_n} M_{j, i_n} X_{i_1..i_n..i_N}``. A vector removes the
+    axis. With ``transpose=True`` the (conjugate) transpose of ``M`` is used, which projects onto
+    the span of an orthonormal factor without forming ``M^H``.
+    """
+    xp = get_namespace(tensor, matrix_or_vector)
+    mode = _check_mode(mode, tensor.ndim)
+    m = matrix_or_vector
+    if transpose:
+        m = xp.conj(m).T if m.ndim == 2 else xp.conj(m)
+    if m.ndim == 1:
+        if m.shape[0] != tensor.shape[mode]:
+            raise ValueError(
+                f"vector of length {m.shape[0]} does not match tensor.shape[{mode}]="
+                f"{tensor.shape[mode]}"
+            )
+        return xp.tensordot(tensor, m, axes=([mode], [0]))
+    if m.ndim != 2:
+        raise ValueError(f"matrix_or_vector must be 1-D or 2-D, got {m.ndim}-D")
+    if m.shape[1] != tensor.shape[mode]:
+        raise ValueError(
+            f"matrix of shape {tuple(m.shape)} does not match tensor.shape[{mode}]="
+            f"{tensor.shape[mode]} (its number of columns must equal that size)"
+        )
+    return xp.moveaxis(xp.tensordot(m, tensor, axes=([1], [mode])), 0, mode)
+
+
+def multi_mode_dot(
+    tensor: Any,
+    matrices: Sequence[Any],
+    modes: Sequence[int] | None = None,
+    *,
+    skip: int | None = None,
+    transpose: bool = False,
+) -> Any:
+    """Chain of mode products ``X x_{m_1} M_1 x_{m_2} M_2 ...``.
+
+    Products that shrink the tensor are applied first (the contraction order does not change the
+    result, only its cost). ``skip`` leaves one mode out, as in ALS sweeps.
+    """
+    if modes is None:
+        modes = range(len(matrices))
+    pairs = [(m, int(mode)) for m, mode in zip(matrices, modes, strict=True) if mode != skip]
+
+    def shrink(pair):
+        m, mode = pair
+        out = (m.shape[1] if transpose else m.shape[0]) if m.ndim == 2 else 0
+        return out / max(tensor.shape[mode], 1)
+
+    # Vectors remove axes: apply them last, from the highest mode down, so mode numbers hold.
+    matrices_first = sorted((p for p in pairs if p[0].ndim == 2), key=shrink)
+    vectors_last = sorted((p for p in pairs if p[0].ndim == 1), key=lambda p: -p[1])
+    out = tensor
+    for m, mode in matrices_first + vectors_last:
+        out = mode_dot(out, m, mode, transpose=transpose)
+    return out
+
+
+def khatri_rao(matrices: Sequence[Any], *, skip: int | None = None, reverse: bool = False) -> Any:
+    """Column-wise Kronecker product of matrices with equal column counts (tensorly's order).
+
+    Row ``(i_1, ..., i_N)`` of the result is ``prod_k A_k[i_k, :]`` with ``i_N`` varying fastest;
+    ``reverse=True`` reverses the order of the matrices first.
+    """
+    mats = [m for k, m in enumerate(matrices) if k != skip]
+    if not mats:
+        raise ValueError("khatri_rao needs at least one matrix")
+    if reverse:
+        mats = mats[::-1]
+    xp = get_namespace(*mats)
+    rank = mats[0].shape[1]
+    for k, m in enumerate(mats):
+        if m.ndim != 2 or m.shape[1] != rank:
+            raise ValueError(
+                f"all matrices need {rank} columns; matrix {k} has shape {tuple(m.shape)}"
+            )
+    out = mats[0]
+    for m in mats[1:]:
+        out = xp.reshape(out[:, None, :] * m[None, :, :], (-1, rank))
+    return out
+
+
+def mttkrp(tensor: Any, factors: Sequence[Any], mode: int, *, backend: str | None = None) -> Any:
+    """Matricized tensor times Khatri-Rao product, ``X_(n) @ khatri_rao(factors, skip=n)``.
+
+    Parameters
+    ----------
+    tensor : array or tuple ``(indices, values, shape)``
+        A dense tensor, or a sparse tensor in COO form with ``indices`` of shape ``(nnz, order)``.
+    factors : sequence of arrays ``(I_k, R)``
+        One per mode; ``factors[mode]`` is not read (only its presence is checked).
+    mode : int
+    backend : {"numpy", "numba", "cupy"} or None
+        Kernel set for the sparse case (None: from the inputs' device). Dense input is a chain of
+        BLAS contractions and needs no kernel.
+
+    Returns
+    -------
+    array of shape ``(I_mode, R)``
+
+    Notes
+    -----
+    The dense path never forms the Khatri-Rao product: it contracts the other modes one at a
+    time, keeping the rank index, so memory stays at the size of the tensor.
+    """
+    if isinstance(tensor, tuple):
+        return _mttkrp_coo(tensor, factors, mode, backend)
+    xp = get_namespace(tensor, *factors)
+    resolve_backend(backend, tensor, *factors)
+    order = tensor.ndim
+    mode = _check_mode(mode, order)
+    rank = _check_factors(factors, tuple(tensor.shape))
+    others = [k for k in range(order) if k != mode]
+    if not others:
+        raise ValueError("mttkrp needs a tensor of order >= 2")
+    moved = xp.moveaxis(tensor, mode, 0)  # (I_n, *others)
+    last = others[-1]
+    out = xp.tensordot(moved, factors[last], axes=([moved.ndim - 1], [0]))  # (I_n, ..., R)
+    for k in reversed(others[:-1]):
+        out = xp.einsum("...jr,jr->...r", out, factors[k])
+    return xp.reshape(out, (tensor.shape[mode], rank))
+
+
+def _mttkrp_coo(tensor, factors, mode, backend):
+    try:
+        indices, values, shape = tensor
+    except ValueError:
+        raise ValueError(
+            "a sparse tensor is a tuple (indices, values, shape); got a tuple of "
+            f"length {len(tensor)}"
+        ) from None
+    xp = get_namespace(indices, values, *factors)
+    backend = resolve_backend(backend, indices, values, *factors)
+    shape = tuple(int(s) for s in shape)
+    order = len(shape)
+    if order < 2:
+        raise ValueError(f"mttkrp needs a tensor of order >= 2, got shape={shape}")
+    mode = _check_mode(mode, order)
+    _check_factors(factors, shape)
+    if indices.ndim != 2 or indices.shape[1] != order:
+        raise ValueError(
+            f"indices must have shape (nnz, {order}) for shape={shape}, got {tuple(indices.shape)}"
+        )
+    if values.ndim != 1 or values.shape[0] != indices.shape[0]:
+        raise ValueError(
+            f"values must have shape ({indices.shape[0]},) to match indices, "
+            f"got {tuple(values.shape)}"
+        )
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers, got dtype {indices.dtype}")
+    if indices.shape[0]:
+        low = xp.min(indices, axis=0)
+        high = xp.max(indices, axis=0)
+        for k in range(order):
+            if int(low[k]) < 0 or int(high[k]) >= shape[k]:
+                raise ValueError(
+                    f"indices[:, {k}] spans [{int(low[k])}, {int(high[k])}], outside "
+                    f"[0, {shape[k] - 1}] for shape={shape}"
+                )
+    return _kernels.mttkrp_coo(indices, values, list(factors), mode, shape[mode], backend)
+
+
+def _check_factors(factors, shape):
+    if len(factors) != len(shape):
+        raise ValueError(f"need {len(shape)} factors for shape={shape}, got {len(factors)}")
+    rank = factors[0].shape[1] if factors[0].ndim == 2 else None
+    for k, (f, size) in enumerate(zip(factors, shape, strict=True)):
+        if f.ndim != 2 or f.shape[0] != size or f.shape[1] != rank:
+            raise ValueError(
+                f"factors[{k}] must have shape ({size}, {rank}), got {tuple(f.shape)}"
+            )
+    return rank
+
+
+def _check_mode(mode, order):
+    if not isinstance(mode, numbers.Integral) or isinstance(mode, bool):
+        raise TypeError(f"mode must be an int, got {type(mode).__name__}")
+    if not -order <= mode < order:
+        raise ValueError(f"mode must lie in [{-order}, {order - 1}] for order {order}, got {mode}")
+    return int(mode) % order
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
