@@ -15,6 +15,20 @@ from .backend import available_backends, to_device, to_numpy
 from .decomposition import cp, tucker
 from .formats import CPTensor, DecompositionInfo, TuckerTensor
 
+# Subpackages with heavier tables or optional dependencies load on first use: tensorkit.gaunt etc.
+_LAZY_SUBMODULES = frozenset(
+    {"chebyshev", "completion", "distributed", "gaunt", "io", "nn", "sketch"}
+)
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tensorkit' has no attribute {name!r}")
+
+
 __all__ = [
     "CPTensor",
     "DecompositionInfo",
