@@ -1,0 +1,294 @@
+"""The ``Module`` base: named parameters and gradients in plain dicts, forward and hand-written adjoint.
+
+Every layer owns ``forward(x)`` (returns the output and caches what the adjoint needs) and
+``backward(grad_out)`` (returns d loss / d input and *accumulates* into ``self.grads``). A model is a
+tree of modules; :meth:`Module.parameters` flattens it with dotted names (``"layers.0.weight"``)
+and returns the very array objects that optimizers update in place.
+
+Complex parameters (spectral weights) follow PyTorch's convention: for ``w = a + i b`` and a real
+loss ``L`` the stored gradient is ``dL/da + i dL/db``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..backend import check_random_state, is_cupy_array, to_device, to_numpy
+from ..io import load_archive, save_archive
+
+__all__ = ["Module", "array_module", "complex_dtype_for", "real_dtype_for"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$")
+_CHECKPOINT_FORMAT = "tensorkit.nn.Module"
+_CHECKPOINT_VERSION = 1
+_PARAM_PREFIX = "param/"
+
+
+def array_module(x: Any):
+    """``numpy`` or ``cupy`` (the module itself, for ``out=``, ``einsum`` and ``fft``) for ``x``."""
+    if is_cupy_array(x):
+        import cupy
+
+        return cupy
+    return np
+
+
+def real_dtype_for(dtype: Any) -> np.dtype:
+    """float32/float64 for a float or complex dtype (complex64 -> float32)."""
+    return np.dtype(np.finfo(np.dtype(dtype)).dtype)
+
+
+def complex_dtype_for(dtype: Any) -> np.dtype:
+    """complex64/complex128 matching a float or complex dtype."""
+    return np.result_type(real_dtype_for(dtype), np.complex64)
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+class Module:
+    """Base class of layers and models trained with hand-written adjoints.
+
+    Parameters
+    ----------
+    dtype : float32 or float64
+        Real dtype of the parameters (complex parameters use the matching complex dtype) and of the
+        computation: inputs are cast to it, so a float32 model never computes in float64.
+    random_state : int, numpy.random.Generator or None
+        Seeds the initialization. Composite models pass their generator on to their children.
+
+    Attributes
+    ----------
+    params, grads : dict of str -> array
+        This module's own parameters and their accumulated gradients (same keys, shapes, dtypes).
+    training : bool
+        Set by :meth:`train` / :meth:`eval` (for layers that behave differently).
+
+    Notes
+    -----
+    The protocol a script drives by hand::
+
+        pred = model.forward(x); value = loss_fn.forward(pred, y); g = loss_fn.backward()
+        model.zero_grad(); model.backward(g); optimizer.step()
+
+    A module caches only its latest forward; ``backward`` must follow the forward it differentiates.
+    """
+
+    def __init__(self, *, dtype: Any = np.float64, random_state: Any = None):
+        self.dtype = _check_dtype(dtype)
+        self.rng = check_random_state(random_state)
+        self.params: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self._modules: dict[str, Module] = {}
+        self.training = True
+
+    # ----------------------------------------------------------------------------- registration
+    @property
+    def complex_dtype(self) -> np.dtype:
+        """The complex dtype matching :attr:`dtype` (complex64 for float32)."""
+        return complex_dtype_for(self.dtype)
+
+    def add_parameter(self, name: str, value: Any) -> Any:
+        """Register ``value`` as parameter ``name`` (cast to the module dtype, or its complex
+        counterpart when ``value`` is complex) with a zero gradient; returns the stored array."""
+        self._check_name(name, self.params)
+        xp = array_module(value)
+        value = xp.asarray(value)
+        if value.dtype.kind not in "fc":
+            raise TypeError(f"parameter {name!r} must be a float or complex array, got {value.dtype}")
+        target = self.complex_dtype if value.dtype.kind == "c" else self.dtype
+        value = xp.ascontiguousarray(value.astype(target, copy=False))
+        self.params[name] = value
+        self.grads[name] = xp.zeros_like(value)
+        return value
+
+    def add_module(self, name: str, module: Module) -> Module:
+        """Register a child module (kept in insertion order); returns it."""
+        if not isinstance(module, Module):
+            raise TypeError(f"module {name!r} must be a tensorkit.nn.Module, got {type(module).__name__}")
+        self._check_name(name, self._modules)
+        self._modules[name] = module
+        return module
+
+    def _check_name(self, name: str, taken: dict) -> None:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"name must be an identifier or a digit string (no dots), got {name!r}")
+        if name in self.params or name in self._modules:
+            raise ValueError(f"{type(self).__name__} already has a parameter or child named {name!r}")
+
+    # ----------------------------------------------------------------------------- computation
+    def forward(self, x: Any) -> Any:
+        """Output for input ``x``; caches what :meth:`backward` needs."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_out: Any) -> Any:
+        """Gradient with respect to the last forward's input; accumulates parameter gradients."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, x: Any) -> Any:
+        return self.forward(x)
+
+    # ----------------------------------------------------------------------------- tree access
+    def children(self) -> Iterator[tuple[str, Module]]:
+        """Direct children, as ``(name, module)`` in insertion order."""
+        return iter(self._modules.items())
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """All modules of the tree, depth first, this one first (name ``""``)."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def parameters(self) -> dict[str, Any]:
+        """Every parameter of the tree by dotted name (the arrays themselves, not copies)."""
+        out = {}
+        for mod_name, module in self.named_modules():
+            for name, value in module.params.items():
+                out[f"{mod_name}.{name}" if mod_name else name] = value
+        return out
+
+    def gradients(self) -> dict[str, Any]:
+        """Gradients with the same keys as :meth:`parameters`."""
+        out = {}
+        for mod_name, module in self.named_modules():
+            for name, value in module.grads.items():
+                out[f"{mod_name}.{name}" if mod_name else name] = value
+        return out
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero in place."""
+        for _, module in self.named_modules():
+            for g in module.grads.values():
+                g[...] = 0
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode on the whole tree; returns self."""
+        for _, module in self.named_modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode on the whole tree; returns self."""
+        return self.train(False)
+
+    def num_parameters(self) -> int:
+        """Number of real parameters (a complex entry counts 2, as in PyTorch)."""
+        return int(
+            sum(p.size * (2 if p.dtype.kind == "c" else 1) for p in self.parameters().values())
+        )
+
+    # ----------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Host (numpy) copies of every parameter, by dotted name."""
+        return {k: np.array(to_numpy(v), copy=True) for k, v in self.parameters().items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy ``state`` into the parameters in place (arrays keep their identity and device).
+
+        Raises
+        ------
+        ValueError
+            When the keys differ (missing or unexpected names are listed) or a shape or the
+            real/complex kind does not match: typically a checkpoint of another architecture.
+            Nothing is modified in that case.
+        """
+        params = self.parameters()
+        missing = sorted(set(params) - set(state))
+        unexpected = sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise ValueError(
+                f"state does not match {type(self).__name__}: missing {missing[:8]}"
+                f"{'...' if len(missing) > 8 else ''}, unexpected {unexpected[:8]}"
+                f"{'...' if len(unexpected) > 8 else ''} (a checkpoint of another architecture?)"
+            )
+        for name, p in params.items():
+            value = state[name]
+            if tuple(value.shape) != tuple(p.shape):
+                raise ValueError(
+                    f"state[{name!r}] has shape {tuple(value.shape)}, the model's parameter has "
+                    f"{tuple(p.shape)} (a checkpoint of another architecture?)"
+                )
+            if value.dtype.kind == "c" and p.dtype.kind != "c":
+                raise ValueError(f"state[{name!r}] is complex but the model's parameter is real")
+        for name, p in params.items():
+            xp = array_module(p)
+            p[...] = xp.asarray(state[name]).astype(p.dtype, copy=False)
+
+    def to(self, device: str) -> Module:
+        """Move parameters and gradients to ``"gpu"`` or ``"cpu"``; returns self.
+
+        Optimizers hold references to the parameter arrays: build them after moving the model.
+        """
+        if device not in ("cpu", "gpu"):
+            raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+        for _, module in self.named_modules():
+            for name in list(module.params):
+                module.params[name] = to_device(module.params[name], device)
+                module.grads[name] = to_device(module.grads[name], device)
+            module._moved(device)
+        return self
+
+    def _moved(self, device: str) -> None:
+        """Hook for layers holding other device arrays (buffers): move them to ``device``."""
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the parameters to a versioned ``.npz`` checkpoint atomically."""
+        save_archive(
+            path,
+            _CHECKPOINT_FORMAT,
+            _CHECKPOINT_VERSION,
+            module_class=np.asarray(type(self).__name__),
+            **{_PARAM_PREFIX + k: v for k, v in self.state_dict().items()},
+        )
+
+    def load(self, path: str | os.PathLike) -> Module:
+        """Load parameters saved by :meth:`save` into this model (checked); returns self."""
+        data = load_archive(path, _CHECKPOINT_FORMAT, _CHECKPOINT_VERSION)
+        saved_class = str(data.get("module_class", ""))
+        if saved_class != type(self).__name__:
+            raise ValueError(
+                f"{str(path)!r} holds a {saved_class} checkpoint, not a {type(self).__name__}"
+            )
+        self.load_state_dict(
+            {k[len(_PARAM_PREFIX):]: v for k, v in data.items() if k.startswith(_PARAM_PREFIX)}
+        )
+        return self
+
+    # ----------------------------------------------------------------------------- helpers
+    def _as_input(self, x: Any, name: str = "x", *, min_ndim: int = 1) -> Any:
+        """Validate an input array and cast it to the module dtype (no copy when it matches)."""
+        if not hasattr(x, "dtype") or not hasattr(x, "ndim"):
+            raise TypeError(f"{name} must be a numpy or CuPy array, got {type(x).__name__}")
+        if x.ndim < min_ndim:
+            raise ValueError(
+                f"{type(self).__name__} expects {name} with at least {min_ndim} dimensions, "
+                f"got shape {tuple(x.shape)}"
+            )
+        if x.dtype.kind == "c":
+            return x.astype(self.complex_dtype, copy=False)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+        return x.astype(self.dtype, copy=False)
+
+    def extra_repr(self) -> str:
+        """Layer settings shown by ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_repr}")
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
