@@ -56,7 +56,7 @@ def load_archive(path: str | os.PathLike, format_name: str, max_version: int) ->
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
+    except Exception as exc:
         raise ValueError(f"cannot read {str(path)!r} as a tensorkit .npz archive: {exc}") from exc
     found = str(arrays.pop("format", "")) or None
     if found != format_name:
@@ -82,38 +82,37 @@ def load_array(path: str | os.PathLike, *, key: str | None = None) -> np.ndarray
     if not path.is_file():
         raise ValueError(f"input file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _read(path, lambda: np.load(path, allow_pickle=False))
+    if suffix == ".npz":
+        with _read(path, lambda: np.load(path, allow_pickle=False)) as data:
+            if key is None:
+                if len(data.files) != 1:
+                    raise ValueError(f"{str(path)!r} holds arrays {data.files}; name one with key")
+                key = data.files[0]
+            if key not in data.files:
+                raise ValueError(f"{str(path)!r} has no array {key!r}; it holds {data.files}")
+            return _read(path, lambda: data[key])
+    if suffix in (".h5", ".hdf5"):
+        try:
+            import h5py
+        except ImportError:
+            raise ValueError("reading HDF5 needs h5py: pip install 'tensorkit[hdf5]'") from None
+        if key is None:
+            raise ValueError(f"name the dataset of {str(path)!r} to read (key/--dataset)")
+        with _read(path, lambda: h5py.File(path, "r")) as fh:
+            if key not in fh:
+                raise ValueError(f"{str(path)!r} has no dataset {key!r}; it holds {list(fh)}")
+            return _read(path, lambda: np.asarray(fh[key]))
+    raise ValueError(f"unsupported input format {suffix!r}; use .npy, .npz or .h5")
+
+
+def _read(path, reader):
+    """Run ``reader``; any failure of the underlying library becomes one clear ValueError."""
     try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                if key is None:
-                    if len(data.files) != 1:
-                        raise ValueError(
-                            f"{str(path)!r} holds arrays {data.files}; name one with key"
-                        )
-                    key = data.files[0]
-                if key not in data.files:
-                    raise ValueError(f"{str(path)!r} has no array {key!r}; it holds {data.files}")
-                return data[key]
-        if suffix in (".h5", ".hdf5"):
-            try:
-                import h5py
-            except ImportError:
-                raise ValueError(
-                    "reading HDF5 needs h5py: pip install 'tensorkit[hdf5]'"
-                ) from None
-            with h5py.File(path, "r") as fh:
-                if key is None:
-                    raise ValueError(f"name the dataset of {str(path)!r} to read (key/--dataset)")
-                if key not in fh:
-                    raise ValueError(f"{str(path)!r} has no dataset {key!r}; it holds {list(fh)}")
-                return np.asarray(fh[key])
-    except ValueError:
-        raise
+        return reader()
     except Exception as exc:
         raise ValueError(f"cannot read {str(path)!r}: {exc}") from exc
-    raise ValueError(f"unsupported input format {suffix!r}; use .npy, .npz or .h5")
 
 
 def save_array(path: str | os.PathLike, array: Any) -> None:

@@ -237,6 +237,8 @@ def _gaussian(rng, shape, dtype, xp):
 
 def _error_from_core(core, norm, xp):
     """``||X - X_hat|| / ||X||`` for orthonormal factors: ``sqrt(||X||^2 - ||G||^2) / ||X||``."""
+    if norm == 0.0:
+        return 0.0  # a zero tensor decomposes exactly
     core_norm = float(xp.linalg.vector_norm(core))
     return math.sqrt(max(norm**2 - core_norm**2, 0.0)) / norm
 
@@ -244,7 +246,7 @@ def _error_from_core(core, norm, xp):
 def _relative_error(tensor, result, norm, xp):
     """Achieved relative error; recomputed explicitly where the core-norm formula cancels."""
     error = _error_from_core(result.core, norm, xp)
-    if error < 1e-6:
+    if norm > 0.0 and error < 1e-6:
         error = float(xp.linalg.vector_norm(tensor - result.to_dense())) / norm
     return error
 
@@ -284,8 +286,7 @@ def _check_rank_tol(tensor, rank, tol, xp):
         ranks, threshold = None, float(tol) * norm / math.sqrt(tensor.ndim)
     else:
         ranks, threshold = check_ranks(rank, tuple(tensor.shape)), None
-    # a zero tensor decomposes exactly; 1.0 avoids 0/0 in the reported error
-    return ranks, threshold, norm or 1.0
+    return ranks, threshold, norm
 
 
 def check_ranks(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -1,0 +1,79 @@
+"""Formats: dense reconstruction, tensorly interop, save/load, pickling, sizes."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import tensorly as tl
+
+from tensorkit import CPTensor, TuckerTensor, tucker
+
+RNG = np.random.default_rng(0)
+
+
+def make_tucker():
+    core = RNG.standard_normal((2, 3, 4))
+    factors = [RNG.standard_normal((n, r)) for n, r in [(5, 2), (6, 3), (7, 4)]]
+    return TuckerTensor(core, factors)
+
+
+def make_cp():
+    return CPTensor(RNG.standard_normal(3), [RNG.standard_normal((n, 3)) for n in (4, 5, 6)])
+
+
+def test_tucker_dense_matches_tensorly_and_round_trips():
+    T = make_tucker()
+    np.testing.assert_allclose(T.to_dense(), tl.tucker_to_tensor(T.to_tensorly()), rtol=1e-13)
+    back = TuckerTensor.from_tensorly(T.to_tensorly())
+    np.testing.assert_array_equal(back.core, T.core)
+    core, factors = T  # unpacks like tensorly's
+    assert core is T.core and len(factors) == 3
+    assert T.shape == (5, 6, 7) and T.ranks == (2, 3, 4)
+    assert T.compression_ratio == pytest.approx(210 / (24 + 10 + 18 + 28))
+    assert T.nbytes == 8 * (24 + 10 + 18 + 28)
+
+
+def test_cp_dense_matches_tensorly_and_einsum():
+    C = make_cp()
+    w, (a, b, c) = C
+    np.testing.assert_allclose(C.to_dense(), np.einsum("r,ir,jr,kr->ijk", w, a, b, c), rtol=1e-12)
+    np.testing.assert_allclose(C.to_dense(), tl.cp_to_tensor(C.to_tensorly()), rtol=1e-12)
+    assert CPTensor.from_tensorly((None, [a, b, c])).weights.tolist() == [1.0, 1.0, 1.0]
+    assert C.rank == 3 and C.compression_ratio == pytest.approx(120 / 48)
+
+
+@pytest.mark.parametrize("make", [make_tucker, make_cp])
+def test_save_load_and_pickle(tmp_path, make):
+    obj = make()
+    path = tmp_path / "obj.npz"
+    obj.save(path)
+    loaded = type(obj).load(path)
+    np.testing.assert_array_equal(loaded.to_dense(), obj.to_dense())
+    clone = pickle.loads(pickle.dumps(obj))
+    np.testing.assert_array_equal(clone.to_dense(), obj.to_dense())
+    assert not list(tmp_path.glob(".*tmp")), "temporary file left behind"
+
+
+def test_load_rejects_other_formats_and_versions(tmp_path):
+    make_cp().save(tmp_path / "cp.npz")
+    with pytest.raises(ValueError, match="expected 'tensorkit.TuckerTensor'"):
+        TuckerTensor.load(tmp_path / "cp.npz")
+    np.savez(tmp_path / "future.npz", format="tensorkit.TuckerTensor", version=99, core=np.ones(1))
+    with pytest.raises(ValueError, match="version 99"):
+        TuckerTensor.load(tmp_path / "future.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot read"):
+        TuckerTensor.load(tmp_path / "junk.npz")
+
+
+def test_decomposition_info_survives_and_constructor_checks():
+    T = tucker(RNG.standard_normal((5, 6, 7)), rank=2)
+    assert T.info.method == "st_hosvd"
+    with pytest.raises(ValueError, match=r"factors\[1\] must have shape"):
+        TuckerTensor(np.ones((2, 2)), [np.ones((3, 2)), np.ones((3, 3))])
+    with pytest.raises(ValueError, match="core has 2 modes but 3 factors"):
+        TuckerTensor(np.ones((2, 2)), [np.ones((3, 2))] * 3)
+    with pytest.raises(ValueError, match=r"factors\[0\] must have shape"):
+        CPTensor(np.ones(2), [np.ones((3, 3))])
