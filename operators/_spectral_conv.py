@@ -1,0 +1,373 @@
+"""Spectral convolution (the Fourier layer of FNO) with a hand-written adjoint and factorized weights."""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from tensorkit.nn import Module
+from tensorkit.nn._module import array_module
+
+from ._factorized import (
+    FACTORIZATIONS,
+    contract_pairwise,
+    einsum_gradient,
+    einsum_many,
+    factor_specs,
+    forward_steps,
+    init_std_of_factors,
+    resolve_rank,
+    weight_format,
+    weight_subscripts,
+)
+
+__all__ = ["SpectralConv"]
+
+IMPLEMENTATIONS = ("factorized", "reconstructed")
+FFT_NORMS = ("forward", "backward", "ortho")
+_DUAL_NORM = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
+
+
+class SpectralConv(Module):
+    """Fourier-domain convolution ``y = irfft(W . rfft(x)) + b`` over 1 or 2 spatial dimensions.
+
+    For an input ``x`` of shape ``(batch, in_channels, *spatial)`` the layer computes the real FFT
+    over the spatial axes, keeps the lowest modes, multiplies them by the learned complex weight
+
+    .. math::
+
+        \\hat y_{b, o, k} = \\sum_i \\hat x_{b, i, k} \\, W_{i, o, k}
+
+    (a different ``in x out`` matrix for every kept mode ``k``), sets the other modes to zero and
+    transforms back at the input resolution, so the same weights act on any grid fine enough to
+    hold the kept modes (zero-shot super-resolution).
+
+    Modes follow neuraloperator (>= 1.0): ``n_modes[d]`` is the number of modes kept in total along
+    dimension ``d``, centred on frequency 0 (``n_modes[d] // 2`` negative ones); along the last
+    dimension, whose real FFT stores only non-negative frequencies, ``n_modes[-1] // 2 + 1`` are
+    kept. The weight therefore has shape ``(in, out, n_modes[0], ..., n_modes[-1] // 2 + 1)`` with
+    the frequencies of each non-last dimension in increasing order (neuraloperator's layout).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    n_modes : int or tuple of int
+        Modes per spatial dimension (1 or 2 of them).
+    factorization : None, "cp", "tucker" or "tt"
+        Hold the weight densely or as the factors of a CP / Tucker / tensor-train decomposition.
+    rank : float, int or tuple
+        As neuraloperator: a float is the fraction of the dense weight's parameter count, an int or
+        tuple an explicit rank (CP: int; Tucker: one per mode; TT: bond dimensions). Ignored when
+        ``factorization`` is None.
+    implementation : "factorized" or "reconstructed"
+        ``factorized`` contracts the input with the factors directly (the dense weight is never
+        formed); ``reconstructed`` rebuilds the dense weight (``to_dense`` of the format) first. Both
+        hold the same parameters, so a ``state_dict`` moves between them.
+    fft_norm : "forward", "backward" or "ortho"
+        Normalization of the forward FFT (the inverse uses the matching one). With "forward" the
+        Fourier coefficients do not scale with the grid size, which is what makes the layer
+        resolution-independent.
+    bias : bool
+        Add a learned per-channel bias (as neuraloperator).
+    dtype, random_state
+        See :class:`tensorkit.nn.Module`. Weights are drawn as in neuraloperator: complex normal
+        with standard deviation ``sqrt(2 / (in + out))`` for the (reconstructed) weight.
+
+    References
+    ----------
+    Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations", ICLR 2021.
+    Kossaifi et al., "Multi-Grid Tensorized Fourier Neural Operator for High-Resolution PDEs",
+    TMLR 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from operators import SpectralConv
+    >>> layer = SpectralConv(2, 3, (8, 8), factorization="tucker", rank=0.5, random_state=0)
+    >>> layer(np.ones((4, 2, 16, 16))).shape
+    (4, 3, 16, 16)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        n_modes: int | tuple[int, ...],
+        *,
+        factorization: str | None = None,
+        rank: float | int | tuple[int, ...] = 1.0,
+        implementation: str = "factorized",
+        fft_norm: str = "forward",
+        bias: bool = True,
+        dtype: Any = np.float64,
+        random_state: Any = None,
+    ):
+        super().__init__(dtype=dtype, random_state=random_state)
+        self.in_channels = _positive_int(in_channels, "in_channels")
+        self.out_channels = _positive_int(out_channels, "out_channels")
+        if isinstance(n_modes, (int, np.integer)) and not isinstance(n_modes, bool):
+            n_modes = (n_modes,)
+        if not isinstance(n_modes, (tuple, list)) or len(n_modes) not in (1, 2):
+            raise ValueError(f"n_modes must be an int or a tuple of 1 or 2 ints, got {n_modes!r}")
+        self.n_modes = tuple(_positive_int(m, "n_modes") for m in n_modes)
+        if isinstance(factorization, str):
+            factorization = factorization.lower()
+            if factorization == "dense":
+                factorization = None
+        if factorization not in FACTORIZATIONS:
+            raise ValueError(f"factorization must be one of {FACTORIZATIONS}, got {factorization!r}")
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+        if fft_norm not in FFT_NORMS:
+            raise ValueError(f"fft_norm must be one of {FFT_NORMS}, got {fft_norm!r}")
+        self.factorization = factorization
+        self.implementation = implementation
+        self.fft_norm = fft_norm
+        self.order = len(self.n_modes)
+        # Modes stored per dimension: all n_modes along leading dims, n // 2 + 1 of the real FFT last.
+        self.weight_modes = (*self.n_modes[:-1], self.n_modes[-1] // 2 + 1)
+        self.weight_shape = (self.in_channels, self.out_channels, *self.weight_modes)
+        self.rank = resolve_rank(factorization, self.weight_shape, rank)
+        self._specs = factor_specs(factorization, self.weight_shape, self.rank)
+        std = math.sqrt(2.0 / (self.in_channels + self.out_channels))
+        factor_std = init_std_of_factors(factorization, self.weight_shape, self.rank, std)
+        for name, _, shape in self._specs:
+            if name == "weights":  # CP weights start at one, as in tltorch
+                value = np.ones(shape, dtype=np.complex128)
+            else:
+                value = self.rng.standard_normal((*shape, 2)) @ np.array([1.0, 1.0j]) * (factor_std / math.sqrt(2))
+            self.add_parameter(name, value)
+        if bias:
+            self.add_parameter("bias", std * self.rng.standard_normal((self.out_channels,)))
+        self._cache: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------------ weights
+    def weight_tensor(self) -> Any:
+        """The spectral weight in its format (dense array, CPTensor, TuckerTensor or TTTensor),
+        sharing the parameter arrays."""
+        return weight_format(self.factorization, [self.params[name] for name, _, _ in self._specs])
+
+    def dense_weight(self) -> Any:
+        """The dense weight ``(in, out, *weight_modes)``, rebuilt from the factors if factorized
+        (the einsum whose adjoint gives the factor gradients; equal to ``weight_tensor().to_dense()``)."""
+        factors = self._factors()
+        if self.factorization is None:
+            return factors[0]
+        subs = ",".join(s for _, s, _ in self._specs)
+        return einsum_many(array_module(factors[0]), f"{subs}->{weight_subscripts(self.order)}", factors)
+
+    # ------------------------------------------------------------------------------------ forward
+    def forward(self, x: Any) -> Any:
+        x = self._as_input(x, min_ndim=2)
+        if x.ndim != 2 + self.order or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"SpectralConv expects x of shape (batch, {self.in_channels}, "
+                f"{', '.join(['n'] * self.order)}), got {tuple(x.shape)}"
+            )
+        spatial = tuple(int(s) for s in x.shape[2:])
+        plan = _plan(spatial, self.n_modes, self.dtype)
+        xp = array_module(x)
+        x_hat = _forward_transform(xp, x, plan, self.fft_norm)
+        y_hat = self._contract(xp, x_hat)
+        y = _inverse_transform(xp, y_hat, plan, self.fft_norm)
+        if "bias" in self.params:
+            y += self.params["bias"].reshape((1, -1) + (1,) * self.order)
+        self._cache = {"x_hat": x_hat, "plan": plan, "xp": xp}
+        return y
+
+    def backward(self, grad_out: Any) -> Any:
+        if not self._cache:
+            raise RuntimeError("SpectralConv.backward called before forward")
+        xp, plan, x_hat = self._cache["xp"], self._cache["plan"], self._cache["x_hat"]
+        grad_out = grad_out.astype(self.dtype, copy=False)
+        if "bias" in self.params:
+            self.grads["bias"] += grad_out.sum(axis=(0, *range(2, grad_out.ndim)))
+        g_hat = _inverse_transform_adjoint(xp, grad_out, plan, self.fft_norm)
+        gx_hat = self._contract_backward(xp, x_hat, g_hat)
+        return _forward_transform_adjoint(xp, gx_hat, plan, self.fft_norm)
+
+    # ------------------------------------------------------------------------------ contractions
+    def _factors(self) -> list[Any]:
+        return [self.params[name] for name, _, _ in self._specs]
+
+    def _contract(self, xp: Any, x_hat: Any) -> Any:
+        if self.factorization is None:
+            return _dense_contract(xp, x_hat, self.params["weight"])
+        if self.implementation == "reconstructed":
+            return _dense_contract(xp, x_hat, self.dense_weight())
+        w = weight_subscripts(self.order)
+        operands = {"x": ("n" + w[0] + w[2:], x_hat)}
+        for name, subs, _ in self._specs:
+            # forward_steps names the factors f0, f1, ... (CP weights and Tucker core by name).
+            step_name = name if name in ("weights", "core") else "f" + name.rsplit("_", 1)[1]
+            operands[step_name] = (subs, self.params[name])
+        out = "n" + w[1] + w[2:]
+        return contract_pairwise(xp, operands, forward_steps(self.factorization, self.order), out)
+
+    def _contract_backward(self, xp: Any, x_hat: Any, g_hat: Any) -> Any:
+        """Accumulate the weight (factor) gradients; return the gradient of ``x_hat``."""
+        factors = self._factors()
+        if self.factorization is None:
+            gx, gw = _dense_contract_backward(xp, x_hat, factors[0], g_hat)
+            self.grads["weight"] += gw
+            return gx
+        w = weight_subscripts(self.order)
+        subs = [s for _, s, _ in self._specs]
+        if self.implementation == "reconstructed":
+            weight = self.dense_weight()
+            gx, gw = _dense_contract_backward(xp, x_hat, weight, g_hat)
+            for j, (name, _, _) in enumerate(self._specs):
+                self.grads[name] += einsum_gradient(xp, subs, w, factors, gw, j)
+            return gx
+        x_subs = "n" + w[0] + w[2:]
+        out = "n" + w[1] + w[2:]
+        all_subs = [x_subs, *subs]
+        operands = [x_hat, *factors]
+        for j, (name, _, _) in enumerate(self._specs):
+            self.grads[name] += einsum_gradient(xp, all_subs, out, operands, g_hat, j + 1)
+        return einsum_gradient(xp, all_subs, out, operands, g_hat, 0)
+
+    def extra_repr(self) -> str:
+        fact = "" if self.factorization is None else f", factorization={self.factorization!r}, rank={self.rank}"
+        return f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}{fact}"
+
+
+# ---------------------------------------------------------------------------------- transforms
+class _Plan:
+    """Index bookkeeping of the truncated transforms for one grid."""
+
+    def __init__(self, spatial: tuple[int, ...], n_modes: tuple[int, ...], dtype: np.dtype):
+        self.spatial = spatial
+        last = spatial[-1]
+        self.m_last = n_modes[-1] // 2 + 1
+        if self.m_last > last // 2 + 1:
+            raise ValueError(
+                f"n_modes={n_modes} keeps {self.m_last} modes of the real FFT along the last axis but a "
+                f"grid of {last} points has only {last // 2 + 1}; use a finer grid or fewer modes"
+            )
+        # c_k: how many times column k of a real FFT stands for itself (1) or for k and -k (2).
+        c = np.full(self.m_last, 2.0)
+        c[0] = 1.0
+        if last % 2 == 0 and self.m_last == last // 2 + 1:
+            c[-1] = 1.0
+        self.c = c.astype(dtype)
+        self.rows = None
+        if len(spatial) == 2:
+            n, m = spatial[0], n_modes[0]
+            if m > n:
+                raise ValueError(
+                    f"n_modes={n_modes} keeps {m} modes along the first axis but the grid has only {n} "
+                    "points there; use a finer grid or fewer modes"
+                )
+            # Frequencies -(m // 2) .. m - m // 2 - 1 in increasing order, as FFT row indices.
+            self.rows = np.concatenate([np.arange(n - m // 2, n), np.arange(0, m - m // 2)])
+            self.row_slices = (slice(n - m // 2, n), slice(0, m - m // 2))
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(spatial: tuple[int, ...], n_modes: tuple[int, ...], dtype: np.dtype) -> _Plan:
+    return _Plan(spatial, n_modes, dtype)
+
+
+def _fft(xp: Any):
+    if xp is np:
+        import scipy.fft
+
+        return scipy.fft, {"workers": -1}
+    import cupyx.scipy.fft
+
+    return cupyx.scipy.fft, {}
+
+
+def _take_rows(xp, z, plan):
+    if plan.rows is None:
+        return z
+    neg, pos = plan.row_slices
+    return xp.concatenate([z[..., neg, :], z[..., pos, :]], axis=-2)
+
+
+def _put_rows(xp, z_sel, plan, n_rows):
+    out = xp.zeros((*z_sel.shape[:-2], n_rows, z_sel.shape[-1]), dtype=z_sel.dtype)
+    neg, pos = plan.row_slices
+    k = neg.stop - neg.start
+    out[..., neg, :] = z_sel[..., :k, :]
+    out[..., pos, :] = z_sel[..., k:, :]
+    return out
+
+
+def _forward_transform(xp, x, plan, norm):
+    """Kept modes of ``rfftn(x)``: rfft along the last axis, truncated, then fft along the first."""
+    fft, kw = _fft(xp)
+    z = fft.rfft(x, axis=-1, norm=norm, **kw)[..., : plan.m_last]
+    if plan.rows is None:
+        return xp.ascontiguousarray(z)
+    return _take_rows(xp, fft.fft(z, axis=-2, norm=norm, **kw), plan)
+
+
+def _forward_transform_adjoint(xp, g_hat, plan, norm):
+    """Adjoint of :func:`_forward_transform`: ``irfft(ifft(g) / c)`` with the dual normalization."""
+    fft, kw = _fft(xp)
+    dual = _DUAL_NORM[norm]
+    z = g_hat
+    if plan.rows is not None:
+        z = fft.ifft(_put_rows(xp, z, plan, plan.spatial[0]), axis=-2, norm=dual, **kw)
+    z = z / xp.asarray(plan.c)
+    return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=dual, **kw)
+
+
+def _inverse_transform(xp, y_hat, plan, norm):
+    """``irfftn`` of the kept modes zero-padded to the full grid."""
+    fft, kw = _fft(xp)
+    z = y_hat
+    if plan.rows is not None:
+        z = fft.ifft(_put_rows(xp, z, plan, plan.spatial[0]), axis=-2, norm=norm, **kw)
+    return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=norm, **kw)
+
+
+def _inverse_transform_adjoint(xp, g, plan, norm):
+    """Adjoint of :func:`_inverse_transform`: ``c * rfft`` then ``fft`` with the dual normalization."""
+    fft, kw = _fft(xp)
+    dual = _DUAL_NORM[norm]
+    z = fft.rfft(g, axis=-1, norm=dual, **kw)[..., : plan.m_last] * xp.asarray(plan.c)
+    if plan.rows is None:
+        return z
+    return _take_rows(xp, fft.fft(z, axis=-2, norm=dual, **kw), plan)
+
+
+# ------------------------------------------------------------------------------ dense contraction
+def _dense_contract(xp, x_hat, weight):
+    """``y[b, o, k] = sum_i x[b, i, k] W[i, o, k]`` as one batched matmul over the modes ``k``."""
+    b, i = x_hat.shape[:2]
+    modes = x_hat.shape[2:]
+    o = weight.shape[1]
+    xk = xp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)  # (K, b, i)
+    wk = xp.moveaxis(weight.reshape(i, o, -1), -1, 0)  # (K, i, o)
+    yk = xp.matmul(xk, wk)  # (K, b, o)
+    return xp.moveaxis(yk, 0, -1).reshape(b, o, *modes)
+
+
+def _dense_contract_backward(xp, x_hat, weight, g_hat):
+    """``(dL/dx_hat, dL/dW)`` of :func:`_dense_contract`: ``G conj(W)`` and ``sum_b conj(X) G``."""
+    b, i = x_hat.shape[:2]
+    modes = x_hat.shape[2:]
+    o = weight.shape[1]
+    xk = xp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)
+    wk = xp.moveaxis(weight.reshape(i, o, -1), -1, 0)
+    gk = xp.moveaxis(g_hat.reshape(b, o, -1), -1, 0)
+    gx = xp.matmul(gk, xp.conj(xp.swapaxes(wk, -1, -2)))  # (K, b, i)
+    gw = xp.matmul(xp.conj(xp.swapaxes(xk, -1, -2)), gk)  # (K, i, o)
+    return (
+        xp.moveaxis(gx, 0, -1).reshape(b, i, *modes),
+        xp.moveaxis(gw, 0, -1).reshape(i, o, *modes),
+    )
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return int(value)
