@@ -91,6 +91,7 @@ class Module:
         self.rng = check_random_state(random_state)
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
+        self.buffers: dict[str, Any] = {}
         self._modules: dict[str, Module] = {}
         self.training = True
 
@@ -114,6 +115,15 @@ class Module:
         self.grads[name] = xp.zeros_like(value)
         return value
 
+    def add_buffer(self, name: str, value: Any) -> Any:
+        """Register a non-trained array (statistics, masks): saved in :meth:`state_dict` and moved
+        by :meth:`to`, but not returned by :meth:`parameters`; returns the stored array."""
+        self._check_name(name, self.buffers)
+        xp = array_module(value)
+        value = xp.ascontiguousarray(xp.asarray(value))
+        self.buffers[name] = value
+        return value
+
     def add_module(self, name: str, module: Module) -> Module:
         """Register a child module (kept in insertion order); returns it."""
         if not isinstance(module, Module):
@@ -125,7 +135,7 @@ class Module:
     def _check_name(self, name: str, taken: dict) -> None:
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(f"name must be an identifier or a digit string (no dots), got {name!r}")
-        if name in self.params or name in self._modules:
+        if name in self.params or name in self.buffers or name in self._modules:
             raise ValueError(f"{type(self).__name__} already has a parameter or child named {name!r}")
 
     # ----------------------------------------------------------------------------- computation
@@ -167,6 +177,14 @@ class Module:
                 out[f"{mod_name}.{name}" if mod_name else name] = value
         return out
 
+    def named_buffers(self) -> dict[str, Any]:
+        """Every buffer of the tree by dotted name."""
+        out = {}
+        for mod_name, module in self.named_modules():
+            for name, value in module.buffers.items():
+                out[f"{mod_name}.{name}" if mod_name else name] = value
+        return out
+
     def zero_grad(self) -> None:
         """Set every gradient to zero in place."""
         for _, module in self.named_modules():
@@ -191,11 +209,12 @@ class Module:
 
     # ----------------------------------------------------------------------------- state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Host (numpy) copies of every parameter, by dotted name."""
-        return {k: np.array(to_numpy(v), copy=True) for k, v in self.parameters().items()}
+        """Host (numpy) copies of every parameter and buffer, by dotted name."""
+        state = {**self.parameters(), **self.named_buffers()}
+        return {k: np.array(to_numpy(v), copy=True) for k, v in state.items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Copy ``state`` into the parameters in place (arrays keep their identity and device).
+        """Copy ``state`` into the parameters and buffers in place (arrays keep identity and device).
 
         Raises
         ------
@@ -204,7 +223,7 @@ class Module:
             real/complex kind does not match: typically a checkpoint of another architecture.
             Nothing is modified in that case.
         """
-        params = self.parameters()
+        params = {**self.parameters(), **self.named_buffers()}
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
         if missing or unexpected:
@@ -237,11 +256,9 @@ class Module:
             for name in list(module.params):
                 module.params[name] = to_device(module.params[name], device)
                 module.grads[name] = to_device(module.grads[name], device)
-            module._moved(device)
+            for name in list(module.buffers):
+                module.buffers[name] = to_device(module.buffers[name], device)
         return self
-
-    def _moved(self, device: str) -> None:
-        """Hook for layers holding other device arrays (buffers): move them to ``device``."""
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the parameters to a versioned ``.npz`` checkpoint atomically."""

@@ -1,0 +1,334 @@
+"""Optimizers (SGD with momentum, Adam, AdamW, Lion) updating parameters in place, and schedulers.
+
+Complex parameters are treated as pairs of real numbers: their gradients follow PyTorch's
+convention ``dL/da + i dL/db``, SGD and Lion act on both parts, and Adam's second moment is
+``|g|^2`` (as neuraloperator's AdamW for spectral weights).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..backend import to_numpy
+from ._module import Module, array_module, real_dtype_for
+
+__all__ = ["SGD", "Adam", "AdamW", "CosineLR", "Lion", "Optimizer", "Scheduler", "StepLR"]
+
+
+def _check_nonneg(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 or not math.isfinite(
+        value
+    ):
+        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
+    return float(value)
+
+
+def _check_betas(betas: Any) -> tuple[float, float]:
+    try:
+        b1, b2 = (float(b) for b in betas)
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}") from None
+    if not (0 <= b1 < 1 and 0 <= b2 < 1):
+        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
+    return b1, b2
+
+
+class Optimizer:
+    """Base class: holds the model's parameter and gradient arrays (updated in place).
+
+    Parameters
+    ----------
+    model : Module
+        Its :meth:`~Module.parameters` and :meth:`~Module.gradients` are bound at construction;
+        build the optimizer after :meth:`Module.to`.
+    lr : float
+        Learning rate; schedulers set :attr:`lr`.
+    """
+
+    _state_names: tuple[str, ...] = ()
+
+    def __init__(self, model: Module, lr: float):
+        if not isinstance(model, Module):
+            raise TypeError(f"model must be a tensorkit.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.lr = _check_nonneg(lr, "lr")
+        params = model.parameters()
+        grads = model.gradients()
+        self._names = list(params)
+        self._params = [params[n] for n in self._names]
+        self._grads = [grads[n] for n in self._names]
+        self.step_count = 0
+        self.state: dict[str, list[Any]] = {
+            name: [self._zeros_for(name, p) for p in self._params] for name in self._state_names
+        }
+
+    def _zeros_for(self, state_name: str, p):
+        return array_module(p).zeros_like(p)
+
+    def zero_grad(self) -> None:
+        """Zero the model's gradients."""
+        self.model.zero_grad()
+
+    def step(self) -> None:
+        """Apply one update to every parameter."""
+        self.step_count += 1
+        for i, (p, g) in enumerate(zip(self._params, self._grads, strict=True)):
+            self._update(i, p, g)
+
+    def _update(self, i: int, p, g) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Host copies of the step count, learning rate and per-parameter state."""
+        out = {"step_count": np.asarray(self.step_count), "lr": np.asarray(self.lr)}
+        for state_name, arrays in self.state.items():
+            for name, a in zip(self._names, arrays, strict=True):
+                out[f"{state_name}/{name}"] = np.array(to_numpy(a), copy=True)
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (checked against this model's parameters)."""
+        expected = {"step_count", "lr"} | {
+            f"{s}/{n}" for s in self.state for n in self._names
+        }
+        if set(state) != expected:
+            missing = sorted(expected - set(state))[:6]
+            unexpected = sorted(set(state) - expected)[:6]
+            raise ValueError(
+                f"optimizer state does not match {type(self).__name__} on this model: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        for state_name, arrays in self.state.items():
+            for name, a in zip(self._names, arrays, strict=True):
+                value = state[f"{state_name}/{name}"]
+                if tuple(value.shape) != tuple(a.shape):
+                    raise ValueError(
+                        f"optimizer state {state_name}/{name} has shape {tuple(value.shape)}, "
+                        f"expected {tuple(a.shape)}"
+                    )
+        for state_name, arrays in self.state.items():
+            for name, a in zip(self._names, arrays, strict=True):
+                a[...] = array_module(a).asarray(state[f"{state_name}/{name}"]).astype(a.dtype)
+        self.step_count = int(state["step_count"])
+        self.lr = float(state["lr"])
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with momentum (PyTorch's formulation).
+
+    ``g <- g + wd p``; ``b <- mu b + g`` (``b = g`` at the first step);
+    ``p <- p - lr (g + mu b)`` with ``nesterov`` else ``p <- p - lr b``.
+    """
+
+    _state_names = ("momentum_buffer",)
+
+    def __init__(
+        self,
+        model: Module,
+        lr: float = 1e-2,
+        momentum: float = 0.0,
+        *,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
+        self.momentum = _check_nonneg(momentum, "momentum")
+        self.weight_decay = _check_nonneg(weight_decay, "weight_decay")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov=True needs a positive momentum")
+        self.nesterov = bool(nesterov)
+        if self.momentum == 0:
+            self._state_names = ()
+        super().__init__(model, lr)
+
+    def _update(self, i, p, g):
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if self.momentum:
+            buf = self.state["momentum_buffer"][i]
+            if self.step_count == 1:
+                buf[...] = g
+            else:
+                buf *= self.momentum
+                buf += g
+            g = g + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * g
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba 2015) with L2 weight decay added to the gradient (PyTorch's ``Adam``).
+
+    ``g <- g + wd p``; ``m <- b1 m + (1 - b1) g``; ``v <- b2 v + (1 - b2) |g|^2``;
+    ``p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+    """
+
+    _state_names = ("exp_avg", "exp_avg_sq")
+    _decoupled = False
+
+    def __init__(
+        self,
+        model: Module,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
+        self.betas = _check_betas(betas)
+        self.eps = _check_nonneg(eps, "eps")
+        self.weight_decay = _check_nonneg(weight_decay, "weight_decay")
+        super().__init__(model, lr)
+        self._scratch = [array_module(v).empty_like(v) for v in self.state["exp_avg_sq"]]
+
+    def _zeros_for(self, state_name, p):
+        xp = array_module(p)
+        if state_name == "exp_avg_sq":
+            return xp.zeros(p.shape, dtype=real_dtype_for(p.dtype))
+        return xp.zeros_like(p)
+
+    def _update(self, i, p, g):
+        xp = array_module(p)
+        b1, b2 = self.betas
+        if self.weight_decay:
+            if self._decoupled:
+                p *= 1.0 - self.lr * self.weight_decay
+            else:
+                g = g + self.weight_decay * p
+        m = self.state["exp_avg"][i]
+        v = self.state["exp_avg_sq"][i]
+        tmp = self._scratch[i]
+        m *= b1
+        m += (1.0 - b1) * g
+        if g.dtype.kind == "c":
+            xp.multiply(g.real, g.real, out=tmp)
+            tmp += g.imag * g.imag
+        else:
+            xp.multiply(g, g, out=tmp)
+        v *= b2
+        tmp *= 1.0 - b2
+        v += tmp
+        t = self.step_count
+        bias1 = 1.0 - b1**t
+        bias2 = 1.0 - b2**t
+        # tmp <- sqrt(v / bias2) + eps, then p <- p - (lr / bias1) m / tmp
+        xp.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(bias2)
+        tmp += self.eps
+        if p.dtype.kind == "c":
+            p -= (self.lr / bias1) * (m / tmp)
+        else:
+            xp.divide(m, tmp, out=tmp)
+            tmp *= self.lr / bias1
+            p -= tmp
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019): ``p <- p (1 - lr wd)`` before
+    the Adam update. Default ``weight_decay=1e-2`` as in PyTorch."""
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        model: Module,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ):
+        super().__init__(model, lr, betas, eps, weight_decay)
+
+
+class Lion(Optimizer):
+    r"""Lion (Chen et al. 2023, "Symbolic discovery of optimization algorithms"): sign momentum.
+
+    ``c = b1 m + (1 - b1) g``; ``p <- p (1 - lr wd) - lr sign(c)``; ``m <- b2 m + (1 - b2) g``.
+    Only the momentum ``m`` is kept. For a complex parameter the sign is taken per real part.
+    """
+
+    _state_names = ("exp_avg",)
+
+    def __init__(
+        self,
+        model: Module,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+    ):
+        self.betas = _check_betas(betas)
+        self.weight_decay = _check_nonneg(weight_decay, "weight_decay")
+        super().__init__(model, lr)
+
+    def _update(self, i, p, g):
+        xp = array_module(p)
+        b1, b2 = self.betas
+        m = self.state["exp_avg"][i]
+        c = b1 * m + (1.0 - b1) * g
+        direction = xp.sign(c.real) + 1j * xp.sign(c.imag) if c.dtype.kind == "c" else xp.sign(c)
+        if self.weight_decay:
+            p *= 1.0 - self.lr * self.weight_decay
+        p -= self.lr * direction
+        m *= b2
+        m += (1.0 - b2) * g
+
+
+# ------------------------------------------------------------------------------------ schedulers
+class Scheduler:
+    """Base of the learning-rate schedulers: call :meth:`step` once per epoch."""
+
+    def __init__(self, optimizer: Optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a tensorkit.nn Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    def lr_at(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Advance one epoch and set the optimizer's learning rate."""
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"epoch": np.asarray(self.epoch), "base_lr": np.asarray(self.base_lr)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if set(state) != {"epoch", "base_lr"}:
+            raise ValueError(f"scheduler state must hold 'epoch' and 'base_lr', got {sorted(state)}")
+        self.epoch = int(state["epoch"])
+        self.base_lr = float(state["base_lr"])
+        self.optimizer.lr = self.lr_at(self.epoch)
+
+
+class StepLR(Scheduler):
+    """``lr = base_lr gamma^(epoch // step_size)``."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        super().__init__(optimizer)
+        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
+            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = _check_nonneg(gamma, "gamma")
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineLR(Scheduler):
+    r"""Cosine annealing: ``lr = eta_min + (base_lr - eta_min) (1 + cos(pi t / t_max)) / 2`` with
+    ``t = min(epoch, t_max)``."""
+
+    def __init__(self, optimizer: Optimizer, t_max: int, eta_min: float = 0.0):
+        super().__init__(optimizer)
+        if isinstance(t_max, bool) or not isinstance(t_max, numbers.Integral) or t_max < 1:
+            raise ValueError(f"t_max must be a positive int, got {t_max!r}")
+        self.t_max = int(t_max)
+        self.eta_min = _check_nonneg(eta_min, "eta_min")
+
+    def lr_at(self, epoch: int) -> float:
+        t = min(epoch, self.t_max)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.t_max)) / 2
