@@ -27,6 +27,7 @@ import numpy as np
 __all__ = [
     "BACKENDS",
     "available_backends",
+    "check_allocation",
     "check_random_state",
     "get_namespace",
     "gpu_available",
@@ -222,6 +223,35 @@ def as_float_array(x: Any, name: str, *, allow_complex: bool = True, xp: Any = N
         n_bad = int(xp.sum(~xp.isfinite(x)))
         raise ValueError(f"{name} contains {n_bad} non-finite (NaN or Inf) entries")
     return x
+
+
+def check_allocation(shape: tuple[int, ...], dtype: Any, what: str, *, alternative: str = "") -> None:
+    """Refuse, before allocating, an array that cannot fit in this machine's memory.
+
+    Raises
+    ------
+    MemoryError
+        Naming ``what``, its size in GiB, the memory available and ``alternative``.
+    """
+    n_bytes = np.dtype(dtype).itemsize
+    for s in shape:
+        n_bytes *= int(s)
+    available = _physical_memory()
+    if available is not None and n_bytes > available:
+        hint = f"; {alternative}" if alternative else ""
+        raise MemoryError(
+            f"{what} of shape {tuple(int(s) for s in shape)} needs {n_bytes / 2**30:.1f} GiB but "
+            f"this machine has {available / 2**30:.1f} GiB{hint}"
+        )
+
+
+def _physical_memory() -> int | None:
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 @contextlib.contextmanager

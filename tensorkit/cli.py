@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+    except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as exc:
         print(f"tensorkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import get_namespace
+from .backend import check_allocation, get_namespace
 from .io import load_archive, save_archive
 from .tenalg import fold, khatri_rao, multi_mode_dot
 
@@ -103,6 +103,8 @@ class TuckerTensor:
 
     def to_dense(self) -> Any:
         """The full tensor ``G x_1 U_1 ... x_N U_N`` (on the device of the core)."""
+        check_allocation(self.shape, self.dtype, "the dense tensor",
+                         alternative="work with the core and factors instead")
         return multi_mode_dot(self.core, self.factors)
 
     def to_tensorly(self):
@@ -192,6 +194,8 @@ class CPTensor:
 
     def to_dense(self) -> Any:
         """The full tensor, through ``fold((A_1 W) khatri_rao(A_2..A_N)^T)``."""
+        check_allocation(self.shape, self.dtype, "the dense tensor",
+                         alternative="work with the weights and factors instead")
         first = self.factors[0] * self.weights[None, :]
         if len(self.factors) == 1:
             return first.sum(axis=1)
