@@ -45,11 +45,17 @@ def leading_subspace(
     n_rows, n_cols = unfolding.shape
     if n_cols <= n_rows:
         return _accurate(unfolding, rank, threshold, xp)
+    eps = float(np.finfo(np.dtype(_real_dtype(unfolding.dtype))).eps)
+    if threshold is not None:
+        # sigma_1^2 >= ||Y||_F^2 / I: when even that lower bound puts the threshold under the
+        # Gram noise level, skip the Gram matrix altogether.
+        lower = float(xp.linalg.vector_norm(unfolding)) ** 2 / n_rows
+        if threshold**2 <= _GRAM_SAFETY * eps * lower * math.sqrt(n_rows):
+            return _accurate(unfolding, rank, threshold, xp)
     gram = unfolding @ xp.conj(unfolding).T
     eigvals, eigvecs = _eigh(gram, xp)
     lam = np.maximum(_to_host(eigvals)[::-1], 0.0)  # descending
     eigvecs = eigvecs[:, ::-1]
-    eps = float(np.finfo(np.dtype(_real_dtype(unfolding.dtype))).eps)
     noise = _GRAM_SAFETY * eps * lam[0] * math.sqrt(n_rows)
     r = rank if rank is not None else _rank_from_tail(lam, threshold)
     decisive = lam[r - 1] if rank is not None else min(threshold**2, lam[r - 1])

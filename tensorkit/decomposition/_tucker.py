@@ -28,7 +28,7 @@ def tucker(
     tol: float | None = None,
     method: str = "st_hosvd",
     n_iter_max: int = 100,
-    stop_tol: float = 1e-10,
+    stop_tol: float = 1e-8,
     oversampling: int = 10,
     n_power_iter: int = 2,
     mode_order: Sequence[int] | None = None,
