@@ -1,0 +1,192 @@
+"""Chebyshev points of the second kind and the values <-> coefficients transforms (DCT-I).
+
+On ``m`` points ``x_j = -cos(j pi / n)``, ``n = m - 1``, ``j = 0..n`` (ascending), the interpolant
+``p(x) = sum_k c_k T_k(x)`` of values ``v_j`` has coefficients
+
+.. math:: c_k = \\frac{(-1)^k}{n} \\gamma_k \\Big[v_0 + (-1)^k v_n + 2\\sum_{j=1}^{n-1} v_j
+          \\cos\\frac{\\pi j k}{n}\\Big], \\qquad \\gamma_0 = \\gamma_n = 1/2,\\ \\gamma_k = 1,
+
+the type-I discrete cosine transform of the values (the factor ``(-1)^k`` because the points run
+from -1 to 1). Both directions cost ``O(m log m)`` per fibre.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ..backend import get_namespace
+
+__all__ = [
+    "chebyshev_points",
+    "chebyshev_vandermonde",
+    "coefficients_to_values",
+    "values_to_coefficients",
+]
+
+
+def chebyshev_points(m: int, domain: Sequence[float] = (-1.0, 1.0), *, xp: Any = None) -> Any:
+    """The ``m`` Chebyshev points of the second kind on ``domain = (a, b)``, ascending.
+
+    ``x_j = (a + b)/2 - (b - a)/2 cos(j pi / (m - 1))``, ``j = 0..m-1``; the single point of
+    ``m = 1`` is the midpoint.
+
+    Examples
+    --------
+    >>> from tensorkit.chebyshev import chebyshev_points
+    >>> chebyshev_points(3).tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    m = _check_count(m, "m")
+    a, b = check_interval(domain, "domain")
+    xp = np if xp is None else xp
+    if m == 1:
+        return xp.asarray([0.5 * (a + b)], dtype=xp.float64)
+    # sin form: symmetric about the midpoint and exactly 0 there (cos(pi/2) is not).
+    j = np.arange(m, dtype=np.float64)
+    n = m - 1
+    s = np.sin(np.pi * (2.0 * j - n) / (2.0 * n))
+    return xp.asarray(0.5 * (a + b) + 0.5 * (b - a) * s)
+
+
+def values_to_coefficients(values: Any, axes: int | Sequence[int] | None = None) -> Any:
+    """Chebyshev coefficients of the interpolant of ``values`` sampled at Chebyshev points.
+
+    Parameters
+    ----------
+    values : array (numpy or CuPy), real or complex
+        Samples at :func:`chebyshev_points` along each axis in ``axes``.
+    axes : int, sequence of int or None
+        Axes to transform (all by default).
+
+    Returns
+    -------
+    array of the same shape and dtype: ``c[k]`` multiplies ``T_k`` along each transformed axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.chebyshev import chebyshev_points, values_to_coefficients
+    >>> x = chebyshev_points(5)
+    >>> np.round(values_to_coefficients(2 * x**2 - 1), 12).tolist()  # T_2
+    [0.0, 0.0, 1.0, 0.0, 0.0]
+    """
+    return _transform(values, axes, forward=True)
+
+
+def coefficients_to_values(coefficients: Any, axes: int | Sequence[int] | None = None) -> Any:
+    """Values at the Chebyshev points of the series with ``coefficients`` (inverse transform)."""
+    return _transform(coefficients, axes, forward=False)
+
+
+def chebyshev_vandermonde(x: Any, m: int, *, xp: Any) -> Any:
+    """``T_k(x_i)`` for ``k < m`` as an ``(m, len(x))`` array, rows by the three-term recurrence.
+
+    Rows (not columns) are contiguous, so building it streams through memory and ``T.T @ V`` is a
+    plain GEMM. The recurrence is also right outside ``[-1, 1]`` (extrapolation), where
+    ``cos(k arccos x)`` is not.
+    """
+    out = xp.empty((m, x.shape[0]), dtype=x.dtype)
+    out[0, ...] = 1
+    if m > 1:
+        out[1, ...] = x
+    two_x = 2 * x
+    for k in range(2, m):
+        out[k, ...] = two_x * out[k - 1, ...] - out[k - 2, ...]
+    return out
+
+
+def check_interval(interval: Any, name: str) -> tuple[float, float]:
+    """A finite interval ``(a, b)`` with ``a < b``, or ValueError naming ``name``."""
+    try:
+        a, b = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (a, b) of numbers, got {interval!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"{name} must be finite, got {(a, b)}")
+    if not a < b:
+        raise ValueError(f"{name} must satisfy a < b (neither degenerate nor inverted), got {(a, b)}")
+    return a, b
+
+
+def _check_count(m, name):
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"{name} must be a positive int, got {m!r}")
+    return int(m)
+
+
+def _transform(x, axes, *, forward):
+    xp = get_namespace(x)
+    if not hasattr(x, "ndim"):
+        x = xp.asarray(x)
+    if x.ndim == 0:
+        raise ValueError("values must have at least one axis")
+    if axes is None:
+        axes = tuple(range(x.ndim))
+    elif isinstance(axes, (int, np.integer)):
+        axes = (int(axes),)
+    axes = tuple(int(a) % x.ndim if -x.ndim <= int(a) < x.ndim else _bad_axis(a, x.ndim) for a in axes)
+    if x.dtype.kind in "biu":
+        x = xp.asarray(x, dtype=xp.float64)
+    out = x
+    for axis in axes:
+        out = _dct1_along(out, axis, forward=forward, xp=xp)
+    return out
+
+
+def _bad_axis(axis, ndim):
+    raise ValueError(f"axes entry {axis!r} is out of range for an array with {ndim} axes")
+
+
+def _dct1_along(x, axis, *, forward, xp):
+    m = x.shape[axis]
+    if m == 1:
+        return x
+    n = m - 1
+    shape = [1] * x.ndim
+    shape[axis] = m
+    # (-1)^k: the points ascend, the DCT's cosine nodes descend (T_k(-x) = (-1)^k T_k(x)).
+    sign = np.where(np.arange(m) % 2 == 0, 1.0, -1.0)
+    ends = np.ones(m)
+    ends[0] = ends[-1] = 0.5
+    if forward:
+        y = _dct1(x, axis, xp)
+        scale = sign * ends / n
+        return y * xp.asarray(scale.reshape(shape), dtype=_real(x.dtype, xp))
+    # Inverse: v_j = sum_k c_k cos(pi j k / n) = DCT-I of (c_0, c_1/2, ..., c_{n-1}/2, c_n).
+    half = np.full(m, 0.5)
+    half[0] = half[-1] = 1.0
+    scaled = x * xp.asarray((sign * half).reshape(shape), dtype=_real(x.dtype, xp))
+    return _dct1(scaled, axis, xp)
+
+
+def _dct1(x, axis, xp):
+    """Unnormalised DCT-I along ``axis`` (scipy's convention), on the device of ``x``."""
+    if array_api_compat.is_numpy_namespace(xp):
+        import scipy.fft
+
+        return scipy.fft.dct(np.asarray(x), type=1, axis=axis)
+    return dct1_by_fft(x, axis, xp)
+
+
+def dct1_by_fft(x: Any, axis: int, xp: Any) -> Any:
+    """DCT-I through a real FFT of the even extension ``(x_0..x_n, x_{n-1}..x_1)``.
+
+    Used on the GPU and tested against scipy on the CPU. Complex input is transformed as its real
+    and imaginary parts (the transform is real).
+    """
+    if x.dtype.kind == "c":
+        return dct1_by_fft(x.real, axis, xp) + 1j * dct1_by_fft(x.imag, axis, xp)
+    m = x.shape[axis]
+    moved = xp.moveaxis(x, axis, -1)
+    ext = xp.concatenate([moved, xp.flip(moved[..., 1 : m - 1], axis=-1)], axis=-1)
+    y = xp.fft.rfft(ext, axis=-1).real
+    return xp.moveaxis(xp.asarray(y, dtype=x.dtype), -1, axis)
+
+
+def _real(dtype, xp):
+    return xp.float32 if dtype in (xp.float32, xp.complex64) else xp.float64
