@@ -41,3 +41,113 @@ def mttkrp_coo(
 
         return cuda.mttkrp_coo(indices, values, factors, mode, n_rows)
     raise ValueError(f"unknown backend {backend!r}")
+
+
+# --- sketching and least squares (tensorkit.sketch) ---------------------------------------------
+
+
+def fwht(X: Any, backend: str) -> Any:
+    """Unnormalized fast Walsh-Hadamard transform along axis 0: ``H_n @ X`` for ``X`` of shape
+    ``(n, k)`` with ``n`` a power of two (Sylvester order, ``H_{2n} = [[H, H], [H, -H]]``).
+
+    ``X`` is a scratch array: the Numba and GPU versions transform it in place and return it.
+    """
+    if backend == "numpy":
+        from . import reference
+
+        return reference.fwht(X)
+    if backend == "numba":
+        from . import cpu
+
+        return cpu.fwht(X)
+    if backend == "cupy":
+        from . import cuda
+
+        return cuda.fwht(X)
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def sparse_sketch(A: Any, rows: Any, signs: Any, n_out: int, backend: str) -> Any:
+    """Sparse sketch ``S @ A`` where column ``i`` of ``S`` holds ``signs[i, j]`` at rows ``rows[i, j]``.
+
+    Parameters
+    ----------
+    A : array (n, d)
+    rows : int64 array (n, s), entries in ``[0, n_out)`` (checked by the caller)
+    signs : array (n, s) of the scaled signs, same dtype as ``A``
+    n_out : int, the sketch size
+    backend : "numpy", "numba" or "cupy"
+    """
+    if backend == "numpy":
+        from . import reference
+
+        return reference.sparse_sketch(A, rows, signs, n_out)
+    if backend == "numba":
+        from . import cpu
+
+        return cpu.sparse_sketch(A, rows, signs, n_out)
+    if backend == "cupy":
+        from . import cuda
+
+        return cuda.sparse_sketch(A, rows, signs, n_out)
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
+    """Fused normal-equation product: ``(A.T @ (A @ W - B), column sums of (A @ W - B)**2)``.
+
+    The Numba version reads ``A`` once (row by row, each row reused from cache for both
+    products), which is what makes a Krylov iteration on a tall ``A`` memory-bound at one pass.
+
+    Parameters
+    ----------
+    A : array (n, d)
+    W : array (d, k)
+    B : array (n, k) or None (taken as zero)
+    backend : "numpy", "numba" or "cupy"
+    """
+    if backend == "numpy":
+        from . import reference
+
+        return reference.normal_matvec(A, W, B)
+    if backend == "numba":
+        from . import cpu
+
+        return cpu.normal_matvec(A, W, B)
+    if backend == "cupy":
+        from . import cuda
+
+        return cuda.normal_matvec(A, W, B)
+    raise ValueError(f"unknown backend {backend!r}")
+
+
+def pair_potential(
+    positions: Any, charges: Any, points: Any, weights: Any, exponents: Any, backend: str
+) -> Any:
+    """Direct sum of a radial pair kernel: ``V(y_i) = sum_j q_j K(|y_i - x_j|)``.
+
+    ``K(r) = 1/r`` when ``weights`` is None, else ``K(r) = sum_k a_k exp(-t_k^2 r^2)``
+    (``weights = a``, ``exponents = t``). ``O(M N)`` work; the oracle and baseline for
+    :mod:`physics.electrostatics`.
+
+    Parameters
+    ----------
+    positions : array (N, 3)
+    charges : array (N,)
+    points : array (M, 3); with ``K = 1/r`` none may coincide with a position (checked by the caller)
+    weights, exponents : arrays (K,) or None
+    backend : "numpy", "numba" or "cupy"
+    """
+    if backend == "numpy":
+        from . import reference
+
+        return reference.pair_potential(positions, charges, points, weights, exponents)
+    if backend == "numba":
+        from . import cpu
+
+        return cpu.pair_potential(positions, charges, points, weights, exponents)
+    if backend == "cupy":
+        from . import cuda
+
+        return cuda.pair_potential(positions, charges, points, weights, exponents)
+    raise ValueError(f"unknown backend {backend!r}")

@@ -57,3 +57,178 @@ def _mttkrp_coo(indices, values, stacked, offsets, mode, out):
         target = indices[e, mode]
         for r in range(rank):
             out[target, r] += row[r]
+
+
+# --- sketching and least squares (tensorkit.sketch) ---------------------------------------------
+
+from numba import get_num_threads, prange  # noqa: E402
+
+
+def fwht(X):
+    """In-place Walsh-Hadamard transform along axis 0; see :func:`tensorkit._kernels.fwht`."""
+    if not X.flags.c_contiguous:
+        X = np.ascontiguousarray(X)
+    _fwht(X)
+    return X
+
+
+@njit(cache=True, nogil=True)
+def _fwht(X):
+    """Butterflies on whole rows: each level pairs rows ``i`` and ``i + h`` (contiguous in C order)."""
+    n, k = X.shape
+    h = 1
+    while h < n:
+        for start in range(0, n, 2 * h):
+            for i in range(start, start + h):
+                for c in range(k):
+                    a = X[i, c]
+                    b = X[i + h, c]
+                    X[i, c] = a + b
+                    X[i + h, c] = a - b
+        h *= 2
+
+
+def sparse_sketch(A, rows, signs, n_out):
+    """Sparse sketch ``S @ A``; see :func:`tensorkit._kernels.sparse_sketch`.
+
+    A Fortran-ordered ``A`` is sketched through its transpose so that the inner loop always runs
+    over contiguous memory and ``A`` is never copied.
+    """
+    if A.flags.c_contiguous:
+        out = np.zeros((n_out, A.shape[1]), dtype=A.dtype)
+        _sparse_sketch_rows(A, rows, signs, out)
+        return out
+    At = A.T if A.flags.f_contiguous else np.ascontiguousarray(A.T)
+    out_t = np.zeros((A.shape[1], n_out), dtype=A.dtype)
+    _sparse_sketch_cols(At, rows, signs, out_t)
+    return out_t.T
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _sparse_sketch_rows(A, rows, signs, out):
+    """``out[rows[i, j], :] += signs[i, j] * A[i, :]``: one pass over ``A``, row by row."""
+    n, d = A.shape
+    for i in range(n):
+        for j in range(rows.shape[1]):
+            r = rows[i, j]
+            v = signs[i, j]
+            for c in range(d):
+                out[r, c] += v * A[i, c]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _sparse_sketch_cols(At, rows, signs, out_t):
+    """The same scatter on ``A.T`` (C-contiguous when ``A`` is Fortran-ordered)."""
+    d, n = At.shape
+    for c in range(d):
+        for i in range(n):
+            a = At[c, i]
+            for j in range(rows.shape[1]):
+                out_t[c, rows[i, j]] += signs[i, j] * a
+
+
+def normal_matvec(A, W, B):
+    """Fused ``A.T @ (A @ W - B)``; see :func:`tensorkit._kernels.normal_matvec`.
+
+    Rows are split into one chunk per Numba thread, each with its own accumulator (the partial
+    sums are ``threads x d x k``, tiny next to ``A``), summed at the end.
+    """
+    if not A.flags.c_contiguous:
+        # Row-wise fusion needs rows in contiguous memory; two BLAS passes beat a copy per call.
+        from .reference import normal_matvec as two_pass
+
+        return two_pass(A, W, B)
+    Wt = np.ascontiguousarray(W.T, dtype=A.dtype)
+    has_b = B is not None
+    Bt = np.ascontiguousarray(B, dtype=A.dtype) if has_b else np.zeros((1, W.shape[1]), A.dtype)
+    chunks = max(1, min(get_num_threads(), A.shape[0] // 4096))
+    out_t, sq = _normal_matvec(A, Wt, Bt, has_b, chunks)
+    return out_t.T, sq
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def _normal_matvec(A, Wt, B, has_b, chunks):
+    """Chunks of rows in parallel; each row is read once for ``t = A_i W - B_i`` and ``A_i^T t``."""
+    n, d = A.shape
+    k = Wt.shape[0]
+    partial = np.zeros((chunks, k, d), dtype=A.dtype)
+    partial_sq = np.zeros((chunks, k), dtype=A.dtype)
+    for c in prange(chunks):
+        start = c * n // chunks
+        stop = (c + 1) * n // chunks
+        _normal_rows(A, Wt, B, has_b, start, stop, partial[c], partial_sq[c])
+    out = np.zeros((k, d), dtype=A.dtype)
+    sq = np.zeros(k, dtype=A.dtype)
+    for c in range(chunks):
+        out += partial[c]
+        sq += partial_sq[c]
+    return out, sq
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _normal_rows(A, Wt, B, has_b, start, stop, out, sq):
+    """Serial core of :func:`_normal_matvec` over rows ``start:stop``."""
+    d = A.shape[1]
+    k = Wt.shape[0]
+    t = np.empty(k, dtype=A.dtype)
+    for i in range(start, stop):
+        for j in range(k):
+            s = -B[i, j] if has_b else 0.0
+            for col in range(d):
+                s += A[i, col] * Wt[j, col]
+            t[j] = s
+            sq[j] += s * s
+        for j in range(k):
+            tj = t[j]
+            for col in range(d):
+                out[j, col] += tj * A[i, col]
+
+
+import numba  # noqa: E402  (pair_potential's block: numba.prange)
+
+
+def pair_potential(positions, charges, points, weights, exponents):
+    """Radial pair-kernel sum; see :func:`tensorkit._kernels.pair_potential`."""
+    dtype = np.result_type(positions, charges, points)
+    out = np.empty(points.shape[0], dtype=dtype)
+    args = (
+        np.ascontiguousarray(positions, dtype=dtype),
+        np.ascontiguousarray(charges, dtype=dtype),
+        np.ascontiguousarray(points, dtype=dtype),
+    )
+    if weights is None:
+        _coulomb_sum(*args, out)
+    else:
+        _gaussian_sum(*args, np.ascontiguousarray(weights, dtype=dtype),
+                      np.ascontiguousarray(exponents, dtype=dtype) ** 2, out)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _coulomb_sum(positions, charges, points, out):
+    """``out[i] = sum_j q_j / |y_i - x_j|``, one target per iteration (no write conflicts)."""
+    for i in numba.prange(points.shape[0]):
+        acc = 0.0
+        for j in range(positions.shape[0]):
+            dx = points[i, 0] - positions[j, 0]
+            dy = points[i, 1] - positions[j, 1]
+            dz = points[i, 2] - positions[j, 2]
+            acc += charges[j] / np.sqrt(dx * dx + dy * dy + dz * dz)
+        out[i] = acc
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _gaussian_sum(positions, charges, points, weights, t2, out):
+    """``out[i] = sum_j q_j sum_k a_k exp(-t_k^2 |y_i - x_j|^2)``, one target per iteration."""
+    for i in numba.prange(points.shape[0]):
+        acc = 0.0
+        for j in range(positions.shape[0]):
+            dx = points[i, 0] - positions[j, 0]
+            dy = points[i, 1] - positions[j, 1]
+            dz = points[i, 2] - positions[j, 2]
+            d2 = dx * dx + dy * dy + dz * dz
+            s = 0.0
+            for k in range(weights.shape[0]):
+                s += weights[k] * np.exp(-t2[k] * d2)
+            acc += charges[j] * s
+        out[i] = acc

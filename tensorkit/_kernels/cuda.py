@@ -85,3 +85,106 @@ def _namespace(x):
 
         return cupy
     return np
+
+
+# --- sketching and least squares (tensorkit.sketch) ---------------------------------------------
+
+
+def fwht(X):
+    """In-place Walsh-Hadamard transform along axis 0 on the GPU; one launch per butterfly level.
+
+    Each level is a grid of ``n/2 * k`` independent butterflies; launches on one stream run in
+    order, so no global synchronisation is needed between levels.
+    """
+    n, k = X.shape
+    pairs = (n // 2) * k
+    if pairs == 0:
+        return X
+    blocks = math.ceil(pairs / _THREADS)
+    h = 1
+    while h < n:
+        fwht_level_kernel[blocks, _THREADS](X, h)
+        h *= 2
+    return X
+
+
+@cuda.jit
+def fwht_level_kernel(X, h):
+    """One butterfly per thread: rows ``i`` and ``i + h`` of column ``c`` become sum and difference."""
+    t = cuda.grid(1)
+    n, k = X.shape
+    if t >= (n // 2) * k:
+        return
+    pair = t // k
+    c = t - pair * k
+    i = (pair // h) * 2 * h + pair % h
+    a = X[i, c]
+    b = X[i + h, c]
+    X[i, c] = a + b
+    X[i + h, c] = a - b
+
+
+def sparse_sketch(A, rows, signs, n_out):
+    """Sparse sketch on the GPU with CuPy's ``scatter_add`` (atomic adds into the output rows)."""
+    import cupy
+    import cupyx
+
+    out = cupy.zeros((n_out, A.shape[1]), dtype=A.dtype)
+    for j in range(rows.shape[1]):
+        cupyx.scatter_add(out, rows[:, j], signs[:, j, None] * A)
+    return out
+
+
+def normal_matvec(A, W, B):
+    """``A.T @ (A @ W - B)`` with cuBLAS (two passes; GPU bandwidth makes fusion less critical)."""
+    R = A @ W
+    if B is not None:
+        R = R - B
+    return A.T @ R, (R * R).sum(axis=0)
+
+
+def pair_potential(positions, charges, points, weights, exponents):
+    """Radial pair-kernel sum on the GPU; see :func:`tensorkit._kernels.pair_potential`.
+
+    One thread per target point, looping over the charges (no atomics needed).
+    """
+    xp = _namespace(points)
+    dtype = xp.result_type(positions, charges, points)
+    out = xp.zeros(points.shape[0], dtype=dtype)
+    coulomb = weights is None
+    w = xp.zeros(1, dtype=dtype) if coulomb else xp.ascontiguousarray(xp.asarray(weights, dtype=dtype))
+    t2 = w if coulomb else xp.ascontiguousarray(xp.asarray(exponents, dtype=dtype) ** 2)
+    n = points.shape[0]
+    if n:
+        pair_potential_kernel[math.ceil(n / _THREADS), _THREADS](
+            xp.ascontiguousarray(positions.astype(dtype)),
+            xp.ascontiguousarray(charges.astype(dtype)),
+            xp.ascontiguousarray(points.astype(dtype)),
+            w,
+            t2,
+            coulomb,
+            out,
+        )
+    return out
+
+
+@cuda.jit
+def pair_potential_kernel(positions, charges, points, weights, t2, coulomb, out):
+    """One thread per point: ``out[i] = sum_j q_j K(|y_i - x_j|)`` (1/r or a Gaussian sum)."""
+    i = cuda.grid(1)
+    if i >= points.shape[0]:
+        return
+    acc = 0.0
+    for j in range(positions.shape[0]):
+        dx = points[i, 0] - positions[j, 0]
+        dy = points[i, 1] - positions[j, 1]
+        dz = points[i, 2] - positions[j, 2]
+        d2 = dx * dx + dy * dy + dz * dz
+        if coulomb:
+            acc += charges[j] / math.sqrt(d2)
+        else:
+            s = 0.0
+            for k in range(weights.shape[0]):
+                s += weights[k] * math.exp(-t2[k] * d2)
+            acc += charges[j] * s
+    out[i] = acc

@@ -16,3 +16,48 @@ def mttkrp_coo(indices, values, factors, mode, n_rows):
     out = np.zeros((n_rows, rank), dtype=dtype)
     np.add.at(out, indices[:, mode], rows)
     return out
+
+
+def fwht(X):
+    """Walsh-Hadamard transform along axis 0 by the butterfly recursion on reshaped views."""
+    n, k = X.shape
+    Y = np.array(X, copy=True)
+    h = 1
+    while h < n:
+        blocks = Y.reshape(n // (2 * h), 2, h, k)
+        top = blocks[:, 0] + blocks[:, 1]
+        bottom = blocks[:, 0] - blocks[:, 1]
+        Y = np.stack((top, bottom), axis=1).reshape(n, k)
+        h *= 2
+    return Y
+
+
+def sparse_sketch(A, rows, signs, n_out):
+    """Sparse sketch by scattering signed rows of ``A`` with ``np.add.at``."""
+    out = np.zeros((n_out, A.shape[1]), dtype=A.dtype)
+    for j in range(rows.shape[1]):
+        np.add.at(out, rows[:, j], signs[:, j, None] * A)
+    return out
+
+
+def normal_matvec(A, W, B):
+    """``A.T @ (A @ W - B)`` and the squared residual norms, by two BLAS products."""
+    R = A @ W
+    if B is not None:
+        R = R - B
+    return A.T @ R, np.sum(R * R, axis=0)
+
+
+def pair_potential(positions, charges, points, weights, exponents):
+    """Radial pair-kernel sum by broadcasting over blocks of points (bounded memory)."""
+    dtype = np.result_type(positions, charges, points)
+    n_points, n_charges = points.shape[0], positions.shape[0]
+    n_terms = 1 if weights is None else max(1, weights.shape[0])
+    out = np.empty(n_points, dtype=dtype)
+    block = max(1, 2**22 // max(1, n_charges * n_terms))
+    for start in range(0, n_points, block):
+        stop = min(n_points, start + block)
+        d2 = np.sum((points[start:stop, None, :] - positions[None, :, :]) ** 2, axis=-1)
+        kernel = 1.0 / np.sqrt(d2) if weights is None else np.exp(-d2[..., None] * exponents**2) @ weights
+        out[start:stop] = kernel @ charges
+    return out
