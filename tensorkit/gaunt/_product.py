@@ -485,26 +485,26 @@ def _fourier_scatter_index(lmax: int) -> np.ndarray:
 
 
 def _fourier_grid(x, y_real, idx, lmax, shape, xp, fft):
-    """Samples on the uniform (n_u x n_v) torus grid of the 2D Fourier series of x."""
+    """Samples on the uniform (n_u x n_v) torus grid of the 2D Fourier series of x, batch first."""
     n_u, n_v = shape
     coeffs = _to_order_degree(x, idx, xp)  # (2L+1, L+1, B)
-    a = y_real @ coeffs  # (2L+1, 2L+1 [u], B) real factor of the theta coefficients
-    b = a.shape[-1]
-    pos, neg = a[lmax:], a[lmax::-1]  # orders +v and -v for v = 0..L
-    parity = (np.arange(lmax + 1) % 2 == 1)[:, None, None]
+    a = xp.permute_dims(y_real @ coeffs, (2, 0, 1))  # (B, 2L+1 [m], 2L+1 [u]) real factors
+    pos, neg = a[:, lmax:, :], a[:, lmax::-1, :]  # orders +v and -v for v = 0..L
+    odd = xp.asarray((np.arange(lmax + 1) % 2 == 1)[:, None])
     r = 1.0 / math.sqrt(2.0)
-    odd = xp.asarray(parity)
     # half spectrum H[v] = (A_v - i A_{-v}) / sqrt2 with A_{+-v} = i^{v mod 2} a_{+-v}; H[0] = A_0.
-    real = xp.where(odd, neg, pos) * r
-    imag = xp.where(odd, pos, -neg) * r
-    half = xp.zeros((n_u, n_v // 2 + 1, b), dtype=xp.complex64 if x.dtype == xp.float32 else xp.complex128)
-    h = real + 1j * imag
-    h[0] = pos[0]
-    half[xp.asarray(np.arange(-lmax, lmax + 1) % n_u)[:, None], xp.arange(lmax + 1)[None, :]] = (
-        xp.permute_dims(h, (1, 0, 2))
-    )
-    grid = fft.irfft2(half, s=(n_u, n_v), axes=(0, 1), norm="forward")
-    return xp.reshape(grid, (n_u, n_v, *x.shape[:-1]))
+    complex_type = xp.complex64 if x.dtype == xp.float32 else xp.complex128
+    h = xp.astype(xp.where(odd, neg, pos) * r, complex_type) + 1j * (xp.where(odd, pos, -neg) * r)
+    h[:, 0, :] = pos[:, 0, :]
+    h = xp.permute_dims(h, (0, 2, 1))  # (B, u, v)
+    half = xp.zeros((a.shape[0], n_u, lmax + 1), dtype=complex_type)
+    half[:, : lmax + 1, :] = h[:, lmax:, :]  # u = 0..L
+    if lmax:
+        half[:, n_u - lmax :, :] = h[:, :lmax, :]  # u = -L..-1 at their FFT positions
+    # A 2D inverse FFT, pruned: only the columns v <= L are non-zero, so transform those along u,
+    # then let the real inverse transform along v pad the rest with zeros.
+    grid = fft.irfft(fft.ifft(half, axis=-2, norm="forward"), n=n_v, axis=-1, norm="forward")
+    return xp.reshape(grid, (*x.shape[:-1], n_u, n_v))
 
 
 def _fourier_product(x1, x2, t, same, xp, lmax1, lmax2, lmax_out):
@@ -513,9 +513,12 @@ def _fourier_product(x1, x2, t, same, xp, lmax1, lmax2, lmax_out):
     g1 = _fourier_grid(x1, t["y1"], t["idx1"], lmax1, shape, xp, fft)
     g2 = g1 if same else _fourier_grid(x2, t["y2"], t["idx2"], lmax2, shape, xp, fft)
     grid = g1 * g2
-    batch = tuple(grid.shape[2:])
-    spec = fft.rfft2(xp.reshape(grid, (*shape, -1)), axes=(0, 1), norm="forward")
-    spec = xp.permute_dims(spec[:, : lmax_out + 1, :], (1, 0, 2))  # (v, u, B)
+    batch = tuple(grid.shape[:-2])
+    grid = xp.reshape(grid, (-1, *shape))
+    # 2D FFT pruned to the output orders v <= lmax_out.
+    spec = fft.rfft(grid, axis=-1, norm="forward")[:, :, : lmax_out + 1]
+    spec = fft.fft(spec, axis=-2, norm="forward")  # (B, n_u, lmax_out + 1)
+    spec = xp.permute_dims(spec, (2, 1, 0))  # (v, u, B)
     proj = t["z"] @ spec  # (v, l, B) complex
     stacked = xp.concat([xp.real(proj), -xp.imag(proj)], axis=0)
     flat = xp.reshape(stacked, (-1, stacked.shape[-1]))
