@@ -264,8 +264,6 @@ class Trainer:
             head, _, tail = key.partition("/")
             if head in groups and tail:
                 groups[head][tail] = value
-        if (self.scheduler is None) != (not groups["sched"]):
-            raise ValueError(f"{str(path)!r} and this trainer disagree on having a scheduler")
         # Validate everything first so a mismatch leaves the model untouched
         params = {**self.model.parameters(), **self.model.named_buffers()}
         bad = sorted(set(params) ^ set(groups["param"]))
@@ -275,6 +273,8 @@ class Trainer:
                 f"{str(path)!r} is a checkpoint of another architecture (mismatched parameters "
                 f"{bad[:6]}{'...' if len(bad) > 6 else ''})"
             )
+        if (self.scheduler is None) != (not groups["sched"]):
+            raise ValueError(f"{str(path)!r} and this trainer disagree on having a scheduler")
         self.optimizer.load_state_dict(groups["optim"])
         self.model.load_state_dict(groups["param"])
         if self.scheduler is not None:
