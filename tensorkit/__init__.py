@@ -12,8 +12,8 @@ The data decides the device: pass numpy arrays to run on the CPU, CuPy arrays to
 from . import tenalg
 from ._version import __version__
 from .backend import available_backends, to_device, to_numpy
-from .decomposition import cp, tucker
-from .formats import CPTensor, DecompositionInfo, TuckerTensor
+from .decomposition import cp, tt, tucker
+from .formats import CPTensor, DecompositionInfo, TTTensor, TuckerTensor
 
 # Subpackages with heavier tables or optional dependencies load on first use: tensorkit.gaunt etc.
 _LAZY_SUBMODULES = frozenset(
@@ -32,6 +32,7 @@ def __getattr__(name):
 __all__ = [
     "CPTensor",
     "DecompositionInfo",
+    "TTTensor",
     "TuckerTensor",
     "__version__",
     "available_backends",
@@ -39,5 +40,6 @@ __all__ = [
     "tenalg",
     "to_device",
     "to_numpy",
+    "tt",
     "tucker",
 ]

@@ -14,7 +14,7 @@ from .backend import check_allocation, get_namespace
 from .io import load_archive, save_archive
 from .tenalg import fold, khatri_rao, multi_mode_dot
 
-__all__ = ["CPTensor", "DecompositionInfo", "TuckerTensor"]
+__all__ = ["CPTensor", "DecompositionInfo", "TTTensor", "TuckerTensor"]
 
 
 @dataclass
@@ -239,3 +239,121 @@ def _size(shape):
     for s in shape:
         out *= int(s)
     return out
+
+
+class TTTensor:
+    r"""A tensor in tensor-train (matrix product state) format.
+
+    ``X[i_1, ..., i_N] = G_1[:, i_1, :] G_2[:, i_2, :] ... G_N[:, i_N, :]``, a product of matrices
+    taken from cores ``G_k`` of shape ``(r_{k-1}, I_k, r_k)`` with ``r_0 = r_N = 1``.
+
+    Parameters
+    ----------
+    cores : sequence of 3-way arrays ``(r_{k-1}, I_k, r_k)`` (numpy or CuPy, one device)
+    info : DecompositionInfo, optional
+
+    Examples
+    --------
+    >>> import numpy as np, tensorkit
+    >>> cores = [np.ones((1, 4, 2)), np.ones((2, 5, 3)), np.ones((3, 6, 1))]
+    >>> T = tensorkit.TTTensor(cores)
+    >>> T.shape, T.ranks, float(T.to_dense()[0, 0, 0])
+    ((4, 5, 6), (1, 2, 3, 1), 6.0)
+
+    References
+    ----------
+    I. V. Oseledets, "Tensor-train decomposition", SIAM J. Sci. Comput. 33 (2011) 2295-2317.
+    """
+
+    _FORMAT = "tensorkit.TTTensor"
+    _VERSION = 1
+
+    def __init__(self, cores: Any, *, info: DecompositionInfo | None = None):
+        cores = list(cores)
+        if not cores:
+            raise ValueError("a TTTensor needs at least one core")
+        get_namespace(*cores)
+        for k, c in enumerate(cores):
+            if getattr(c, "ndim", None) != 3:
+                raise ValueError(
+                    f"cores[{k}] must be 3-way (r_{k}, I_{k + 1}, r_{k + 1}), got shape "
+                    f"{tuple(getattr(c, 'shape', ()))}"
+                )
+        if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
+            raise ValueError(
+                f"the boundary ranks must be 1, got r_0={cores[0].shape[0]}, r_N={cores[-1].shape[2]}"
+            )
+        for k in range(len(cores) - 1):
+            if cores[k].shape[2] != cores[k + 1].shape[0]:
+                raise ValueError(
+                    f"cores[{k}] has right rank {cores[k].shape[2]} but cores[{k + 1}] has left rank "
+                    f"{cores[k + 1].shape[0]}"
+                )
+        self.cores = cores
+        self.info = info
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(c.shape[1]) for c in self.cores)
+
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        """``(1, r_1, ..., r_{N-1}, 1)``, as tensorly's ``rank``."""
+        return (1, *(int(c.shape[2]) for c in self.cores))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.cores)
+
+    @property
+    def dtype(self):
+        return self.cores[0].dtype
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes stored in the cores."""
+        return int(sum(c.nbytes for c in self.cores))
+
+    @property
+    def compression_ratio(self) -> float:
+        """Dense size over stored size (numbers, not bytes)."""
+        return _size(self.shape) / sum(int(c.size) for c in self.cores)
+
+    def to_dense(self) -> Any:
+        """The full tensor, contracting the cores left to right (``O(prod I r)`` memory at most)."""
+        result = self.cores[0].reshape(self.cores[0].shape[1], -1)
+        for core in self.cores[1:]:
+            r, n, r_next = core.shape
+            result = (result @ core.reshape(r, n * r_next)).reshape(-1, r_next)
+        return result.reshape(self.shape)
+
+    def to_tensorly(self):
+        """As a ``tensorly.tt_tensor.TTTensor`` (arrays are shared, not copied)."""
+        from tensorly.tt_tensor import TTTensor as TlTT
+
+        return TlTT(list(self.cores))
+
+    @classmethod
+    def from_tensorly(cls, tt: Any) -> TTTensor:
+        """From a tensorly ``TTTensor`` or a list of cores."""
+        return cls(list(tt))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a versioned ``.npz`` archive atomically (arrays moved to the host)."""
+        save_archive(path, self._FORMAT, self._VERSION, **{f"core_{k}": c for k, c in enumerate(self.cores)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TTTensor:
+        """Read an archive written by :meth:`save` (numpy arrays)."""
+        data = load_archive(path, cls._FORMAT, cls._VERSION)
+        n = sum(1 for k in data if k.startswith("core_"))
+        return cls([data[f"core_{k}"] for k in range(n)])
+
+    def __iter__(self):
+        return iter(self.cores)
+
+    def __len__(self) -> int:
+        return len(self.cores)
+
+    def __repr__(self) -> str:
+        return f"TTTensor(shape={self.shape}, ranks={self.ranks}, dtype={self.dtype})"
