@@ -50,6 +50,8 @@ _START_POINTS = 17
 _GRID_COPIES = 6
 # Bytes one batch of an evaluation may hold in its largest intermediate.
 _BATCH_BYTES = 32 * 2**20
+# from_cp keeps per-axis subspaces to this fraction of the tolerance before the exact HOSVD.
+_SUBSPACE_MARGIN = 1e-2
 # Largest Kronecker core a pointwise product may form (entries).
 _MAX_PRODUCT_CORE = 50_000_000
 
@@ -296,9 +298,9 @@ class ChebTucker:
             total = float(xp.linalg.vector_norm(scaled))
             if total == 0.0:
                 return cls.zeros(domain, dtype=weights.dtype, xp=xp, tol=tol)
-            # The subspaces only have to carry what the final HOSVD keeps: a threshold far below
+            # The subspaces only have to carry what the final HOSVD keeps: a threshold 100x below
             # tol keeps the projection error negligible against the truncation error.
-            threshold = 1e-3 * tol * total / math.sqrt(d)
+            threshold = _SUBSPACE_MARGIN * tol * total / math.sqrt(d)
             q, _ = leading_subspace(scaled, threshold=threshold, xp=xp)
             bases.append(q)
         projected = [xp.conj(q).T @ c for q, c in zip(bases, coefficients, strict=True)]
