@@ -43,7 +43,7 @@ def wigner_D(lmax: int, rotation: Any):
     ------
     ValueError
         For a negative ``lmax``, a shape other than (..., 3, 3), or matrices whose
-        ``max |R R^T - I|`` exceeds ``1e-4`` (float32) or ``1e-8`` (float64).
+        ``max |R R^T - I|`` exceeds ``1e-4`` (float32) or ``1e-6`` (float64).
 
     Examples
     --------
@@ -62,7 +62,7 @@ def wigner_D(lmax: int, rotation: Any):
         raise ValueError(f"rotation must have shape (..., 3, 3), got shape {tuple(rotation.shape)}")
     eye = xp.eye(3, dtype=rotation.dtype)
     deviation = float(xp.max(xp.abs(rotation @ xp.matrix_transpose(rotation) - eye)))
-    tol = 1e-4 if rotation.dtype == xp.float32 else 1e-8
+    tol = 1e-4 if rotation.dtype == xp.float32 else 1e-6
     if deviation > tol:
         raise ValueError(
             f"rotation must be orthogonal (max |R R^T - I| <= {tol:g}), got max deviation {deviation:.3g}"
