@@ -43,10 +43,10 @@ __all__ = ["METHODS", "LstsqResult", "linf_error", "lstsq"]
 
 METHODS = ("auto", "direct", "sketch_solve", "sketch_precondition")
 
-# CountSketch rows per column for the first stage of the dense-after-sparse sketch-and-solve
-# sketch: large enough that heavy rows rarely collide (which is what breaks the l-infinity error
-# of a purely sparse sketch), small enough that the Gaussian second stage stays cheap.
-_FIRST_STAGE_FACTOR = 40
+# Rows per column of the sparse first stage of the sparse-then-Gaussian sketch-and-solve sketch:
+# measured on coherent matrices, 8 d to 32 d with 4 nonzeros per column keep eps_eff within the
+# bound; 16 d leaves a margin while the Gaussian stage (m x 16 d) stays cheap next to one pass.
+_FIRST_STAGE_FACTOR = 16
 _DEFAULT_MAX_ITER = 100
 
 
@@ -123,7 +123,7 @@ def lstsq(
         ``"sketch_precondition"``; a rank-deficient ``A`` falls back to ``"direct"``
         (minimum-norm answer).
     sketch : str or SketchOperator
-        ``"auto"``: for ``"sketch_solve"`` a CountSketch to ``40 d`` rows composed with a Gaussian
+        ``"auto"``: for ``"sketch_solve"`` a sparse sign sketch to ``16 d`` rows composed with a Gaussian
         (dense, so the l-infinity guarantee holds; plain Gaussian when ``n`` is small); for
         ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters).
         Or one of ``"gaussian"``, ``"srht"``, ``"srdct"``, ``"countsketch"``, ``"sparse_sign"``,
@@ -273,9 +273,7 @@ def _direct(A, B) -> LstsqResult:
 def _sketch_solve(A, B, op, backend) -> LstsqResult:
     xp = _native(get_namespace(A))
     SA, SB = _sketch_problem(A, B, op, backend)
-    Q, R = xp.linalg.qr(SA)
-    _check_full_rank(R, A.shape)
-    X = _solve_upper(R, Q.T @ SB, xp)
+    _, X = sketched_solve(SA, SB, A.shape)
     res = xp.linalg.norm(A @ X - B, axis=0)
     return LstsqResult(X, res, 0, "sketch_solve", op.sketch_size, _name(op), True, math.nan)
 
@@ -283,9 +281,7 @@ def _sketch_solve(A, B, op, backend) -> LstsqResult:
 def _sketch_precondition(A, B, op, backend, tol, max_iter) -> LstsqResult:
     xp = _native(get_namespace(A))
     SA, SB = _sketch_problem(A, B, op, backend)
-    Q, R = xp.linalg.qr(SA)
-    _check_full_rank(R, A.shape)
-    X0 = _solve_upper(R, Q.T @ SB, xp)
+    R, X0 = sketched_solve(SA, SB, A.shape)
 
     def normal_op(W, cols, subtract_b):
         return _kernels.normal_matvec(A, W, B[:, cols] if subtract_b else None, backend)
@@ -295,6 +291,25 @@ def _sketch_precondition(A, B, op, backend, tol, max_iter) -> LstsqResult:
     )
     return LstsqResult(X, res, its, "sketch_precondition", op.sketch_size, _name(op), converged,
                        excess)
+
+
+def sketched_solve(SA, SB, shape):
+    """``R`` of ``S A = Q R`` and ``X = R^-1 Q^T S B`` (rank checked against ``A``'s ``shape``).
+
+    On the CPU ``Q^T S B`` is applied from the Householder reflectors (``qr_multiply``) instead of
+    forming ``Q``, which halves the QR work.
+    """
+    xp = _native(get_namespace(SA))
+    if xp is np:
+        from scipy.linalg import qr_multiply
+
+        QtSB_t, R = qr_multiply(SA, SB.T, mode="right")
+        QtSB = QtSB_t.T
+    else:
+        Q, R = xp.linalg.qr(SA)
+        QtSB = Q.T @ SB
+    _check_full_rank(R, shape)
+    return R, _solve_upper(R, QtSB, xp)
 
 
 def preconditioned_cg(normal_op, R, X0, b_norms, tol, max_iter, sketch_size):

@@ -1,0 +1,249 @@
+"""One-pass sketches and least squares on dask arrays chunked by rows.
+
+A sketch of ``A = [A_0; A_1; ...]`` is ``S A = sum_i S_i A_i`` with ``S_i`` seeded by
+``(seed, i)``: every block is sketched where it lives, partial sketches are summed in a tree, and
+the result depends on the seed and the chunking only, never on the scheduling. A subsampled
+Hadamard or DCT transform mixes all rows and cannot be split this way; Gaussian, CountSketch,
+sparse sign and a sparse sketch followed by a Gaussian can.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..sketch._lstsq import (
+    _DEFAULT_MAX_ITER,
+    _FIRST_STAGE_FACTOR,
+    LstsqResult,
+    _check_tol,
+    _precondition_size,
+    preconditioned_cg,
+    sketched_solve,
+)
+from ..sketch._operators import (
+    ComposedSketch,
+    CountSketch,
+    SketchOperator,
+    _seed_from,
+    make_sketch,
+    sparse_then_gaussian,
+)
+
+__all__ = ["lstsq", "sketch"]
+
+_METHODS = ("direct", "sketch_solve", "sketch_precondition")
+_UNSPLITTABLE = ("srht", "srdct")
+
+
+def sketch(A: Any, kind: str | SketchOperator = "auto", sketch_size: int | None = None,
+           random_state: Any = None) -> np.ndarray:
+    """``S @ A`` for a dask array ``A`` chunked by rows, in one pass over the blocks.
+
+    Parameters
+    ----------
+    A : dask.array.Array (n, d) or (n,), one chunk along the columns
+    kind : {"auto", "gaussian", "countsketch", "sparse_sign"} or a splittable SketchOperator
+        ``"auto"``: a sparse sign sketch to ``16 d`` rows per block, summed, then one Gaussian to
+        ``sketch_size`` rows (dense, cheap per block). ``"srht"`` and ``"srdct"`` raise: a fast
+        transform over all rows does not split into row blocks.
+    sketch_size : int
+        Rows ``m`` of the sketch (default ``4 d``).
+    random_state : int, numpy.random.Generator or None
+        Block ``i`` uses the stream ``(seed, i)``.
+
+    Returns
+    -------
+    numpy.ndarray (m, d) or (m,)
+    """
+    A, vector = _check_dask(A, "A")
+    d = A.shape[1]
+    m = 4 * d if sketch_size is None else sketch_size
+    op = _operator(kind, m, d, _seed_from(random_state))
+    out = _sketch_blocks(A, op)
+    return out[:, 0] if vector else out
+
+
+def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
+          sketch: str | SketchOperator = "auto", sketch_size: int | None = None, tol: float = 1e-12,
+          max_iter: int | None = None, random_state: Any = None) -> LstsqResult:
+    """Least squares ``min ||A x - b||`` for dask arrays chunked by rows.
+
+    ``"sketch_precondition"`` (default) gives the LAPACK answer to ``tol`` like
+    :func:`tensorkit.sketch.lstsq`: one pass for the sketch of ``[A | b]``, a QR of the small
+    sketch on the client, then CG whose products ``A^T (A p)`` run as one task per block (fused
+    kernel, blocks persisted in worker memory) and are summed. ``"sketch_solve"`` stops after the
+    sketch; ``"direct"`` is dask's TSQR (``dask.array.linalg.lstsq``).
+
+    Parameters
+    ----------
+    A : dask.array.Array (n, d), chunked by rows only
+    b : dask.array.Array or numpy array (n,) or (n, k); rechunked to A's row blocks
+    method, sketch, sketch_size, tol, max_iter, random_state
+        As in :func:`tensorkit.sketch.lstsq` (``"srht"``/``"srdct"`` are refused: not splittable).
+
+    Returns
+    -------
+    LstsqResult with ``x`` as a numpy array.
+    """
+    import dask
+    import dask.array as da
+
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    A, a_vector = _check_dask(A, "A")
+    if a_vector:
+        raise ValueError(f"A must be a matrix (n, d), got shape {A.shape}")
+    n, d = A.shape
+    if not isinstance(b, da.Array):
+        b = da.from_array(np.asarray(b), chunks=(A.chunks[0],) + ((np.ndim(b) == 2) * (-1,)))
+    if b.shape[0] != n:
+        raise ValueError(f"b has {b.shape[0]} rows but A has {n} (A shape {A.shape}, b shape {b.shape})")
+    B, vector = _check_dask(b.rechunk({0: A.chunks[0]}), "b")
+    tol = _check_tol(tol)
+    if max_iter is None:
+        max_iter = _DEFAULT_MAX_ITER
+    elif isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
+        raise ValueError(f"max_iter must be a non-negative int or None, got {max_iter!r}")
+    if method == "direct":
+        X, _, rank, _ = da.linalg.lstsq(A, B)
+        X, res = dask.compute(X, da.linalg.norm(A @ X - B, axis=0))
+        result = LstsqResult(X, res, 0, "direct", None, None, True, 0.0, int(rank.compute()))
+        return _unwrap(result, vector)
+    if n < d:
+        raise ValueError(f"method={method!r} needs a tall A (n >= d); got A of shape {(n, d)}")
+    if sketch_size is None:
+        sketch_size = min(n, 4 * d) if method == "sketch_solve" else _precondition_size(n, d)
+    if isinstance(sketch_size, bool) or not isinstance(sketch_size, numbers.Integral):
+        raise TypeError(f"sketch_size must be an int, got {sketch_size!r}")
+    if sketch_size < d:
+        raise ValueError(f"sketch_size={sketch_size} is smaller than d={d}: the sketched problem "
+                         "would be underdetermined; use sketch_size >= d")
+    seed = _seed_from(random_state)
+    if sketch == "auto" and method == "sketch_precondition":
+        op = CountSketch(sketch_size, random_state=seed)
+    else:
+        op = _operator(sketch, sketch_size, d, seed)
+    A, B = dask.persist(A, B)
+    SAB = _sketch_blocks(da.concatenate([A, B], axis=1).rechunk({1: -1}), op)
+    SA, SB = SAB[:, :d], SAB[:, d:]
+    if not np.all(np.isfinite(SAB)):
+        raise ValueError("A or b contains non-finite (NaN or Inf) entries (their sketch is not finite)")
+    R, X0 = sketched_solve(SA, SB, (n, d))
+    name = f"{op.first.kind}+{op.second.kind}" if isinstance(op, ComposedSketch) else op.kind
+    a_blocks = A.to_delayed().ravel()
+    b_blocks = B.to_delayed().ravel()
+
+    def normal_op(W, cols, subtract_b):
+        parts = [
+            dask.delayed(_normal_block)(a, bb if subtract_b else None, W, cols)
+            for a, bb in zip(a_blocks, b_blocks, strict=True)
+        ]
+        return dask.compute(dask.delayed(_sum_pairs)(parts))[0]
+
+    if method == "sketch_solve":
+        _, rsq = normal_op(X0, np.arange(X0.shape[1]), True)
+        result = LstsqResult(X0, np.sqrt(rsq), 0, "sketch_solve", sketch_size, name, True, np.nan)
+        return _unwrap(result, vector)
+    b_norms = np.sqrt(da.sum(B * B, axis=0).compute())
+    X, res, its, converged, excess = preconditioned_cg(
+        normal_op, R, X0, b_norms, tol, int(max_iter), sketch_size
+    )
+    result = LstsqResult(X, res, its, "sketch_precondition", sketch_size, name, converged, excess)
+    return _unwrap(result, vector)
+
+
+def _operator(kind, m, d, seed) -> SketchOperator:
+    if isinstance(kind, SketchOperator):
+        if not kind.splittable:
+            raise ValueError(f"sketch={kind!r} cannot be split by row blocks: it mixes all rows")
+        return kind
+    if kind in _UNSPLITTABLE:
+        raise ValueError(
+            f"sketch={kind!r} is a fast transform over all rows and does not split into row blocks; "
+            "use 'gaussian', 'countsketch', 'sparse_sign' or 'auto' (sparse sign per block, then one "
+            "Gaussian: dense like SRHT)"
+        )
+    if kind == "auto":
+        return sparse_then_gaussian(_FIRST_STAGE_FACTOR * d, m, seed)
+    return make_sketch(kind, m, random_state=seed)
+
+
+def _sketch_blocks(A, op) -> np.ndarray:
+    """Sum ``S_i A_i`` over row blocks (tree reduction), then finish a composed sketch."""
+    import dask
+
+    parts = [dask.delayed(_sketch_block)(op, blk, i) for i, blk in enumerate(A.to_delayed().ravel())]
+    total = dask.compute(dask.delayed(_sum_tree)(parts))[0]
+    if isinstance(op, ComposedSketch):
+        total = op.finish(total)
+    return total
+
+
+def _sketch_block(op, block, index):
+    from ..backend import thread_limits
+
+    with thread_limits(1):
+        return op.apply_block(np.asarray(block), index)
+
+
+def _normal_block(a, b, W, cols):
+    """``A_i^T (A_i W - B_i[:, cols])`` and squared residual norms for one block (serial kernel)."""
+    from .. import _kernels
+    from ..backend import thread_limits
+
+    a = np.ascontiguousarray(a)
+    bb = None if b is None else np.asarray(b)[:, cols]
+    with thread_limits(1):
+        return _kernels.normal_matvec(a, W.astype(a.dtype, copy=False), bb, "numba")
+
+
+def _sum_tree(parts):
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def _sum_pairs(parts):
+    g = parts[0][0].copy()
+    sq = parts[0][1].copy()
+    for pg, psq in parts[1:]:
+        g += pg
+        sq += psq
+    return g, sq
+
+
+def _check_dask(A, name):
+    import dask.array as da
+
+    if not isinstance(A, da.Array):
+        raise TypeError(f"{name} must be a dask.array.Array, got {type(A).__name__}; use "
+                        "tensorkit.sketch for numpy/CuPy arrays")
+    if A.ndim == 1:
+        A = A[:, None]
+        vector = True
+    elif A.ndim == 2:
+        vector = False
+    else:
+        raise ValueError(f"{name} must be a vector or a matrix, got shape {A.shape}")
+    if len(A.chunks[1]) != 1:
+        raise ValueError(
+            f"{name} must be chunked by rows only; it has column chunks {A.chunks[1]}: rechunk with "
+            f"{name}.rechunk({{1: -1}})"
+        )
+    if A.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be real, got dtype {A.dtype}")
+    if A.dtype.kind != "f":
+        A = A.astype(np.float64)
+    return A, vector
+
+
+def _unwrap(result, vector):
+    result.x = np.asarray(result.x)
+    if vector:
+        result.x = result.x[:, 0]
+        result.residual_norm = float(np.asarray(result.residual_norm)[0])
+    return result
