@@ -151,3 +151,24 @@ def pair_potential(
 
         return cuda.pair_potential(positions, charges, points, weights, exponents)
     raise ValueError(f"unknown backend {backend!r}")
+
+
+# --- neural-network activations (tensorkit.nn) ------------------------------------------------
+
+
+def gelu_erf(x: Any, backend: str) -> tuple[Any, Any]:
+    """GELU with the exact (erf) normal CDF: returns ``(x Phi(x), Phi(x))``, ``Phi`` kept for the
+    adjoint. ``x`` is a real float array; outputs have its dtype and shape."""
+    if backend == "numpy":
+        from . import reference
+
+        return reference.gelu_erf(x)
+    if backend == "numba":
+        from . import cpu
+
+        return cpu.gelu_erf(x)
+    if backend == "cupy":
+        from . import cuda
+
+        return cuda.gelu_erf(x)
+    raise ValueError(f"unknown backend {backend!r}")

@@ -188,3 +188,11 @@ def pair_potential_kernel(positions, charges, points, weights, t2, coulomb, out)
                 s += weights[k] * math.exp(-t2[k] * d2)
             acc += charges[j] * s
     out[i] = acc
+
+
+def gelu_erf(x):
+    """``(x Phi(x), Phi(x))`` with CuPy's erf (a CuPy built-in)."""
+    from cupyx.scipy.special import erf
+
+    cdf = 0.5 * (1.0 + erf(x * x.dtype.type(1.0 / math.sqrt(2.0))))
+    return x * cdf, cdf

@@ -61,3 +61,11 @@ def pair_potential(positions, charges, points, weights, exponents):
         kernel = 1.0 / np.sqrt(d2) if weights is None else np.exp(-d2[..., None] * exponents**2) @ weights
         out[start:stop] = kernel @ charges
     return out
+
+
+def gelu_erf(x):
+    """``(x Phi(x), Phi(x))`` with scipy's erf."""
+    from scipy.special import erf
+
+    cdf = 0.5 * (1.0 + erf(x * x.dtype.type(1.0 / np.sqrt(2.0))))
+    return x * cdf, cdf

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .._kernels import gelu_erf
+from ..backend import resolve_backend
 from ._module import Module, array_module
 
 __all__ = ["GELU", "CPConv2d", "Conv2d", "Linear", "ReLU", "Residual", "Sequential", "Tanh"]
@@ -450,6 +452,12 @@ class GELU(Module):
     approximate : {"none", "tanh"}
         ``"none"`` (default, PyTorch's default) uses the exact ``Phi(x) = (1 + erf(x/sqrt 2)) / 2``;
         ``"tanh"`` uses ``Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2``.
+
+    Notes
+    -----
+    The erf form runs as one fused Numba pass on the CPU (float32: a rational erf approximation
+    accurate to about 2e-7 absolute, like PyTorch's float32 GELU; float64: libm's erf).
+    ``Phi`` is kept for the adjoint ``g (Phi(x) + x phi(x))``.
     """
 
     def __init__(self, approximate: str = "none", *, dtype: Any = np.float64, random_state: Any = None):
@@ -467,7 +475,7 @@ class GELU(Module):
         x = self._as_input(x)
         xp = array_module(x)
         if self.approximate == "none":
-            cdf = _erf(xp)(x * x.dtype.type(1.0 / math.sqrt(2.0)))
+            y, cdf = gelu_erf(x, resolve_backend(None, x))
         else:
             c = x.dtype.type(math.sqrt(2.0 / math.pi))
             cdf = x * x
@@ -476,10 +484,11 @@ class GELU(Module):
             cdf *= x
             cdf *= c
             xp.tanh(cdf, out=cdf)
-        cdf += 1
-        cdf *= x.dtype.type(0.5)
+            cdf += 1
+            cdf *= x.dtype.type(0.5)
+            y = x * cdf
         self._x, self._cdf = x, cdf
-        return x * cdf
+        return y
 
     def backward(self, grad_out):
         if self._x is None:
@@ -504,16 +513,6 @@ class GELU(Module):
         d += cdf
         d *= grad_out
         return d
-
-
-def _erf(xp):
-    if xp is np:
-        from scipy.special import erf
-
-        return erf
-    from cupyx.scipy.special import erf
-
-    return erf
 
 
 class ReLU(Module):

@@ -214,3 +214,21 @@ def test_bad_input(x):
     with pytest.raises(ValueError, match="already has"):
         m = Linear(3, 2)
         m.add_parameter("weight", np.ones(2))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_kernel_against_reference_and_torch(dtype):
+    from tensorkit import _kernels
+
+    x = np.linspace(-9, 9, 20001).astype(dtype)
+    y, cdf = _kernels.gelu_erf(x, "numba")
+    y_ref, cdf_ref = _kernels.gelu_erf(x.astype(np.float64), "numpy")
+    assert y.dtype == dtype and cdf.dtype == dtype
+    tol = 3e-7 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(cdf, cdf_ref, rtol=0, atol=tol)
+    # |y error| = |x| |Phi error|
+    np.testing.assert_allclose(y, y_ref, rtol=tol, atol=10 * tol)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(GELU(dtype=dtype)(x), torch.nn.functional.gelu(torch.tensor(x)).numpy(),
+                               rtol=2e-6 if dtype == np.float32 else 1e-14,
+                               atol=2e-6 if dtype == np.float32 else 1e-15)
