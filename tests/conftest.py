@@ -35,6 +35,17 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(autouse=True)
+def _tensorly_numpy_backend():
+    """Importing neuraloperator (an optional peer) switches tensorly's global backend to PyTorch;
+    every test starts from tensorly's numpy backend."""
+    import tensorly
+
+    if tensorly.get_backend() != "numpy":
+        tensorly.set_backend("numpy")
+    yield
+
+
 @pytest.fixture
 def xp_for():
     """Return a function mapping a backend name to the array module its inputs live in."""

@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress_bar
-from ..backend import as_float_array, check_random_state, get_namespace, resolve_backend
+from ..backend import (
+    as_float_array,
+    check_random_state,
+    frobenius_norm,
+    get_namespace,
+    resolve_backend,
+)
 from ..formats import CPTensor, DecompositionInfo
 from ..tenalg import mttkrp, unfold
 from ._subspace import leading_subspace
@@ -72,7 +78,7 @@ def cp(
         indices, values, shape = _check_coo(tensor)
         xp = get_namespace(indices, values)
         backend = resolve_backend(backend, indices, values)
-        norm = float(xp.linalg.vector_norm(values))
+        norm = frobenius_norm(values)
         dtype = values.dtype
     else:
         xp = get_namespace(tensor)
@@ -81,7 +87,7 @@ def cp(
         shape = tuple(int(s) for s in tensor.shape)
         if len(shape) < 2:
             raise ValueError(f"tensor must have order >= 2, got shape {shape}")
-        norm = float(xp.linalg.vector_norm(tensor))
+        norm = frobenius_norm(tensor)
         dtype = tensor.dtype
     rank = _check_rank(rank)
     if not isinstance(n_iter_max, numbers.Integral) or n_iter_max < 1:
@@ -126,7 +132,7 @@ def cp(
     error = history[-1]
     if error < 1e-6 and not sparse:
         # the Gram-based estimate cancels below sqrt(eps); measure the small error directly
-        error = float(xp.linalg.vector_norm(tensor - result.to_dense())) / norm
+        error = frobenius_norm(tensor - result.to_dense()) / norm
     result.info = DecompositionInfo(
         "cp_als", iterations=len(history), converged=converged, rel_error=error, history=history
     )

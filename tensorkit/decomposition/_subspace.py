@@ -20,6 +20,8 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from ..backend import frobenius_norm
+
 # How far above the Gram noise level (eps * sigma_1^2 * sqrt(I)) a decision must sit to trust it.
 _GRAM_SAFETY = 1e3
 
@@ -49,10 +51,12 @@ def leading_subspace(
     if threshold is not None:
         # sigma_1^2 >= ||Y||_F^2 / I: when even that lower bound puts the threshold under the
         # Gram noise level, skip the Gram matrix altogether.
-        lower = float(xp.linalg.vector_norm(unfolding)) ** 2 / n_rows
+        lower = frobenius_norm(unfolding) ** 2 / n_rows
         if threshold**2 <= _GRAM_SAFETY * eps * lower * math.sqrt(n_rows):
             return _accurate(unfolding, rank, threshold, xp)
-    gram = unfolding @ xp.conj(unfolding).T
+    # For real data skip conj: numpy then sees Y @ Y.T and uses a symmetric rank-k update.
+    adjoint = xp.conj(unfolding).T if np.dtype(unfolding.dtype).kind == "c" else unfolding.T
+    gram = unfolding @ adjoint
     eigvals, eigvecs = _eigh(gram, xp)
     lam = np.maximum(_to_host(eigvals)[::-1], 0.0)  # descending
     eigvecs = eigvecs[:, ::-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import warnings
@@ -11,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress_bar
-from ..backend import as_float_array, check_random_state, get_namespace, resolve_backend
+from ..backend import (
+    as_float_array,
+    check_random_state,
+    frobenius_norm,
+    get_namespace,
+    resolve_backend,
+)
 from ..formats import DecompositionInfo, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
 from ._subspace import leading_subspace
@@ -98,6 +105,14 @@ def tucker(
     ranks, threshold, norm = _check_rank_tol(tensor, rank, tol, xp)
     order = mode_order if mode_order is not None else _default_mode_order(tensor.shape, ranks)
     order = _check_mode_order(order, tensor.ndim)
+    flipped = _is_fortran_ordered(tensor)
+    if flipped:
+        # A Fortran-ordered tensor is the C-ordered transpose with its modes reversed: decompose
+        # that view (unfoldings without copies) and reverse the modes of the result.
+        last = tensor.ndim - 1
+        tensor = tensor.T
+        ranks = ranks[::-1] if ranks is not None else None
+        order = [last - k for k in order]
     with progress_bar(progress, total=tensor.ndim, desc=f"tucker[{method}]") as bar:
         if method == "hosvd":
             result = _hosvd(tensor, ranks, threshold, xp, bar)
@@ -112,7 +127,15 @@ def tucker(
             result = _hooi(tensor, result, norm, n_iter_max, stop_tol, xp, bar)
     if result.info.rel_error is None:
         result.info.rel_error = _relative_error(tensor, result, norm, xp)
+    if flipped:
+        result = TuckerTensor(xp.permute_dims(result.core, tuple(range(tensor.ndim))[::-1]),
+                              result.factors[::-1], info=result.info)
     return result
+
+
+def _is_fortran_ordered(tensor):
+    flags = getattr(tensor, "flags", None)
+    return flags is not None and flags.f_contiguous and not flags.c_contiguous
 
 
 def _hosvd(tensor, ranks, threshold, xp, bar):
@@ -213,7 +236,7 @@ def _adaptive_range_finder(y, threshold, oversampling, n_power_iter, rng, xp):
         for _ in range(n_power_iter):
             q = _orthonormal(y @ (xp.conj(y).T @ q), xp)
         small = xp.conj(q).T @ y
-        outside = float(xp.linalg.vector_norm(y - q @ small))
+        outside = frobenius_norm(y - q @ small)
         if outside <= threshold / math.sqrt(2):
             budget = math.sqrt(threshold**2 - outside**2)
             u_small, _sigma = leading_subspace(small, threshold=budget, xp=xp)
@@ -239,7 +262,7 @@ def _error_from_core(core, norm, xp):
     """``||X - X_hat|| / ||X||`` for orthonormal factors: ``sqrt(||X||^2 - ||G||^2) / ||X||``."""
     if norm == 0.0:
         return 0.0  # a zero tensor decomposes exactly
-    core_norm = float(xp.linalg.vector_norm(core))
+    core_norm = frobenius_norm(core)
     return math.sqrt(max(norm**2 - core_norm**2, 0.0)) / norm
 
 
@@ -247,7 +270,7 @@ def _relative_error(tensor, result, norm, xp):
     """Achieved relative error; recomputed explicitly where the core-norm formula cancels."""
     error = _error_from_core(result.core, norm, xp)
     if norm > 0.0 and error < 1e-6:
-        error = float(xp.linalg.vector_norm(tensor - result.to_dense())) / norm
+        error = frobenius_norm(tensor - result.to_dense()) / norm
     return error
 
 
@@ -256,9 +279,29 @@ def _target(ranks, threshold, mode):
 
 
 def _default_mode_order(shape, ranks):
-    if ranks is None:
-        return sorted(range(len(shape)), key=lambda k: -shape[k])
-    return sorted(range(len(shape)), key=lambda k: ranks[k] / shape[k])
+    """The mode order of least work for ST-HOSVD under a flop model.
+
+    Step ``n`` costs about ``(I_n + r_n) * S`` (Gram matrix plus projection of the current tensor of
+    size ``S``) and shrinks ``S`` by ``r_n / I_n``. Ranks not yet known (tolerance mode) are guessed
+    as half the mode size. All orders are tried up to order 6, greedily beyond.
+    """
+    guess = ranks if ranks is not None else tuple(max(1, s // 2) for s in shape)
+
+    def cost(order):
+        size, total = math.prod(shape), 0
+        for n in order:
+            total += (shape[n] + guess[n]) * size
+            size = size // shape[n] * guess[n]
+        return total
+
+    if len(shape) <= 6:
+        return list(min(itertools.permutations(range(len(shape))), key=cost))
+    order, left = [], set(range(len(shape)))
+    while left:
+        best = min(left, key=lambda n: cost([*order, n]))
+        order.append(best)
+        left.remove(best)
+    return order
 
 
 def _check_tensor(tensor):
@@ -277,7 +320,7 @@ def _check_rank_tol(tensor, rank, tol, xp):
     if (rank is None) == (tol is None):
         raise ValueError("give exactly one of rank and tol, got " + (
             "both" if rank is not None else "neither"))
-    norm = float(xp.linalg.vector_norm(tensor))
+    norm = frobenius_norm(tensor)
     if tol is not None:
         if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
             raise TypeError(f"tol must be a float, got {type(tol).__name__}")

@@ -200,3 +200,15 @@ def test_bad_tensors_are_named():
 def test_public_namespace():
     assert "numba" in tensorkit.available_backends()
     assert tensorkit.__version__
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_fortran_ordered_input_gives_the_same_decomposition(method):
+    rng = np.random.default_rng(8)
+    X = planted((9, 10, 11), (2, 3, 4), rng) + 1e-3 * rng.standard_normal((9, 10, 11))
+    T_c = tucker(X, rank=(2, 3, 4), method=method, random_state=0)
+    T_f = tucker(np.asfortranarray(X), rank=(2, 3, 4), method=method, random_state=0)
+    assert T_f.ranks == (2, 3, 4) and T_f.shape == X.shape
+    assert rel_error(X, T_f) == pytest.approx(rel_error(X, T_c), rel=1e-3)
+    T_tol = tucker(np.asfortranarray(X), tol=1e-2, mode_order=(2, 0, 1))
+    assert rel_error(X, T_tol) <= 1e-2
