@@ -50,6 +50,8 @@ _START_POINTS = 17
 _GRID_COPIES = 6
 # Bytes one batch of an evaluation may hold in its largest intermediate.
 _BATCH_BYTES = 32 * 2**20
+# Trailing Chebyshev coefficients are chopped below this fraction of tol (times the largest).
+_CHOP_MARGIN = 1e-2
 # from_cp keeps per-axis subspaces to this fraction of the tolerance before the exact HOSVD.
 _SUBSPACE_MARGIN = 1e-2
 # Largest Kronecker core a pointwise product may form (entries).
@@ -702,14 +704,15 @@ def _adapt_factors(factors, coefficients, weights, domain, tol, max_degree, xp):
             env = xp.max(xp.abs(out[k]) * sizes[None, :], axis=1)
             scale = float(xp.max(sizes * xp.max(xp.abs(out[k]), axis=0)))
             m = out[k].shape[0]
-            if _tail_small(env, tol * scale, xp) or m - 1 >= max_degree:
-                if m - 1 >= max_degree and not _tail_small(env, tol * scale, xp):
+            resolved = _tail_small(env, _chop_level(tol, env.dtype) * scale, xp)
+            if resolved or m - 1 >= max_degree:
+                if not resolved:
                     warnings.warn(f"factors[{k}] is not resolved to tol={tol:g} at max_degree="
                                   f"{max_degree}", RuntimeWarning, stacklevel=4)
                 break
             m = min(2 * m - 1, max_degree + 1)
             out[k] = values_to_coefficients(_sample_factor(g, k, domain[k], m, n_terms, xp), axes=0)
-        keep = _last_above(env, _chop_level(tol) * scale, xp) + 1
+        keep = _last_above(env, _chop_level(tol, env.dtype) * scale, xp) + 1
         out[k] = out[k][:keep]
     return out
 
@@ -730,7 +733,7 @@ def _unresolved_axes(coefficients, tol, xp):
     out = []
     for k in range(coefficients.ndim):
         env = _envelope(coefficients, k, xp)
-        if not _tail_small(env, tol * scale, xp):
+        if not _tail_small(env, _chop_level(tol, env.dtype) * scale, xp):
             out.append(k)
     return out
 
@@ -749,8 +752,11 @@ def _tail_small(env, level, xp):
     return bool(xp.all(env[-tail:] <= level))
 
 
-def _chop_level(tol):
-    return max(tol, 4 * float(np.finfo(np.float64).eps))
+def _chop_level(tol, dtype=np.float64):
+    """Coefficients below this fraction of the largest are dropped: well under ``tol``, so that the
+    degree truncation stays small against the Tucker truncation (which is measured in norm), but
+    above the rounding noise of ``dtype`` (where the coefficients plateau)."""
+    return max(_CHOP_MARGIN * tol, 16 * float(np.finfo(dtype).eps))
 
 
 def _last_above(env, level, xp):
@@ -765,7 +771,7 @@ def _chop(coefficients, tol, xp):
     index = []
     for k in range(coefficients.ndim):
         env = _envelope(coefficients, k, xp)
-        index.append(slice(0, _last_above(env, _chop_level(tol) * scale, xp) + 1))
+        index.append(slice(0, _last_above(env, _chop_level(tol, env.dtype) * scale, xp) + 1))
     return coefficients[tuple(index)]
 
 
