@@ -303,7 +303,10 @@ def sketched_solve(SA, SB, shape):
     if xp is np:
         from scipy.linalg import qr_multiply
 
-        QtSB_t, R = qr_multiply(SA, SB.T, mode="right")
+        m, d = SA.shape
+        # A small QR gains nothing from BLAS threads and stalls on them when cores are busy.
+        with _blas_threads(1 if 2 * m * d * d < 2e8 else None):
+            QtSB_t, R = qr_multiply(SA, SB.T, mode="right")
         QtSB = QtSB_t.T
     else:
         Q, R = xp.linalg.qr(SA)
@@ -511,6 +514,23 @@ def _solve_upper(R, Y, xp, *, trans=False):
 def _precondition(R, G, xp):
     """``(R^T R)^-1 G`` by two triangular solves."""
     return _solve_upper(R, _solve_upper(R, G, xp, trans=True), xp)
+
+
+_BLAS = {}
+
+
+def _blas_threads(limit):
+    """Context limiting BLAS threads to ``limit`` (no-op for None); the controller is built once
+    because inspecting the loaded libraries costs milliseconds."""
+    import contextlib
+
+    if limit is None:
+        return contextlib.nullcontext()
+    if "controller" not in _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS["controller"] = ThreadpoolController()
+    return _BLAS["controller"].limit(limits=limit, user_api="blas")
 
 
 def _to_host(mask):
