@@ -245,9 +245,9 @@ def _sum_at_targets(messages, target, n_nodes: int, xp):
         import cupy
         import cupyx.scipy.sparse
 
-        incidence = cupyx.scipy.sparse.csr_matrix(
+        incidence = cupyx.scipy.sparse.coo_matrix(
             (cupy.asarray(ones), (target, cupy.arange(n_edges))), shape=(n_nodes, n_edges)
-        )
+        ).tocsr()
     else:
         incidence = scipy.sparse.csr_matrix(
             (ones, (np.asarray(target), np.arange(n_edges))), shape=(n_nodes, n_edges)

@@ -255,7 +255,7 @@ class GauntTensorProduct:
     def _tables(self, method: str, xp: Any, dtype: Any) -> dict[str, Any]:
         """Tables of ``method`` in ``dtype`` on the device of ``xp`` (built once, then cached)."""
         on_gpu = _is_cupy_namespace(xp)
-        device = int(xp.cuda.runtime.getDevice()) if on_gpu else -1
+        device = _cupy_device() if on_gpu else -1
         key = (method, device, str(dtype))
         cached = self._device.get(key)
         if cached is not None:
@@ -290,13 +290,21 @@ def _cached_plan(lmax1: int, lmax2: int, lmax_out: int, method: str) -> GauntTen
 def _choose_method(lmax1: int, lmax2: int, lmax_out: int, *, gpu: bool) -> str:
     """The fastest method for these degrees, from the crossovers measured by benchmarks/bench_gaunt.py.
 
-    On the CPU the sparse direct contraction wins only for the smallest degrees (its cost grows
-    like L^5 against the grid's L^3); on the GPU the grid route is used throughout (batched matmuls
-    on cuBLAS; not yet measured against the Fourier route on a device).
+    Measured on the CPU (float64, one thread, batch 16-1024): the sparse direct contraction is
+    level with the grid up to L = 2 (within 10-30% either way) and loses from L = 3 on (its cost
+    grows like L^5 against the grid's L^3; 2x slower at L = 3, 20x at L = 8); the Fourier route is
+    3-10x slower than the grid at every size (many short FFTs against a few matmuls). On the GPU
+    the grid route is used throughout (batched cuBLAS matmuls; not yet measured on a device).
     """
     if not gpu and max(lmax1, lmax2) <= 1 and lmax_out <= 2:
         return "direct"
     return "s2grid"
+
+
+def _cupy_device() -> int:
+    import cupy
+
+    return int(cupy.cuda.runtime.getDevice())
 
 
 def _is_cupy_namespace(xp: Any) -> bool:
@@ -567,6 +575,8 @@ def _direct_product(x1, x2, t, xp, k_out):
     for start in range(0, n, step):
         outer = a[start : start + step, :, None] * b[start : start + step, None, :]
         outer = xp.reshape(outer, (outer.shape[0], k1 * k2))
-        parts.append(xp.matrix_transpose(xp.asarray(t["gaunt"] @ xp.matrix_transpose(outer))))
+        # sparse (K3, K1*K2) @ dense (K1*K2, b): O(b * nnz) work
+        dense = xp.asarray(xp.matrix_transpose(outer), copy=True)
+        parts.append(xp.matrix_transpose(xp.asarray(t["gaunt"] @ dense)))
     out = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
     return xp.reshape(out, (*batch, k_out))
