@@ -147,12 +147,16 @@ def equivariant_convolution(
     rw = xp.astype(radial_weights, dtype, copy=False)
     if rw.shape[-1] != 1:
         rw = xp.take(rw, xp.asarray(degree_index(lmax_filter)), axis=-1)
-    middle = rw.ndim - 2
-    filt = xp.reshape(sh, (n_edges, *([1] * middle), sh.shape[-1])) * rw
-    src = edge_index[0]
-    messages = gaunt_tensor_product(
-        xp.take(node_features, src, axis=0), filt, lmax_out=lmax_out, method=method
+    # Channel dimensions sit between the edge axis and the last axis; line them up (ones after
+    # the edge axis) so that broadcasting never pairs an edge axis with a channel axis.
+    n_mid = max(node_features.ndim, rw.ndim) - 2
+    rw = xp.reshape(rw, (rw.shape[0], *([1] * (n_mid - rw.ndim + 2)), *rw.shape[1:]))
+    filt = xp.reshape(sh, (n_edges, *([1] * n_mid), sh.shape[-1])) * rw
+    sources = xp.take(node_features, edge_index[0], axis=0)
+    sources = xp.reshape(
+        sources, (n_edges, *([1] * (n_mid - node_features.ndim + 2)), *sources.shape[1:])
     )
+    messages = gaunt_tensor_product(sources, filt, lmax_out=lmax_out, method=method)
     return _sum_at_targets(messages, edge_index[1], n_nodes, xp)
 
 
@@ -201,6 +205,13 @@ def many_body_product(x: Any, nu: int, *, lmax_out: int, weights: Any = None, me
     if isinstance(nu, (bool, np.bool_)) or not isinstance(nu, numbers.Integral) or nu < 1:
         raise ValueError(f"nu must be a positive int, got {nu!r}")
     lmax_out = check_lmax(lmax_out, "lmax_out")
+    if weights is not None:
+        weights = as_float_array(weights, "weights", allow_complex=False, xp=xp)
+        if weights.ndim == 0 or weights.shape[-1] not in (1, lmax_out + 1):
+            raise ValueError(
+                f"weights must broadcast to (..., lmax_out + 1) = (..., {lmax_out + 1}), "
+                f"got shape {tuple(weights.shape)}"
+            )
     memo: dict[tuple[int, int], Any] = {}
 
     def power(k: int, degree: int):
@@ -224,12 +235,7 @@ def many_body_product(x: Any, nu: int, *, lmax_out: int, weights: Any = None, me
         pad = xp.zeros((*out.shape[:-1], (lmax_out + 1) ** 2 - out.shape[-1]), dtype=out.dtype)
         out = xp.concat([out, pad], axis=-1)
     if weights is not None:
-        w = as_float_array(weights, "weights", allow_complex=False, xp=xp)
-        if w.ndim == 0 or w.shape[-1] not in (1, lmax_out + 1):
-            raise ValueError(
-                f"weights must broadcast to (..., lmax_out + 1) = (..., {lmax_out + 1}), "
-                f"got shape {tuple(w.shape)}"
-            )
+        w = weights
         if w.shape[-1] != 1:
             w = xp.take(w, xp.asarray(degree_index(lmax_out)), axis=-1)
         out = out * xp.astype(w, out.dtype, copy=False)

@@ -45,6 +45,17 @@ def test_equivariant_convolution_matches_edge_loop():
     np.testing.assert_allclose(out, ref, atol=1e-13)
 
 
+def test_equivariant_convolution_radial_weights_without_channels():
+    rng = np.random.default_rng(8)
+    pos, edges, h, radial = _conv_setup(rng, e=10, c=10)  # as many channels as edges
+    vec = pos[edges[1]] - pos[edges[0]]
+    shared = radial[:, 0, :]  # (E, lmax_filter + 1): the same filter for every channel
+    out = equivariant_convolution(h, edges, vec, shared, lmax_filter=2, lmax_out=2)
+    ref = equivariant_convolution(h, edges, vec, np.repeat(shared[:, None, :], 10, axis=1),
+                                  lmax_filter=2, lmax_out=2)
+    np.testing.assert_allclose(out, ref, atol=1e-14)
+
+
 @pytest.mark.parametrize(("dtype", "atol"), [(np.float64, 1e-12), (np.float32, 1e-5)])
 def test_equivariant_convolution_is_equivariant(dtype, atol):
     rng = np.random.default_rng(2)
