@@ -90,25 +90,27 @@ def resolve_rank(factorization: str | None, shape: tuple[int, ...], rank: Any) -
     return resolved
 
 
-def factor_specs(factorization: str | None, shape: tuple[int, ...], rank: Any) -> list[tuple[str, str, tuple]]:
+def factor_specs(
+    factorization: str | None, shape: tuple[int, ...], rank: Any
+) -> list[tuple[str, str, tuple]]:
     """``(parameter name, einsum subscripts, shape)`` of every factor of the weight."""
     w = weight_subscripts(len(shape) - 2)
     if factorization is None:
         return [("weight", w, tuple(shape))]
     if factorization == "cp":
         return [("weights", "r", (rank,))] + [
-            (f"factor_{k}", f"{letter}r", (n, rank)) for k, (letter, n) in enumerate(zip(w, shape))
+            (f"factor_{k}", f"{letter}r", (n, rank)) for k, (letter, n) in enumerate(zip(w, shape, strict=True))
         ]
     if factorization == "tucker":
         core = "abcdefgh"[: len(shape)]
         return [("core", core, tuple(rank))] + [
             (f"factor_{k}", f"{letter}{core[k]}", (n, rank[k]))
-            for k, (letter, n) in enumerate(zip(w, shape))
+            for k, (letter, n) in enumerate(zip(w, shape, strict=True))
         ]
     bonds = "p" + "bcdefg"[: len(shape) - 1] + "q"
     return [
         (f"core_{k}", f"{bonds[k]}{letter}{bonds[k + 1]}", (rank[k], n, rank[k + 1]))
-        for k, (letter, n) in enumerate(zip(w, shape))
+        for k, (letter, n) in enumerate(zip(w, shape, strict=True))
     ]
 
 
@@ -198,7 +200,9 @@ def einsum_gradient(xp: Any, subs: list[str], out: str, operands: list[Any], gra
     present = set(out).union(*(subs[k] for k in others))
     target = "".join(c for c in subs[j] if c in present)
     eq = ",".join([out] + [subs[k] for k in others]) + "->" + target
-    ops = [grad_out] + [xp.conj(operands[k]) if operands[k].dtype.kind == "c" else operands[k] for k in others]
+    ops = [grad_out] + [
+        xp.conj(operands[k]) if operands[k].dtype.kind == "c" else operands[k] for k in others
+    ]
     grad = einsum_many(xp, eq, ops)
     if target != subs[j]:
         shape = tuple(operands[j].shape)

@@ -162,7 +162,10 @@ class FNO(Module):
         return g[:, : self.in_channels]
 
     def extra_repr(self) -> str:
-        fact = "" if self.factorization is None else f", factorization={self.factorization!r}, rank={self.rank}"
+        fact = (
+            "" if self.factorization is None
+            else f", factorization={self.factorization!r}, rank={self.rank}"
+        )
         return (
             f"n_modes={self.n_modes}, in={self.in_channels}, out={self.out_channels}, "
             f"hidden={self.hidden_channels}, n_layers={self.n_layers}{fact}"
@@ -294,9 +297,7 @@ def _pad(x: Any, pads: tuple[int, ...]) -> Any:
 
 
 def _crop(x: Any, pads: tuple[int, ...]) -> Any:
-    index = (slice(None), slice(None)) + tuple(
-        slice(p, s - p) for p, s in zip(pads, x.shape[2:], strict=True)
-    )
+    index = (slice(None), slice(None), *(slice(p, s - p) for p, s in zip(pads, x.shape[2:], strict=True)))
     return array_module(x).ascontiguousarray(x[index])
 
 

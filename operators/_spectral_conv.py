@@ -138,7 +138,9 @@ class SpectralConv(Module):
             if name == "weights":  # CP weights start at one, as in tltorch
                 value = np.ones(shape, dtype=np.complex128)
             else:
-                value = self.rng.standard_normal((*shape, 2)) @ np.array([1.0, 1.0j]) * (factor_std / math.sqrt(2))
+                # complex normal: real and imaginary parts each carry half the variance
+                value = self.rng.standard_normal((*shape, 2)) @ np.array([1.0, 1.0j])
+                value *= factor_std / math.sqrt(2)
             self.add_parameter(name, value)
         if bias:
             self.add_parameter("bias", std * self.rng.standard_normal((self.out_channels,)))
@@ -231,7 +233,10 @@ class SpectralConv(Module):
         return einsum_gradient(xp, all_subs, out, operands, g_hat, 0)
 
     def extra_repr(self) -> str:
-        fact = "" if self.factorization is None else f", factorization={self.factorization!r}, rank={self.rank}"
+        fact = (
+            "" if self.factorization is None
+            else f", factorization={self.factorization!r}, rank={self.rank}"
+        )
         return f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}{fact}"
 
 

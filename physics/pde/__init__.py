@@ -1,4 +1,4 @@
-"""PDE datasets for operator learning: Darcy flow (the FNO benchmark)."""
+"""PDE datasets for operator learning: Darcy flow (the FNO benchmark), and training on them."""
 
 from ._darcy import (
     darcy,
@@ -8,11 +8,15 @@ from ._darcy import (
     solve_darcy,
     threshold_coefficient,
 )
+from ._learning import DarcyFit, fit_darcy, relative_l2
 
 __all__ = [
+    "DarcyFit",
     "darcy",
+    "fit_darcy",
     "gaussian_random_field",
     "load_darcy",
+    "relative_l2",
     "save_darcy",
     "solve_darcy",
     "threshold_coefficient",
