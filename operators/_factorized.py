@@ -99,7 +99,8 @@ def factor_specs(
         return [("weight", w, tuple(shape))]
     if factorization == "cp":
         return [("weights", "r", (rank,))] + [
-            (f"factor_{k}", f"{letter}r", (n, rank)) for k, (letter, n) in enumerate(zip(w, shape, strict=True))
+            (f"factor_{k}", f"{letter}r", (n, rank))
+            for k, (letter, n) in enumerate(zip(w, shape, strict=True))
         ]
     if factorization == "tucker":
         core = "abcdefgh"[: len(shape)]
