@@ -9,6 +9,7 @@ long-range potential in Chebyshev-Tucker format.
 """
 
 from ._kernel import GaussianSum, newton_kernel_terms
+from ._plot import plot_potential_slice
 from ._potential import default_domain, default_long_range, direct_potential, long_range_potential
 from ._systems import ChargeSystem, lattice, random_cluster, read_pqr, read_xyz
 
@@ -21,6 +22,7 @@ __all__ = [
     "lattice",
     "long_range_potential",
     "newton_kernel_terms",
+    "plot_potential_slice",
     "random_cluster",
     "read_pqr",
     "read_xyz",
