@@ -518,17 +518,23 @@ class GELU(Module):
 class ReLU(Module):
     """``max(x, 0)``; the gradient at 0 is taken as 0 (as in PyTorch)."""
 
+    _mask = None
+
     def forward(self, x):
         x = self._as_input(x)
         self._mask = x > 0
         return x * self._mask
 
     def backward(self, grad_out):
+        if self._mask is None:
+            raise RuntimeError("ReLU.backward called before forward")
         return grad_out * self._mask
 
 
 class Tanh(Module):
     """``tanh(x)``, with adjoint ``(1 - tanh^2) g``."""
+
+    _y = None
 
     def forward(self, x):
         x = self._as_input(x)
@@ -536,6 +542,8 @@ class Tanh(Module):
         return self._y
 
     def backward(self, grad_out):
+        if self._y is None:
+            raise RuntimeError("Tanh.backward called before forward")
         return grad_out * (1 - self._y * self._y)
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress_bar
-from ..backend import check_random_state, get_namespace
+from ..backend import check_random_state
 from ..io import atomic_path, load_archive, save_archive
 from ._losses import Loss
-from ._module import Module
+from ._module import Module, array_module
 from ._optim import Optimizer, Scheduler
 
 __all__ = ["HISTORY_KEYS", "Trainer", "plot_history"]
@@ -148,7 +148,7 @@ class Trainer:
                 raise ValueError("resume=True needs a checkpoint path")
             if self.checkpoint.exists():
                 self.load_checkpoint(self.checkpoint)
-        xp = get_namespace(x)
+        xp = array_module(x)
         n = int(x.shape[0])
         steps_per_epoch = math.ceil(n / self.batch_size)
         with progress_bar(self.progress, total=epochs, desc="train", initial=self.epoch) as bar:
@@ -205,7 +205,7 @@ class Trainer:
     def evaluate(self, x, y, *, metric: Callable[[Any, Any], float] | None = None) -> tuple[float, float]:
         """Mean minibatch loss and ``metric(pred, y)`` (NaN without a metric), in eval mode."""
         x, y = self._check_data(x, y, "x", "y")
-        xp = get_namespace(x)
+        xp = array_module(x)
         self.model.eval()
         preds, total, count = [], 0.0, 0
         for start in range(0, int(x.shape[0]), self.batch_size):

@@ -1,0 +1,142 @@
+"""tensorkit.nn layers against PyTorch (CPU, float32): forward + backward per layer, and an Adam step.
+
+The FNO hot path at the issue's benchmark size (batch 8, width 32, 64x64): the 1x1 convolution
+(``Linear`` over channels), GELU, a 3x3 convolution (dense and CP), the relative L2 loss and one
+Adam step over 700k parameters. Peer and tensorkit run interleaved in one process with the same
+thread count; medians and minima over repeats are printed (minima are steadier on a loaded machine).
+
+Usage: python benchmarks/bench_nn_layers.py [--quick] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def timings(cases: dict, repeats: int) -> dict:
+    times = {k: [] for k in cases}
+    for _ in range(repeats):
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {k: (float(np.median(v)) * 1e3, float(np.min(v)) * 1e3) for k, v in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    try:
+        import torch
+    except ImportError:
+        print("torch is not installed: nothing to compare against")
+        return
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from tensorkit import nn
+
+    torch.set_num_threads(args.threads)
+    b, c, n = (2, 8, 16) if args.quick else (8, 32, 64)
+    repeats = 3 if args.quick else 25
+    f32 = np.float32
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((b, c, n, n)).astype(f32)
+    g = rng.standard_normal((b, c, n, n)).astype(f32)
+    tx = torch.tensor(x, requires_grad=True)
+    tg = torch.tensor(g)
+
+    lin = nn.Linear(c, c, dtype=f32, random_state=0)
+    t_lin = torch.nn.Conv2d(c, c, 1)
+    gelu = nn.GELU(dtype=f32)
+    conv = nn.Conv2d(c, c, 3, padding_mode="periodic", dtype=f32, random_state=0)
+    t_conv = torch.nn.Conv2d(c, c, 3, padding=1, padding_mode="circular")
+    cpconv = nn.CPConv2d(c, c, 3, c // 2, padding_mode="periodic", dtype=f32, random_state=0)
+    loss = nn.LpLoss()
+    t_loss = None
+    try:
+        from neuralop.losses.data_losses import LpLoss as TLpLoss
+
+        t_loss = TLpLoss(d=2, p=2)
+    except ImportError:
+        pass
+
+    def fb(module):
+        def run():
+            module.forward(x)
+            module.backward(g)
+
+        return run
+
+    def t_fb(fn):
+        def run():
+            tx.grad = None
+            fn(tx).backward(tg)
+
+        return run
+
+    def ours_loss():
+        loss.forward(x, g)
+        loss.backward()
+
+    def theirs_loss():
+        tx.grad = None
+        t_loss(tx, tg).backward()
+
+    # Adam over 700k parameters (the FNO of the issue's target), split into 10 tensors
+    sizes = [70_000] * 10
+    holder = nn.Module(dtype=f32)
+    for k, s in enumerate(sizes):
+        holder.add_parameter(f"p{k}", rng.standard_normal(s))
+        holder.grads[f"p{k}"][...] = rng.standard_normal(s)
+    adam = nn.Adam(holder, lr=1e-3, weight_decay=1e-4)
+    t_params = [torch.tensor(p, requires_grad=True) for p in holder.parameters().values()]
+    for p, gr in zip(t_params, holder.gradients().values(), strict=True):
+        p.grad = torch.tensor(gr)
+    t_adam = torch.optim.Adam(t_params, lr=1e-3, weight_decay=1e-4)
+
+    cases = {
+        "Linear 1x1 fwd+bwd": (fb(lin), t_fb(t_lin)),
+        "GELU fwd+bwd": (fb(gelu), t_fb(torch.nn.functional.gelu)),
+        "Conv2d 3x3 periodic fwd+bwd": (fb(conv), t_fb(t_conv)),
+        f"CPConv2d 3x3 rank {c // 2} fwd+bwd": (fb(cpconv), None),
+        "LpLoss fwd+bwd": (ours_loss, theirs_loss if t_loss is not None else None),
+        "Adam step (700k params)": (adam.step, t_adam.step),
+    }
+    flat = {}
+    for name, (ours, theirs) in cases.items():
+        flat[(name, "tensorkit")] = ours
+        if theirs is not None:
+            flat[(name, "torch")] = theirs
+    with threadpool_limits(limits=args.threads):
+        blas = sorted({(i["internal_api"], i["num_threads"]) for i in threadpool_info()})
+        print(f"size: batch {b}, channels {c}, {n}x{n}, float32; threads {args.threads}; BLAS {blas}")
+        timings(flat, 2)  # warm up (Numba compile, allocator)
+        result = timings(flat, repeats)
+    header = ("case", "tensorkit ms (min)", "torch ms (min)", "ratio med", "ratio min")
+    print(f"{header[0]:36s} {header[1]:>20s} {header[2]:>18s} {header[3]:>10s} {header[4]:>10s}")
+    for name in cases:
+        ours = result[(name, "tensorkit")]
+        theirs = result.get((name, "torch"))
+        if theirs is None:
+            print(f"{name:36s} {ours[0]:10.2f} ({ours[1]:6.2f})")
+            continue
+        print(
+            f"{name:36s} {ours[0]:10.2f} ({ours[1]:6.2f}) {theirs[0]:9.2f} ({theirs[1]:6.2f}) "
+            f"{ours[0] / theirs[0]:10.2f} {ours[1] / theirs[1]:10.2f}"
+        )
+    # accuracy of the compared forwards (float32 against torch)
+    with torch.no_grad():
+        t_conv.weight[...] = torch.tensor(conv.params["weight"])
+        t_conv.bias[...] = torch.tensor(conv.params["bias"])
+        err_conv = float(np.abs(conv.forward(x) - t_conv(tx).numpy()).max())
+        err_gelu = float(np.abs(gelu.forward(x) - torch.nn.functional.gelu(tx).numpy()).max())
+    print(f"max |difference| vs torch: Conv2d {err_conv:.2e}, GELU {err_gelu:.2e}")
+
+
+if __name__ == "__main__":
+    main()
