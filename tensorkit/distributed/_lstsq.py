@@ -98,9 +98,12 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
         raise ValueError(f"A must be a matrix (n, d), got shape {A.shape}")
     n, d = A.shape
     if not isinstance(b, da.Array):
-        b = da.from_array(np.asarray(b), chunks=(A.chunks[0],) + ((np.ndim(b) == 2) * (-1,)))
-    if b.shape[0] != n:
-        raise ValueError(f"b has {b.shape[0]} rows but A has {n} (A shape {A.shape}, b shape {b.shape})")
+        b = np.asarray(b)
+    if b.ndim not in (1, 2) or b.shape[0] != n:
+        raise ValueError(f"b has {b.shape[0] if b.ndim else 0} rows but A has {n} (A shape {A.shape}, "
+                         f"b shape {b.shape})")
+    if not isinstance(b, da.Array):
+        b = da.from_array(b, chunks=(A.chunks[0],) + ((b.ndim == 2) * (-1,)))
     B, vector = _check_dask(b.rechunk({0: A.chunks[0]}), "b")
     tol = _check_tol(tol)
     if max_iter is None:

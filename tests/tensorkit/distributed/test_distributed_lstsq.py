@@ -1,0 +1,95 @@
+"""tensorkit.distributed on a real dask LocalCluster (loopback, 2 workers x 1 thread)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from tensorkit.distributed import lstsq, sketch  # noqa: E402
+from tensorkit.sketch import CountSketch, GaussianSketch  # noqa: E402
+from tensorkit.sketch import lstsq as lstsq_local  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None, processes=True) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4000, 12))
+    b = A @ rng.standard_normal((12, 2)) + 0.1 * rng.standard_normal((4000, 2))
+    return A, b
+
+
+def test_lstsq_8_blocks_matches_single_machine(client, problem):
+    A, b = problem
+    Ad = da.from_array(A, chunks=(500, 12))
+    assert Ad.numblocks == (8, 1)
+    res = lstsq(Ad, da.from_array(b, chunks=(500, 2)), tol=1e-30, random_state=0)
+    single = lstsq_local(A, b, method="sketch_precondition", tol=1e-30, random_state=0)
+    assert res.converged and res.method == "sketch_precondition"
+    np.testing.assert_allclose(res.x, single.x, rtol=1e-10, atol=1e-10 * np.abs(single.x).max())
+    np.testing.assert_allclose(res.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(res.residual_norm, single.residual_norm, rtol=1e-10)
+
+
+def test_default_tol_reaches_lapack_residual_and_vector_b(client, problem):
+    A, b = problem
+    res = lstsq(da.from_array(A, chunks=(700, 12)), b[:, 0], random_state=1)
+    x_np = np.linalg.lstsq(A, b[:, 0], rcond=None)[0]
+    assert res.x.shape == (12,) and isinstance(res.residual_norm, float)
+    excess = np.linalg.norm(A @ res.x - b[:, 0]) / np.linalg.norm(A @ x_np - b[:, 0]) - 1
+    assert excess <= 1e-12
+
+
+def test_sketch_solve_and_direct(client, problem):
+    A, b = problem
+    Ad = da.from_array(A, chunks=(1000, 12))
+    x_np = np.linalg.lstsq(A, b, rcond=None)[0]
+    r_np = np.linalg.norm(A @ x_np - b, axis=0)
+    res = lstsq(Ad, b, method="sketch_solve", random_state=0)
+    assert res.sketch == "sparse_sign+gaussian" and res.sketch_size == 48
+    assert np.all(res.residual_norm >= r_np * (1 - 1e-12)) and np.all(res.residual_norm < 2 * r_np)
+    direct = lstsq(Ad, b, method="direct")
+    np.testing.assert_allclose(direct.x, x_np, atol=1e-10)
+
+
+def test_sketch_is_sum_of_block_sketches_and_scheduling_free(client, problem):
+    A, _ = problem
+    Ad = da.from_array(A, chunks=(1000, 12))
+    S1 = sketch(Ad, "countsketch", 30, random_state=4)
+    S2 = sketch(Ad, "countsketch", 30, random_state=4)
+    np.testing.assert_array_equal(S1, S2)
+    op = CountSketch(30, random_state=4)
+    expected = sum(op.apply_block(A[1000 * i:1000 * (i + 1)], i) for i in range(4))
+    np.testing.assert_allclose(S1, expected, atol=1e-12)
+    G = sketch(Ad, GaussianSketch(20, random_state=1))
+    assert G.shape == (20, 12)
+    assert sketch(Ad[:, 0], "auto", 20, random_state=0).shape == (20,)
+
+
+def test_bad_input(client, problem):
+    A, b = problem
+    with pytest.raises(ValueError, match=r"A must be chunked by rows only.*\(6, 6\)"):
+        lstsq(da.from_array(A, chunks=(1000, 6)), b)
+    Ad = da.from_array(A, chunks=(1000, 12))
+    with pytest.raises(ValueError, match="'srht' is a fast transform over all rows"):
+        sketch(Ad, "srht", 40)
+    with pytest.raises(ValueError, match="b has 3999 rows but A has 4000"):
+        lstsq(Ad, b[:-1])
+    with pytest.raises(TypeError, match="dask.array"):
+        lstsq(A, b)
+    with pytest.raises(ValueError, match="sketch_size=5 is smaller than d=12"):
+        lstsq(Ad, b, sketch_size=5)
+    bad = A.copy()
+    bad[5, 5] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        lstsq(da.from_array(bad, chunks=(1000, 12)), b)
