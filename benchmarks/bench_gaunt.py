@@ -72,11 +72,12 @@ def run(ls, tk_only_ls, dtypes, reps, threads) -> None:
     blas = sorted({f"{i['internal_api']} ({i.get('threading_layer', '?')})" for i in threadpool_info()})
     print(f"threads: {threads} (torch and BLAS), BLAS: {', '.join(blas)}, torch {torch.__version__}")
     print(f"median of {reps} interleaved repetitions; ratio = e3nn Gaunt-path time / tensorkit time; "
-          "diff = max |tensorkit - e3nn Gaunt|")
+          "vs e3nn = max |tensorkit - e3nn Gaunt| (abs, and relative to max |e3nn|); "
+          "methods = max |difference between tensorkit methods|")
     rng = np.random.default_rng(0)
     tk_times: dict[tuple, float] = {}
     header = (f"{'L':>3} {'batch':>7} {'dtype':>7} {'e3nn full':>10} {'e3nn gaunt':>10} "
-              + " ".join(f"{m:>17}" for m in TK_METHODS) + f" {'diff':>8}")
+              + " ".join(f"{m:>17}" for m in TK_METHODS) + f" {'vs e3nn':>8} {'rel':>8} {'methods':>8}")
     print(header)
     for lmax in list(ls) + list(tk_only_ls):
         with_peer = lmax in ls
@@ -117,19 +118,22 @@ def run(ls, tk_only_ls, dtypes, reps, threads) -> None:
                     ref = gaunt(t1, t2, w).numpy().reshape(batch, channels, -1) if with_peer else None
                 cells = [f"{medians[n] * 1e3:8.2f}ms" if n in medians else f"{'-':>10}"
                          for n in ("full", "gaunt")]
-                diff = 0.0
+                diff, outs = 0.0, []
                 for method in TK_METHODS:
                     if method not in medians:
                         cells.append(f"{'-':>17}")
                         continue
                     t = medians[method]
                     tk_times[(lmax, batch, dtype, method)] = t
+                    outs.append(plans[method][0](x1, x2))
                     if with_peer:
-                        diff = max(diff, float(np.abs(plans[method][0](x1, x2) - ref).max()))
+                        diff = max(diff, float(np.abs(outs[-1] - ref).max()))
                         cells.append(f"{t * 1e3:7.3f}ms {medians['gaunt'] / t:6.1f}x")
                     else:
                         cells.append(f"{t * 1e3:7.3f}ms {'':>7}")
-                diff_cell = f"{diff:8.1e}" if with_peer else f"{'-':>8}"
+                spread = max(float(np.abs(o - outs[0]).max()) for o in outs)
+                diff_cell = (f"{diff:8.1e} {diff / np.abs(ref).max():8.1e}" if with_peer
+                             else f"{'-':>8} {'-':>8}") + f" {spread:8.1e}"
                 print(f"{lmax:3d} {batch:4d}x{channels:<2d} {np.dtype(dtype).name:>7} {' '.join(cells)} "
                       f"{diff_cell}", flush=True)
         builds = ", ".join(f"{m} {plans[m][1] * 1e3:.1f} ms" for m in plans)

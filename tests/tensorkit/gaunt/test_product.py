@@ -176,3 +176,17 @@ def test_cupy_matches_numpy(method):
     x1, x2 = rng.standard_normal((2, 8, 25))
     out = gaunt_tensor_product(cupy.asarray(x1), cupy.asarray(x2), method=method)
     np.testing.assert_allclose(out.get(), gaunt_tensor_product(x1, x2, method=method), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["s2grid", "fourier"])
+def test_batch_chunks_keep_broadcasting(method, monkeypatch):
+    import tensorkit.gaunt._product as product_module
+
+    monkeypatch.setattr(product_module, "_GRID_CHUNK_BYTES", 1)  # one row per chunk
+    rng = np.random.default_rng(8)
+    x1 = rng.standard_normal((5, 3, 9))
+    ref_plan = GauntTensorProduct(2, 2, method="direct")
+    plan = GauntTensorProduct(2, 2, method=method)
+    for x2 in (rng.standard_normal((1, 3, 9)), rng.standard_normal((5, 1, 9)), x1):
+        np.testing.assert_allclose(plan(x1, x2), ref_plan(x1, x2), atol=1e-13)
+    np.testing.assert_allclose(plan(x1[:1], x1), ref_plan(x1[:1], x1), atol=1e-13)
