@@ -229,4 +229,5 @@ def einsum_many(xp: Any, eq: str, ops: list[Any]) -> Any:
 @functools.lru_cache(maxsize=256)
 def _cached_path(eq: str, shapes: tuple[tuple[int, ...], ...]) -> list:
     dummies = [np.broadcast_to(np.zeros((), dtype=np.complex64), s) for s in shapes]
-    return np.einsum_path(eq, *dummies, optimize="greedy")[0]
+    # No memory limit: numpy would otherwise leave the last operands to one slow multi-operand loop.
+    return np.einsum_path(eq, *dummies, optimize=("greedy", 2**40))[0]
