@@ -12,6 +12,7 @@ Targets: sketch_precondition excess <= 1e-12 at ratio >= 2 on every shape; sketc
 ratio >= 5 at 200000 x 100 with eps_eff <= bound.
 
     nice -n 10 python benchmarks/bench_lstsq.py            # full sizes (minutes)
+    nice -n 10 python benchmarks/bench_lstsq.py --threads 1 --no-peers   # single-threaded BLAS
     python benchmarks/bench_lstsq.py --quick               # small sizes (seconds)
 """
 
@@ -24,7 +25,7 @@ import time
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from tensorkit.sketch import lstsq
 
@@ -58,7 +59,11 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="*", default=None, metavar="NxD")
     parser.add_argument("--kinds", nargs="*", default=["gaussian", "coherent", "ill(1e8)"])
     parser.add_argument("--no-peers", action="store_true", help="skip scipy gelsd/gelsy/lsqr")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS threads for every method (1: stable ratios on a shared machine)")
     args = parser.parse_args()
+    if args.threads is not None:
+        threadpool_limits(limits=args.threads)
     shapes = QUICK_SHAPES if args.quick else FULL_SHAPES
     if args.shapes:
         shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes]
