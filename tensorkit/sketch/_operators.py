@@ -231,7 +231,7 @@ class SRHT(SketchOperator):
             raise ValueError(f"SRHT sketch_size={m} exceeds the padded row count {N} of A")
         rng = self._generator(xp, key)
         signs = (rng.integers(0, 2, size=n) * 2 - 1).astype(A.dtype)
-        keep = rng.permutation(N)[:m]
+        keep = _random_subset(rng, N, m, xp)
         X = xp.zeros((N, d), dtype=A.dtype)
         X[:n] = A * signs[:, None]
         X = _kernels.fwht(X, backend)
@@ -256,7 +256,7 @@ class SRDCT(SketchOperator):
             raise ValueError(f"SRDCT sketch_size={m} exceeds the row count {n} of A")
         rng = self._generator(xp, key)
         signs = (rng.integers(0, 2, size=n) * 2 - 1).astype(A.dtype)
-        keep = rng.permutation(n)[:m]
+        keep = _random_subset(rng, n, m, xp)
         if is_cupy_array(A):
             from cupyx.scipy.fft import dct
         else:
@@ -486,6 +486,14 @@ def _as_2d(A: Any, name: str):
     if A.shape[0] == 0:
         raise ValueError(f"{name} has no rows, shape {tuple(A.shape)}")
     return A, False
+
+
+def _random_subset(rng, n, m, xp):
+    """``m`` distinct indices out of ``range(n)`` in random order (CuPy's Generator has no
+    ``permutation``: sort random keys there)."""
+    if xp is np:
+        return rng.permutation(n)[:m]
+    return xp.argsort(rng.random(n))[:m]
 
 
 def _native(xp: Any) -> Any:
