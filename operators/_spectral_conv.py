@@ -259,7 +259,7 @@ class _Plan:
         if last % 2 == 0 and self.m_last == last // 2 + 1:
             c[-1] = 1.0
         self.c = c.astype(dtype)
-        self.rows = None
+        self.rows_dft = None
         if len(spatial) == 2:
             n, m = spatial[0], n_modes[0]
             if m > n:
@@ -267,9 +267,12 @@ class _Plan:
                     f"n_modes={n_modes} keeps {m} modes along the first axis but the grid has only {n} "
                     "points there; use a finer grid or fewer modes"
                 )
-            # Frequencies -(m // 2) .. m - m // 2 - 1 in increasing order, as FFT row indices.
-            self.rows = np.concatenate([np.arange(n - m // 2, n), np.arange(0, m - m // 2)])
-            self.row_slices = (slice(n - m // 2, n), slice(0, m - m // 2))
+            # Along the first axis only m of n frequencies are kept, -(m // 2) .. m - m // 2 - 1 in
+            # increasing order: one GEMM with these rows of the DFT matrix beats a full FFT + gather.
+            freqs = np.arange(-(m // 2), m - m // 2)
+            self.rows_dft = np.exp(-2j * np.pi * np.outer(freqs, np.arange(n)) / n).astype(
+                np.result_type(dtype, np.complex64)
+            )
 
 
 @functools.lru_cache(maxsize=64)
@@ -287,59 +290,60 @@ def _fft(xp: Any):
     return cupyx.scipy.fft, {}
 
 
-def _take_rows(xp, z, plan):
-    if plan.rows is None:
-        return z
-    neg, pos = plan.row_slices
-    return xp.concatenate([z[..., neg, :], z[..., pos, :]], axis=-2)
+def _scale(norm: str, n: int, inverse: bool) -> float:
+    """The factor a transform of length n carries under ``norm`` (numpy's convention)."""
+    if norm == "ortho":
+        return 1.0 / math.sqrt(n)
+    return 1.0 / n if (norm == "forward") != inverse else 1.0
 
 
-def _put_rows(xp, z_sel, plan, n_rows):
-    out = xp.zeros((*z_sel.shape[:-2], n_rows, z_sel.shape[-1]), dtype=z_sel.dtype)
-    neg, pos = plan.row_slices
-    k = neg.stop - neg.start
-    out[..., neg, :] = z_sel[..., :k, :]
-    out[..., pos, :] = z_sel[..., k:, :]
-    return out
+def _rows(xp, matrix, z, scale, adjoint=False):
+    """``scale * M @ z`` (or ``scale * M^H @ z``) along axis -2 of ``z``, as one GEMM."""
+    m = xp.asarray(matrix)
+    if adjoint:
+        m = xp.conj(m.T)
+    m = m * m.dtype.type(scale)
+    n, k = z.shape[-2:]
+    lead = z.shape[:-2]
+    out = m @ xp.moveaxis(z, -2, 0).reshape(n, -1)
+    return xp.moveaxis(out.reshape(m.shape[0], *lead, k), 0, -2)
 
 
 def _forward_transform(xp, x, plan, norm):
-    """Kept modes of ``rfftn(x)``: rfft along the last axis, truncated, then fft along the first."""
+    """Kept modes of ``rfftn(x)``: rfft along the last axis, truncated, then the kept DFT rows."""
     fft, kw = _fft(xp)
     z = fft.rfft(x, axis=-1, norm=norm, **kw)[..., : plan.m_last]
-    if plan.rows is None:
+    if plan.rows_dft is None:
         return xp.ascontiguousarray(z)
-    return _take_rows(xp, fft.fft(z, axis=-2, norm=norm, **kw), plan)
+    return _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False))
 
 
 def _forward_transform_adjoint(xp, g_hat, plan, norm):
-    """Adjoint of :func:`_forward_transform`: ``irfft(ifft(g) / c)`` with the dual normalization."""
+    """Adjoint of :func:`_forward_transform`: ``irfft(F^H g / c)`` with the dual normalization."""
     fft, kw = _fft(xp)
-    dual = _DUAL_NORM[norm]
     z = g_hat
-    if plan.rows is not None:
-        z = fft.ifft(_put_rows(xp, z, plan, plan.spatial[0]), axis=-2, norm=dual, **kw)
+    if plan.rows_dft is not None:
+        z = _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False), adjoint=True)
     z = z / xp.asarray(plan.c)
-    return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=dual, **kw)
+    return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=_DUAL_NORM[norm], **kw)
 
 
 def _inverse_transform(xp, y_hat, plan, norm):
     """``irfftn`` of the kept modes zero-padded to the full grid."""
     fft, kw = _fft(xp)
     z = y_hat
-    if plan.rows is not None:
-        z = fft.ifft(_put_rows(xp, z, plan, plan.spatial[0]), axis=-2, norm=norm, **kw)
+    if plan.rows_dft is not None:
+        z = _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True), adjoint=True)
     return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=norm, **kw)
 
 
 def _inverse_transform_adjoint(xp, g, plan, norm):
-    """Adjoint of :func:`_inverse_transform`: ``c * rfft`` then ``fft`` with the dual normalization."""
+    """Adjoint of :func:`_inverse_transform`: ``c * rfft`` then the kept DFT rows, dual normalization."""
     fft, kw = _fft(xp)
-    dual = _DUAL_NORM[norm]
-    z = fft.rfft(g, axis=-1, norm=dual, **kw)[..., : plan.m_last] * xp.asarray(plan.c)
-    if plan.rows is None:
+    z = fft.rfft(g, axis=-1, norm=_DUAL_NORM[norm], **kw)[..., : plan.m_last] * xp.asarray(plan.c)
+    if plan.rows_dft is None:
         return z
-    return _take_rows(xp, fft.fft(z, axis=-2, norm=dual, **kw), plan)
+    return _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True))
 
 
 # ------------------------------------------------------------------------------ dense contraction

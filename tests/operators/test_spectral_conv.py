@@ -165,3 +165,16 @@ def test_bad_input():
         SpectralConv(3.0, 2, (8, 8))
     with pytest.raises(ValueError, match="another architecture"):
         SpectralConv(3, 2, (4, 4)).load_state_dict(layer.state_dict())
+
+
+@pytest.mark.parametrize("fft_norm", ["forward", "backward", "ortho"])
+def test_fft_norms_against_numpy_fft(fft_norm):
+    x = np.random.default_rng(0).standard_normal((2, 3, 10, 8))
+    layer = SpectralConv(3, 2, (6, 6), fft_norm=fft_norm, random_state=0)
+    x_hat = np.fft.rfft2(x, norm=fft_norm)
+    y_hat = np.zeros((2, 2, 10, 5), dtype=complex)
+    rows = [7, 8, 9, 0, 1, 2]  # frequencies -3..2
+    y_hat[:, :, rows, :4] = np.einsum("bixy,ioxy->boxy", x_hat[:, :, rows, :4], layer.dense_weight())
+    expected = np.fft.irfft2(y_hat, s=(10, 8), norm=fft_norm) + layer.params["bias"][:, None, None]
+    np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-13)
+    assert gradcheck(layer, x, max_entries=8)
