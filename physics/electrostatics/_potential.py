@@ -28,6 +28,8 @@ __all__ = ["default_domain", "default_long_range", "direct_potential", "long_ran
 
 # Default box: the charges' bounding box grown by this fraction of its largest side on every side.
 _PAD = 0.15
+# exp(-690) ~ 1e-300: beyond it the Gaussian factors are set to exactly zero (no subnormals).
+_EXP_CUTOFF = 690.0
 
 
 def direct_potential(
@@ -141,8 +143,10 @@ def long_range_potential(
         centres = positions[:, k]
 
         def values(x):
-            diff = x[:, None, None] - centres[None, :, None]
-            return xp.reshape(xp.exp(-(diff * t[None, None, :]) ** 2), (x.shape[0], -1))
+            arg = ((x[:, None, None] - centres[None, :, None]) * t[None, None, :]) ** 2
+            # exp(-arg) is subnormal beyond ~708: exact zeros keep the factorizations fast.
+            out = xp.where(arg < _EXP_CUTOFF, xp.exp(-xp.minimum(arg, _EXP_CUTOFF)), 0.0)
+            return xp.reshape(out, (x.shape[0], -1))
 
         return values
 
