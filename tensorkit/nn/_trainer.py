@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress_bar
-from ..backend import check_random_state
+from ..backend import check_random_state, thread_limits
 from ..io import atomic_path, load_archive, save_archive
 from ._losses import Loss
 from ._module import Module, array_module
@@ -49,6 +50,10 @@ class Trainer:
         A tqdm bar over epochs (showing the losses).
     random_state : int, numpy.random.Generator or None
         Seeds the shuffling.
+    n_threads : int, optional
+        Limit BLAS and Numba threads during :meth:`fit` (the default leaves them alone). On a
+        machine shared with other jobs one thread per process avoids BLAS threads spinning against
+        each other, which can cost several times the step time.
 
     Examples
     --------
@@ -76,6 +81,7 @@ class Trainer:
         checkpoint_every: int = 1,
         progress: bool = True,
         random_state: Any = None,
+        n_threads: int | None = None,
     ):
         if not isinstance(model, Module):
             raise TypeError(f"model must be a tensorkit.nn.Module, got {type(model).__name__}")
@@ -89,6 +95,7 @@ class Trainer:
             raise ValueError("scheduler must be a tensorkit.nn Scheduler built on this optimizer")
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
+        self.n_threads = None if n_threads is None else _positive_int(n_threads, "n_threads")
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.progress = bool(progress)
@@ -151,7 +158,8 @@ class Trainer:
         xp = array_module(x)
         n = int(x.shape[0])
         steps_per_epoch = math.ceil(n / self.batch_size)
-        with progress_bar(self.progress, total=epochs, desc="train", initial=self.epoch) as bar:
+        limits = contextlib.nullcontext() if self.n_threads is None else thread_limits(self.n_threads)
+        with limits, progress_bar(self.progress, total=epochs, desc="train", initial=self.epoch) as bar:
             while self.epoch < epochs:
                 start = time.perf_counter()
                 lr = self.optimizer.lr

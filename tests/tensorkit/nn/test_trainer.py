@@ -109,11 +109,14 @@ def test_plot_history(tmp_path):
         plot_history({"train_loss": []}, tmp_path / "empty.png")
 
 
-def test_progress_bar_runs():
+def test_progress_bar_and_thread_limit():
     x, y = make_data(n=20)
     trainer = make_trainer()
     trainer.progress = True
+    trainer.n_threads = 1
     assert len(trainer.fit(x, y, epochs=1)["train_loss"]) == 1
+    with pytest.raises(ValueError, match="n_threads"):
+        Trainer(trainer.model, MSELoss(), trainer.optimizer, batch_size=4, n_threads=0)
 
 
 def test_bad_input(tmp_path):
