@@ -232,3 +232,17 @@ def test_gelu_kernel_against_reference_and_torch(dtype):
     np.testing.assert_allclose(GELU(dtype=dtype)(x), torch.nn.functional.gelu(torch.tensor(x)).numpy(),
                                rtol=2e-6 if dtype == np.float32 else 1e-14,
                                atol=2e-6 if dtype == np.float32 else 1e-15)
+
+
+def test_to_device(x):
+    from tensorkit.backend import gpu_available
+
+    model = Sequential(Linear(3, 4, random_state=0), GELU())
+    before = model(x)
+    assert model.to("cpu") is model
+    np.testing.assert_array_equal(model(x), before)
+    with pytest.raises(ValueError, match="device must be"):
+        model.to("tpu")
+    if not gpu_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            model.to("gpu")

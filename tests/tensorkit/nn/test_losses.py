@@ -68,6 +68,22 @@ def test_against_neuraloperator(reduction, pair):
         assert ours == pytest.approx(float(theirs), rel=1e-12)
 
 
+def test_gradients_against_torch_autograd(pair):
+    torch = pytest.importorskip("torch")
+    losses = pytest.importorskip("neuralop.losses.data_losses")
+    pred, target = pair
+    cases = [
+        (LpLoss(), losses.LpLoss(d=2, p=2)),
+        (LpLoss(p=3, reduction="mean"), losses.LpLoss(d=2, p=3, reduction="mean")),
+        (H1Loss(periodic=False), losses.H1Loss(d=2, periodic_in_x=False, periodic_in_y=False)),
+    ]
+    for ours, theirs in cases:
+        tp = torch.tensor(pred, requires_grad=True)
+        theirs(tp, torch.tensor(target)).backward()
+        ours(pred, target)
+        np.testing.assert_allclose(ours.backward(), tp.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
 def test_normalizer_roundtrip_and_gradients(pair):
     x, _ = pair
     x = 3.0 * x + np.array([1.0, -2.0])[None, :, None, None]

@@ -134,3 +134,22 @@ def test_bad_input(tmp_path):
         trainer.fit(x, y, epochs=1, resume=True)
     with pytest.raises(ValueError, match=r"expects input of shape \(batch, 2, H, W\)"):
         trainer.fit(x[:, :1], y, epochs=1)
+
+
+@pytest.mark.gpu
+def test_training_on_the_gpu_matches_the_cpu():
+    from tensorkit.backend import gpu_available, to_device, to_numpy
+
+    if not gpu_available():
+        pytest.skip("no CUDA device")
+    x, y = make_data(n=20)
+    cpu = make_trainer()
+    cpu_history = cpu.fit(x, y, epochs=2)
+    model = make_model().to("gpu")
+    opt = Adam(model, lr=1e-2)
+    gpu = Trainer(model, LpLoss(), opt, batch_size=10, scheduler=StepLR(opt, 4, 0.5), progress=False,
+                  random_state=3)
+    gpu_history = gpu.fit(to_device(x, "gpu"), to_device(y, "gpu"), epochs=2)
+    np.testing.assert_allclose(gpu_history["train_loss"], cpu_history["train_loss"], rtol=1e-8)
+    for k, v in cpu.model.parameters().items():
+        np.testing.assert_allclose(to_numpy(model.parameters()[k]), v, rtol=1e-8, atol=1e-12)
