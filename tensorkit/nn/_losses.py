@@ -264,6 +264,9 @@ class Normalizer(Module):
     ----------
     channel_axis : int
         Axis holding the channels (1 for ``(batch, channels, *spatial)``).
+    n_channels : int, optional
+        Registers the statistics at construction (mean 0, std 1: the identity until :meth:`fit`),
+        so that a model holding the normalizer can load a checkpoint before any fitting.
     eps : float
         Guards constant channels (neuraloperator's ``UnitGaussianNormalizer`` uses 1e-7).
     dtype
@@ -275,13 +278,31 @@ class Normalizer(Module):
     deviation (``ddof=0``), both accumulated in float64 and stored in ``dtype``.
     """
 
-    def __init__(self, channel_axis: int = 1, *, eps: float = 1e-7, dtype: Any = np.float64):
+    def __init__(
+        self,
+        channel_axis: int = 1,
+        *,
+        n_channels: int | None = None,
+        eps: float = 1e-7,
+        dtype: Any = np.float64,
+    ):
         super().__init__(dtype=dtype)
         if not isinstance(channel_axis, numbers.Integral):
             raise TypeError(f"channel_axis must be an int, got {channel_axis!r}")
+        if not isinstance(eps, numbers.Real) or not eps >= 0:
+            raise ValueError(f"eps must be a non-negative number, got {eps!r}")
         self.channel_axis = int(channel_axis)
         self.eps = float(eps)
-        self.fitted = False
+        if n_channels is not None:
+            if isinstance(n_channels, bool) or not isinstance(n_channels, numbers.Integral) or n_channels < 1:
+                raise ValueError(f"n_channels must be a positive int, got {n_channels!r}")
+            self.add_buffer("mean", np.zeros(int(n_channels), dtype=self.dtype))
+            self.add_buffer("std", np.ones(int(n_channels), dtype=self.dtype))
+
+    @property
+    def fitted(self) -> bool:
+        """Whether statistics are present (fitted, loaded, or registered by ``n_channels``)."""
+        return "mean" in self.buffers
 
     def fit(self, x) -> Normalizer:
         """Estimate per-channel mean and standard deviation from ``x``; returns self."""
@@ -300,7 +321,6 @@ class Normalizer(Module):
                 self.buffers[name] = value
             else:
                 self.add_buffer(name, value)
-        self.fitted = True
         return self
 
     def _axis(self, x) -> int:
@@ -349,10 +369,9 @@ class Normalizer(Module):
         return _Decoder(self)
 
     def load_state_dict(self, state) -> None:
-        if "mean" in state and not self.fitted:
+        if "mean" in state and "std" in state and not self.fitted:
             self.add_buffer("mean", np.asarray(state["mean"], dtype=self.dtype))
             self.add_buffer("std", np.asarray(state["std"], dtype=self.dtype))
-            self.fitted = True
         super().load_state_dict(state)
 
 

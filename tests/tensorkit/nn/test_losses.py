@@ -100,6 +100,12 @@ def test_normalizer_roundtrip_and_gradients(pair):
     fresh = Normalizer()
     fresh.load_state_dict(norm.state_dict())
     np.testing.assert_array_equal(fresh.encode(x), z)
+    # inside a model: registered by n_channels, then loaded with the model
+    inner = Normalizer(n_channels=2)
+    np.testing.assert_array_equal(inner.encode(x), x / (1 + 1e-7))
+    copy = Sequential(inner, Linear(2, 2, random_state=5), inner.decoder())
+    copy.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(copy(x), model(x))
 
 
 def test_float32_losses(pair):
