@@ -255,8 +255,8 @@ class ChebTucker:
         values = []
         for k, g in enumerate(factors):
             if callable(g):
-                m = _START_POINTS if degrees is None else degrees[k] + 1
-                values.append(_sample_factor(g, k, domain[k], min(m, max_degree + 1), n_terms, xp))
+                m = min(_START_POINTS, max_degree + 1) if degrees is None else degrees[k] + 1
+                values.append(_sample_factor(g, k, domain[k], m, n_terms, xp))
             else:
                 a = as_float_array(g, f"factors[{k}]", allow_complex=False, xp=xp)
                 if a.ndim != 2 or a.shape[1] != n_terms or a.shape[0] < 1:
@@ -683,6 +683,8 @@ def _sample(f, domain, sizes, dtype, xp):
 
 
 def _sample_factor(g, k, interval, m, n_terms, xp):
+    # values, coefficients and the caller's temporaries: refuse before g allocates them
+    grid_fits_in_memory((m, n_terms), 8, xp, copies=4, what=f"sample of factors[{k}]")
     x = xp.asarray(chebyshev_points(m, interval))
     a = g(x)
     shape = getattr(a, "shape", None)

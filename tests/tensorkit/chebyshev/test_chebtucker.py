@@ -255,6 +255,13 @@ def test_huge_grid_refused_before_allocation():
     assert not calls
 
 
+def test_huge_cp_sample_refused_before_allocation():
+    calls = []
+    with pytest.raises(ValueError, match=r"sample of factors\[0\].*does not fit"):
+        ChebTucker.from_cp(np.ones(10**6), [lambda x: calls.append(1)] * 3, CUBE, degree=10**5)
+    assert not calls
+
+
 @pytest.mark.parametrize("kwargs, match", [({"tol": 0.0}, "tol"), ({"tol": 2.0}, "tol"),
                                            ({"degree": -1}, "degree"), ({"rank": (1, 2)}, "rank")])
 def test_bad_parameters(kwargs, match):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.fft
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.polynomial import chebyshev as npc
 
 from tensorkit.chebyshev import (
@@ -81,3 +83,10 @@ def test_bad_interval(domain):
 def test_bad_axes():
     with pytest.raises(ValueError, match="out of range"):
         values_to_coefficients(np.ones((3, 3)), axes=2)
+
+
+@settings(max_examples=15)
+@given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_transforms_are_inverse(shape, seed):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    np.testing.assert_allclose(coefficients_to_values(values_to_coefficients(x)), x, atol=1e-12)
