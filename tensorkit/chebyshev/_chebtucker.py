@@ -256,7 +256,7 @@ class ChebTucker:
         for k, g in enumerate(factors):
             if callable(g):
                 m = min(_START_POINTS, max_degree + 1) if degrees is None else degrees[k] + 1
-                values.append(_sample_factor(g, k, domain[k], m, n_terms, xp))
+                values.append(_sample_factor(g, k, domain[k], m, weights, xp))
             else:
                 a = as_float_array(g, f"factors[{k}]", allow_complex=False, xp=xp)
                 if a.ndim != 2 or a.shape[1] != n_terms or a.shape[0] < 1:
@@ -682,10 +682,12 @@ def _sample(f, domain, sizes, dtype, xp):
                           xp=xp)
 
 
-def _sample_factor(g, k, interval, m, n_terms, xp):
+def _sample_factor(g, k, interval, m, weights, xp):
+    """Values of the callable factor ``g`` at ``m`` Chebyshev points, in the weights' precision."""
+    n_terms = weights.shape[0]
     # values, coefficients and the caller's temporaries: refuse before g allocates them
-    grid_fits_in_memory((m, n_terms), 8, xp, copies=4, what=f"sample of factors[{k}]")
-    x = xp.asarray(chebyshev_points(m, interval))
+    grid_fits_in_memory((m, n_terms), weights.dtype.itemsize, xp, copies=4, what=f"sample of factors[{k}]")
+    x = xp.asarray(chebyshev_points(m, interval), dtype=weights.dtype)
     a = g(x)
     shape = getattr(a, "shape", None)
     if shape is None or tuple(shape) != (m, n_terms):
@@ -696,7 +698,6 @@ def _sample_factor(g, k, interval, m, n_terms, xp):
 
 def _adapt_factors(factors, coefficients, weights, domain, tol, max_degree, xp):
     """Grow each callable factor's degree until every term is resolved to ``tol``; then chop."""
-    n_terms = weights.shape[0]
     out = list(coefficients)
     for k, g in enumerate(factors):
         if not callable(g):
@@ -714,7 +715,7 @@ def _adapt_factors(factors, coefficients, weights, domain, tol, max_degree, xp):
                 break
             m = min(2 * m - 1, max_degree + 1)
             out[k] = _flush_tiny(
-                values_to_coefficients(_sample_factor(g, k, domain[k], m, n_terms, xp), axes=0), xp)
+                values_to_coefficients(_sample_factor(g, k, domain[k], m, weights, xp), axes=0), xp)
         keep = _last_above(env, _chop_level(tol, env.dtype) * scale, xp) + 1
         out[k] = out[k][:keep]
     return out

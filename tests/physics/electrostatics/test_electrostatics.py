@@ -133,6 +133,17 @@ def test_long_range_potential_matches_direct_sum():
     np.testing.assert_allclose(grid.ravel(), V(g.reshape(-1, 3)), atol=1e-12)
 
 
+def test_float32_long_range_potential():
+    system = random_cluster(30, random_state=4)
+    V = long_range_potential(system.positions.astype(np.float32), system.charges.astype(np.float32),
+                             tol=1e-5)
+    assert V.dtype == np.float32
+    long = default_long_range(V.domain, 1e-5)
+    pts = np.random.default_rng(5).uniform(-2, 2, (100, 3)).astype(np.float32)
+    ref = direct_potential(*system, pts.astype(np.float64), kernel="long_range", long_range=long)
+    assert np.max(np.abs(V(pts) - ref)) <= 1e-4 * np.max(np.abs(ref))
+
+
 def test_systems():
     pos, q = lattice((4, 3, 2), spacing=2.0)
     assert pos.shape == (24, 3) and set(q.tolist()) == {1.0, -1.0}
