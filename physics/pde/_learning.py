@@ -36,12 +36,23 @@ class DarcyFit:
     history : dict of lists
         As :meth:`tensorkit.nn.Trainer.fit`; ``val_metric`` is the test relative L2 error of the
         de-normalized solution.
+    trainer : Trainer
+        Holds the optimizer, scheduler and shuffling state; :meth:`train` continues from them.
     """
 
     model: Module
     a_normalizer: Normalizer
     u_normalizer: Normalizer
     history: dict[str, list[float]] = field(default_factory=dict)
+    trainer: Trainer | None = None
+    _data: tuple = field(default=(), repr=False)
+
+    def train(self, epochs: int) -> dict[str, list[float]]:
+        """Continue training until ``epochs`` epochs are done in total (the numbers are those of
+        one uninterrupted run); returns the history."""
+        x, y, val, metric = self._data
+        self.history = self.trainer.fit(x, y, epochs, validation=val, metric=metric)
+        return self.history
 
     def predict(self, a: Any, *, batch_size: int = 50) -> np.ndarray:
         """Solutions ``u`` (n, R, R) predicted for coefficients ``a`` (n, R, R) at any resolution."""
@@ -127,8 +138,10 @@ def fit_darcy(
         def metric(pred, target):
             return relative_l2(u_norm.decode(pred), u_norm.decode(target))
 
-    history = trainer.fit(a_norm.encode(x), u_norm.encode(y), epochs, validation=val, metric=metric)
-    return DarcyFit(model, a_norm, u_norm, history)
+    fit = DarcyFit(model, a_norm, u_norm, trainer=trainer,
+                   _data=(a_norm.encode(x), u_norm.encode(y), val, metric))
+    fit.train(epochs)
+    return fit
 
 
 def _with_channel(a: Any, name: str) -> np.ndarray:
