@@ -253,6 +253,9 @@ def linf_error(A: Any, b: Any, x: Any, *, x_star: Any = None) -> Any:
     if sigma_min <= 0.0:
         raise np.linalg.LinAlgError("A is singular: ||A^+|| is infinite, eps_eff is undefined")
     r_star = xp.linalg.norm(A @ X_star - B, axis=0)
+    if not bool(xp.all(r_star > 0)):
+        raise ValueError("b lies in the range of A (zero optimal residual): eps_eff is undefined; "
+                         "the sketched answer is then exact up to rounding")
     err = xp.max(xp.abs(X - X_star), axis=0)
     eps = math.sqrt(d) * err * sigma_min / r_star
     return float(eps[0]) if vector else eps

@@ -150,6 +150,10 @@ def test_linf_error_formula():
     expected = math.sqrt(3) * 0.02 * np.linalg.svd(A, compute_uv=False)[-1] / np.linalg.norm(A @ x_star - b)
     assert linf_error(A, b, x) == pytest.approx(expected, rel=1e-10)
     assert linf_error(A, b, x_star) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="range of A"):
+        linf_error(A, A @ x_star, x_star, x_star=x_star)
+    with pytest.raises(ValueError, match="x must have shape"):
+        linf_error(A, b, x[:2])
 
 
 def test_max_iter_warns_and_reports():
