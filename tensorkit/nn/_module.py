@@ -104,7 +104,7 @@ class Module:
     def add_parameter(self, name: str, value: Any) -> Any:
         """Register ``value`` as parameter ``name`` (cast to the module dtype, or its complex
         counterpart when ``value`` is complex) with a zero gradient; returns the stored array."""
-        self._check_name(name, self.params)
+        self._check_name(name)
         xp = array_module(value)
         value = xp.asarray(value)
         if value.dtype.kind not in "fc":
@@ -118,7 +118,7 @@ class Module:
     def add_buffer(self, name: str, value: Any) -> Any:
         """Register a non-trained array (statistics, masks): saved in :meth:`state_dict` and moved
         by :meth:`to`, but not returned by :meth:`parameters`; returns the stored array."""
-        self._check_name(name, self.buffers)
+        self._check_name(name)
         xp = array_module(value)
         value = xp.ascontiguousarray(xp.asarray(value))
         self.buffers[name] = value
@@ -128,11 +128,11 @@ class Module:
         """Register a child module (kept in insertion order); returns it."""
         if not isinstance(module, Module):
             raise TypeError(f"module {name!r} must be a tensorkit.nn.Module, got {type(module).__name__}")
-        self._check_name(name, self._modules)
+        self._check_name(name)
         self._modules[name] = module
         return module
 
-    def _check_name(self, name: str, taken: dict) -> None:
+    def _check_name(self, name: str) -> None:
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(f"name must be an identifier or a digit string (no dots), got {name!r}")
         if name in self.params or name in self.buffers or name in self._modules:
