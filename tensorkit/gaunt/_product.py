@@ -313,6 +313,12 @@ def _in_chunks(product, x1, x2, same: bool, tables, xp, *extra):
     (kernel launches, not caches, dominate).
     """
     batch = np.broadcast_shapes(tuple(x1.shape[:-1]), tuple(x2.shape[:-1]))
+    if len(batch) > 1 and (same or tuple(x1.shape[:-1]) == tuple(x2.shape[:-1])):
+        # nothing broadcasts: one flat batch axis lets the chunks be cache-sized
+        flat1 = xp.reshape(x1, (-1, x1.shape[-1]))
+        flat2 = flat1 if same else xp.reshape(x2, (-1, x2.shape[-1]))
+        out = _in_chunks(product, flat1, flat2, same, tables, xp, *extra)
+        return xp.reshape(out, (*batch, out.shape[-1]))
     rows = batch[0] if batch else 1
     if batch and not _is_cupy_namespace(xp):
         per_row = math.prod(batch[1:]) * int(tables["grid_size"]) * x1.itemsize
@@ -392,15 +398,24 @@ def _s2grid_tables(lmax1: int, lmax2: int, lmax_out: int) -> dict[str, np.ndarra
     n_phi = degree + 1
     cos_theta, w_theta = scipy.special.roots_legendre(n_theta)
     sin_theta = np.sqrt(1.0 - cos_theta**2)
-    phi = 2 * np.pi * np.arange(n_phi) / n_phi
+    # phi_p and phi_{N-p} share cosines and have opposite sines: only p = 0..N//2 are evaluated.
+    half = np.arange(n_phi // 2 + 1)
+    phi = 2 * np.pi * half / n_phi
     tables = {}
     for name, lmax in (("1", lmax1), ("2", lmax2)):
+        table = _phi_table(lmax, phi)  # columns m = -L..L
         tables["idx" + name] = _gather_index(lmax)
         tables["leg" + name] = _legendre_by_order(lmax, cos_theta, sin_theta)
-        tables["phi" + name] = _phi_table(lmax, phi)
+        tables["cos" + name] = np.ascontiguousarray(table[:, lmax:])
+        tables["sin" + name] = np.ascontiguousarray(table[:, :lmax])
     analysis = _legendre_by_order(lmax_out, cos_theta, sin_theta) * w_theta[None, :, None]
     tables["leg_out"] = np.ascontiguousarray(np.swapaxes(analysis, 1, 2))
-    tables["phi_out"] = np.ascontiguousarray(_phi_table(lmax_out, phi).T * (2 * np.pi / n_phi))
+    # Quadrature weight 2 pi / N, doubled for the points that stand for a pair (p, N - p).
+    paired = (half != 0) & (2 * half != n_phi)
+    weight = (2 * np.pi / n_phi) * np.where(paired, 2.0, 1.0)
+    table = _phi_table(lmax_out, phi) * weight[:, None]
+    tables["cos_out"] = np.ascontiguousarray(table[:, lmax_out:].T)
+    tables["sin_out"] = np.ascontiguousarray(table[:, :lmax_out].T)
     tables["idx_out"] = _scatter_index(lmax_out)
     tables["grid_size"] = np.array(n_theta * n_phi)
     return tables
@@ -421,22 +436,50 @@ def _to_order_degree(x, idx, xp):
     return xp.take(padded, xp.reshape(idx, (-1,)), axis=0).reshape((*idx.shape, flat.shape[0]))
 
 
-def _s2grid_synthesis(x, leg, phi, idx, xp):
-    """Values on the grid, shape (n_phi, n_theta, *batch)."""
+def _s2grid_synthesis(x, leg, cos, sin, idx, xp):
+    """Even and odd parts in phi on the half grid, each of shape (n_phi//2 + 1, n_theta, *batch).
+
+    ``F(phi_p) = E_p + O_p`` and ``F(phi_{N-p}) = E_p - O_p``: E sums the cosine (and m = 0)
+    terms, O the sine terms. Folding the grid this way halves the phi matmuls, the dominant cost.
+    """
+    lmax = sin.shape[1]
     coeffs = _to_order_degree(x, idx, xp)
-    by_order = leg @ coeffs  # (2L+1, n_theta, B)
-    n_orders, n_theta, b = by_order.shape
-    values = phi @ xp.reshape(by_order, (n_orders, n_theta * b))
-    return xp.reshape(values, (phi.shape[0], n_theta, *x.shape[:-1]))
+    by_order = leg @ coeffs  # (2L+1, n_theta, B), orders m = -L..L
+    _, n_theta, b = by_order.shape
+    shape = (cos.shape[0], n_theta, *x.shape[:-1])
+    even = xp.reshape(cos @ xp.reshape(by_order[lmax:], (lmax + 1, n_theta * b)), shape)
+    if lmax == 0:
+        return even, None
+    odd = xp.reshape(sin @ xp.reshape(by_order[:lmax], (lmax, n_theta * b)), shape)
+    return even, odd
 
 
 def _s2grid_product(x1, x2, t, same, xp):
-    f1 = _s2grid_synthesis(x1, t["leg1"], t["phi1"], t["idx1"], xp)
-    f2 = f1 if same else _s2grid_synthesis(x2, t["leg2"], t["phi2"], t["idx2"], xp)
-    grid = f1 * f2
-    batch = tuple(grid.shape[2:])
-    n_phi, n_theta = grid.shape[:2]
-    by_order = t["phi_out"] @ xp.reshape(grid, (n_phi, -1))
+    e1, o1 = _s2grid_synthesis(x1, t["leg1"], t["cos1"], t["sin1"], t["idx1"], xp)
+    e2, o2 = (e1, o1) if same else _s2grid_synthesis(x2, t["leg2"], t["cos2"], t["sin2"], t["idx2"], xp)
+    # Product on the pair (p, N - p): (E1 + O1)(E2 + O2) and (E1 - O1)(E2 - O2). Their half-sum
+    # (even part) and half-difference (odd part) are all the analysis needs.
+    even = e1 * e2
+    if o1 is not None and o2 is not None:
+        even = even + o1 * o2
+    if o1 is None and o2 is None:
+        odd = None
+    elif o1 is None:
+        odd = e1 * o2
+    elif o2 is None:
+        odd = o1 * e2
+    else:
+        odd = 2 * (e1 * o2) if same else e1 * o2 + o1 * e2
+    n_half, n_theta = even.shape[:2]
+    batch = tuple(even.shape[2:])
+    by_order = t["cos_out"] @ xp.reshape(even, (n_half, -1))  # orders m = 0..Lout
+    lmax_out = t["sin_out"].shape[0]
+    if lmax_out:
+        if odd is None:
+            sines = xp.zeros((lmax_out, by_order.shape[1]), dtype=by_order.dtype)
+        else:
+            sines = t["sin_out"] @ xp.reshape(xp.broadcast_to(odd, even.shape), (n_half, -1))
+        by_order = xp.concat([sines, by_order], axis=0)  # orders m = -Lout..Lout
     by_order = xp.reshape(by_order, (by_order.shape[0], n_theta, -1))
     coeffs = t["leg_out"] @ by_order  # (2Lout+1, Lout+1, B)
     flat = xp.reshape(coeffs, (-1, coeffs.shape[-1]))

@@ -8,7 +8,7 @@ from tensorkit.gaunt import GauntTensorProduct, gaunt_coefficients, gaunt_tensor
 from .scipy_oracle import project_product, random_rotation
 
 METHODS = ["s2grid", "fourier", "direct"]
-DEGREES = [(0, 0, 0), (1, 1, 2), (2, 3, 4), (3, 3, 2), (4, 2, 6), (5, 4, 3), (6, 6, 12)]
+DEGREES = [(0, 0, 0), (0, 3, 3), (3, 0, 2), (1, 1, 2), (2, 3, 4), (3, 3, 2), (4, 2, 6), (5, 4, 3), (6, 6, 12)]
 
 
 @pytest.mark.parametrize(("l1", "l2", "lout"), DEGREES)
