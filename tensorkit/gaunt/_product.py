@@ -14,9 +14,12 @@ Three algorithms compute the same numbers:
 
 ``"s2grid"``
     evaluate ``F_1, F_2`` on a Gauss-Legendre (``theta``) x uniform (``phi``) grid, multiply, and
-    integrate against the harmonics. Per ``m`` the ``theta`` direction is a batched matmul with a
-    precomputed Legendre table, the ``phi`` direction a matmul with a cosine/sine table: O(L^3) per
-    product. The grid, ``(L1+L2+Lout)//2 + 1`` x ``(L1+L2+Lout+1)`` nodes, makes the quadrature exact.
+    integrate against the harmonics (Xie et al. 2025). Per ``m`` the ``theta`` direction is a
+    batched matmul with a precomputed Legendre table, the ``phi`` direction a matmul with a
+    cosine/sine table folded onto half the circle (``phi`` and ``-phi`` share cosines): O(L^3) per
+    product, few large BLAS calls, batches cut into cache-sized chunks. The grid,
+    ``(L1+L2+Lout)//2 + 1`` x ``(L1+L2+Lout+1)`` nodes, makes the quadrature exact. Measured the
+    fastest on the CPU from L = 2 on (a matmul beat ``rfft`` in ``phi`` at every L <= 16 there).
 ``"fourier"``
     the route of Luo et al. (2024): convert each input to a 2D Fourier series in
     ``(theta, phi)`` on the torus (``theta`` extended to ``[0, 2 pi)`` with signed ``sin theta``),
