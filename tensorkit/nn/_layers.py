@@ -247,9 +247,12 @@ class Conv2d(_Conv2dBase):
 
     Notes
     -----
-    im2col: the ``k^2`` shifted copies of the padded input form a ``(batch, C k^2, H W)`` matrix, and
-    the convolution, its input adjoint and its weight gradient are each one batched matmul; the
-    adjoint of im2col adds the ``k^2`` shifted slabs back (a loop over kernel taps, not over data).
+    Shifted matmuls without im2col: with the padded input flattened per channel (row length
+    ``Wp``), tap ``(i, j)`` of the kernel reads the contiguous window starting at ``i Wp + j``, so
+    ``Y = sum_ij K_ij X[:, off_ij : off_ij + H_out Wp]`` is ``k^2`` batched matmuls on views of one
+    buffer, computed on an ``H_out x Wp`` grid whose last ``Wp - W_out`` columns are dropped. The
+    adjoint adds ``K_ij^T G`` back into the same windows; ``dK_ij = sum_b G_b X_b[:, window]^T``.
+    Memory stays at the size of the input (im2col would need ``k^2`` times that).
     """
 
     def __init__(
@@ -272,51 +275,80 @@ class Conv2d(_Conv2dBase):
         self.has_bias = bool(bias)
         if self.has_bias:
             self.add_parameter("bias", _uniform(self.rng, bound, (self.out_channels,)))
-        self._cols = None
+        self._flat = None
         self._in_shape = None
 
     def forward(self, x):
         x = self._check(x)
         xp = array_module(x)
         p, k = self.padding, self.kernel_size
-        xpad = _pad_axis(_pad_axis(x, 2, p, p, self.padding_mode), 3, p, p, self.padding_mode)
-        b, c, hp, wp = xpad.shape
+        b, c, h, w = x.shape
+        hp, wp = h + 2 * p, w + 2 * p
         ho, wo = hp - k + 1, wp - k + 1
-        cols = xp.empty((b, c, k, k, ho, wo), dtype=x.dtype)
+        length = ho * wp
+        # k - 1 trailing zeros: the last windows overrun only into output columns that are dropped
+        flat = xp.zeros((b, c, hp * wp + k - 1), dtype=x.dtype)
+        _pad_into(x, flat[:, :, : hp * wp].reshape(b, c, hp, wp), p, self.padding_mode)
+        taps = xp.ascontiguousarray(self.params["weight"].transpose(2, 3, 0, 1))
+        out = xp.empty((b, self.out_channels, length), dtype=x.dtype)
+        tmp = xp.empty_like(out) if k > 1 else None
         for i in range(k):
             for j in range(k):
-                cols[:, :, i, j] = xpad[:, :, i:i + ho, j:j + wo]
-        cols = cols.reshape(b, c * k * k, ho * wo)
-        w = self.params["weight"].reshape(self.out_channels, c * k * k)
-        y = xp.matmul(w, cols)
+                window = flat[:, :, i * wp + j: i * wp + j + length]
+                if i == 0 and j == 0:
+                    xp.matmul(taps[i, j], window, out=out)
+                else:
+                    xp.matmul(taps[i, j], window, out=tmp)
+                    out += tmp
         if self.has_bias:
-            y += self.params["bias"][:, None]
-        self._cols = cols
+            out += self.params["bias"][:, None]
+        self._flat = flat
         self._in_shape = x.shape
-        return y.reshape(b, self.out_channels, ho, wo)
+        return xp.ascontiguousarray(out.reshape(b, self.out_channels, ho, wp)[:, :, :, :wo])
 
     def backward(self, grad_out):
-        if self._cols is None:
+        if self._flat is None:
             raise RuntimeError("Conv2d.backward called before forward")
-        xp = array_module(self._cols)
-        b, c, h, w_in = self._in_shape
+        xp = array_module(self._flat)
+        flat = self._flat
+        b, c, h, w = self._in_shape
         p, k = self.padding, self.kernel_size
-        ho, wo = h + 2 * p - k + 1, w_in + 2 * p - k + 1
-        w = self.params["weight"].reshape(self.out_channels, c * k * k)
-        g = grad_out.astype(w.dtype, copy=False).reshape(b, self.out_channels, ho * wo)
-        self.grads["weight"] += (
-            xp.matmul(g, self._cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.grads["weight"].shape)
-        )
+        hp, wp = h + 2 * p, w + 2 * p
+        ho, wo = hp - k + 1, wp - k + 1
+        length = ho * wp
+        weight = self.params["weight"]
+        g = grad_out.astype(weight.dtype, copy=False)
         if self.has_bias:
-            self.grads["bias"] += g.sum(axis=(0, 2))
-        dcols = xp.matmul(w.T, g).reshape(b, c, k, k, ho, wo)
-        dxpad = xp.zeros((b, c, h + 2 * p, w_in + 2 * p), dtype=w.dtype)
+            self.grads["bias"] += g.sum(axis=(0, 2, 3))
+        gflat = xp.zeros((b, self.out_channels, ho, wp), dtype=weight.dtype)
+        gflat[:, :, :, :wo] = g
+        gflat = gflat.reshape(b, self.out_channels, length)
+        taps_t = xp.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+        dflat = xp.zeros_like(flat)
+        tmp = xp.empty((b, c, length), dtype=weight.dtype)
+        dweight = self.grads["weight"]
         for i in range(k):
             for j in range(k):
-                dxpad[:, :, i:i + ho, j:j + wo] += dcols[:, :, i, j]
+                off = i * wp + j
+                window = flat[:, :, off: off + length]
+                dweight[:, :, i, j] += xp.matmul(gflat, window.transpose(0, 2, 1)).sum(axis=0)
+                xp.matmul(taps_t[i, j], gflat, out=tmp)
+                dflat[:, :, off: off + length] += tmp
+        dxpad = dflat[:, :, : hp * wp].reshape(b, c, hp, wp)
         return _pad_axis_adjoint(
             _pad_axis_adjoint(dxpad, 3, p, p, self.padding_mode), 2, p, p, self.padding_mode
         )
+
+
+def _pad_into(x, out, p: int, mode: str) -> None:
+    """Write ``x`` padded by ``p`` on both spatial axes into ``out`` (already zero)."""
+    h, w = x.shape[-2:]
+    out[..., p: p + h, p: p + w] = x
+    if mode == "periodic" and p:
+        out[..., :p, p: p + w] = x[..., h - p:, :]
+        out[..., p + h:, p: p + w] = x[..., :p, :]
+        out[..., :, :p] = out[..., :, w: w + p]
+        out[..., :, p + w:] = out[..., :, p: 2 * p]
 
 
 # ------------------------------------------------------------------------------------ CPConv2d

@@ -31,6 +31,8 @@ LAYERS = {
     "conv_zeros": lambda: Conv2d(3, 2, 3, random_state=0),
     "conv_periodic": lambda: Conv2d(3, 2, 3, padding_mode="periodic", random_state=0),
     "conv_valid": lambda: Conv2d(3, 2, 2, padding=0, random_state=0),
+    "conv_k5_periodic": lambda: Conv2d(3, 2, 5, padding_mode="periodic", random_state=0),
+    "conv_wide_zero_padding": lambda: Conv2d(3, 2, 3, padding=3, bias=False, random_state=0),
     "cpconv_zeros": lambda: CPConv2d(3, 2, 3, 2, random_state=0),
     "cpconv_periodic": lambda: CPConv2d(3, 4, 5, 3, padding_mode="periodic", random_state=0),
     "gelu": GELU,
@@ -246,3 +248,23 @@ def test_to_device(x):
     if not gpu_available():
         with pytest.raises(RuntimeError, match="no CUDA device"):
             model.to("gpu")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "padding", "mode"), [(5, 2, "periodic"), (3, 3, "zeros"), (4, 0, "zeros")]
+)
+def test_conv2d_more_shapes_against_torch(kernel, padding, mode, x):
+    torch = pytest.importorskip("torch")
+    conv = Conv2d(3, 4, kernel, padding=padding, padding_mode=mode, random_state=0)
+    ref = torch.nn.Conv2d(3, 4, kernel, padding=padding,
+                          padding_mode="circular" if mode == "periodic" else "zeros").double()
+    with torch.no_grad():
+        ref.weight[...] = torch.tensor(conv.params["weight"])
+        ref.bias[...] = torch.tensor(conv.params["bias"])
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    g = np.random.default_rng(8).standard_normal(ty.shape)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(conv(x), ty.detach().numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(conv.backward(g), tx.grad.numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(conv.grads["weight"], ref.weight.grad.numpy(), rtol=1e-11)
