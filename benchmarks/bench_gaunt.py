@@ -67,7 +67,7 @@ def interleaved_medians(contenders: dict, reps: int) -> dict:
         name: min(t) for name, t in times.items()}
 
 
-def run(ls, tk_only_ls, dtypes, reps, threads) -> None:
+def run(ls, tk_only_ls, dtypes, reps, threads, configs=CONFIGS) -> None:
     import torch
 
     torch.set_num_threads(threads)
@@ -101,7 +101,7 @@ def run(ls, tk_only_ls, dtypes, reps, threads) -> None:
             if with_peer:
                 full.to(tdtype)
                 gaunt.to(tdtype)
-            for batch, channels in CONFIGS:
+            for batch, channels in configs:
                 k = (lmax + 1) ** 2
                 x1 = rng.standard_normal((batch, channels, k)).astype(dtype)
                 x2 = rng.standard_normal((batch, channels, k)).astype(dtype)
@@ -160,12 +160,15 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--configs", nargs="+", default=[f"{b}x{c}" for b, c in CONFIGS],
+                        help="BATCHxCHANNELS, e.g. 256x1 32x32")
     args = parser.parse_args()
     ls, tk_only, reps = args.ls, args.tk_only, args.reps
     if args.quick:
         ls, tk_only, reps = [1, 2, 4], [], 3
     with thread_limits(args.threads):
-        run(ls, tk_only, [np.dtype(d).type for d in args.dtypes], reps, args.threads)
+        configs = [tuple(int(v) for v in c.split("x")) for c in args.configs]
+        run(ls, tk_only, [np.dtype(d).type for d in args.dtypes], reps, args.threads, configs)
 
 
 if __name__ == "__main__":
