@@ -73,6 +73,8 @@ class Module:
     ----------
     params, grads : dict of str -> array
         This module's own parameters and their accumulated gradients (same keys, shapes, dtypes).
+    buffers : dict of str -> array
+        Arrays that are saved and moved with the model but not trained (normalization statistics).
     training : bool
         Set by :meth:`train` / :meth:`eval` (for layers that behave differently).
 
