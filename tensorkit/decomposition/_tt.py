@@ -7,7 +7,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import as_float_array, get_namespace
+from ..backend import as_float_array, get_namespace, to_numpy
 from ..formats import DecompositionInfo, TTTensor
 
 __all__ = ["tt"]
@@ -87,7 +87,7 @@ def tt(tensor: Any, rank: int | Sequence[int] | None = None, *, tol: float | Non
     for k in range(n_modes - 1):
         remainder = remainder.reshape(left * shape[k], -1)
         u, s, vh = xp.linalg.svd(remainder, full_matrices=False)
-        s_host = [float(v) for v in s]
+        s_host = [float(v) for v in to_numpy(s)]
         # tails[r] = sqrt(sum_{i >= r} s_i^2): the error of keeping r terms
         tails_sq = [0.0] * (len(s_host) + 1)
         for i in range(len(s_host) - 1, -1, -1):
