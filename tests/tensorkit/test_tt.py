@@ -122,3 +122,15 @@ def test_bad_input():
         TTTensor([np.ones((2, 2, 2)), np.ones((2, 2, 1))])
     with pytest.raises(ValueError, match="3-way"):
         TTTensor([np.ones((2, 2))])
+
+
+@pytest.mark.gpu
+def test_on_the_gpu():
+    from tensorkit.backend import gpu_available, is_cupy_array, to_device, to_numpy
+
+    if not gpu_available():
+        pytest.skip("no CUDA device")
+    X = planted((5, 6, 7), (2, 3)).to_dense()
+    R = tt(to_device(X, "gpu"), tol=1e-10)
+    assert all(is_cupy_array(c) for c in R.cores) and R.ranks == (1, 2, 3, 1)
+    np.testing.assert_allclose(to_numpy(R.to_dense()), X, atol=1e-9 * np.linalg.norm(X))
