@@ -173,10 +173,13 @@ def forward_steps(factorization: str, order: int) -> list[tuple[str, str, str]]:
     return steps
 
 
-def contract_pairwise(xp: Any, operands: dict[str, tuple[str, Any]], steps, out: str) -> Any:
+def contract_pairwise(
+    xp: Any, operands: dict[str, tuple[str, Any]], steps, out: str, tape: list | None = None
+) -> Any:
     """Run ``steps`` of pairwise einsums over named ``(subscripts, array)`` operands.
 
     Each intermediate keeps only the indices still needed by the remaining operands or ``out``.
+    With a ``tape`` (a list), every step and its operands are recorded for :func:`backprop_pairwise`.
     """
     operands = dict(operands)
     for a, b, name in steps:
@@ -185,10 +188,42 @@ def contract_pairwise(xp: Any, operands: dict[str, tuple[str, Any]], steps, out:
         needed = set(out).union(*(s for s, _ in operands.values()))
         keep = "".join(dict.fromkeys(c for c in sa + sb if c in needed))
         operands[name] = (keep, _einsum(xp, f"{sa},{sb}->{keep}", xa, xb))
-    ((subs, result),) = operands.values()
+        if tape is not None:
+            tape.append(((a, sa, xa), (b, sb, xb), (name, keep)))
+    ((name, (subs, result)),) = operands.items()
+    if tape is not None:
+        tape.append((name, subs))
     if subs != out:
         result = _einsum(xp, f"{subs}->{out}", result)
     return result
+
+
+def backprop_pairwise(xp: Any, tape: list, grad_out: Any, out: str) -> dict[str, Any]:
+    """Gradients of every original operand of a :func:`contract_pairwise` run, by name.
+
+    Reverse mode through the recorded pairwise steps: for ``C = einsum(A, B)``,
+    ``dA = einsum(dC, conj(B))`` and ``dB = einsum(dC, conj(A))``, so each intermediate is used
+    once instead of recontracting the whole network for every operand.
+    """
+    final_name, final_subs = tape[-1]
+    grads = {final_name: grad_out if final_subs == out else _einsum(xp, f"{out}->{final_subs}", grad_out)}
+    for (a, sa, xa), (b, sb, xb), (name, sc) in reversed(tape[:-1]):
+        gc = grads.pop(name)
+        for target, st, xt, so, xo in ((a, sa, xa, sb, xb), (b, sb, xb, sa, xa)):
+            g = _pair_gradient(xp, sc, gc, so, xo, st, tuple(xt.shape))
+            grads[target] = grads[target] + g if target in grads else g
+    return grads
+
+
+def _pair_gradient(xp, sc, gc, so, xo, st, shape):
+    present = set(sc) | set(so)
+    target = "".join(c for c in st if c in present)
+    other = xp.conj(xo) if xo.dtype.kind == "c" else xo
+    g = _einsum(xp, f"{sc},{so}->{target}", gc, other)
+    if target != st:
+        # indices only the target carries were summed in the forward: broadcast back
+        g = xp.broadcast_to(g.reshape([shape[i] if c in present else 1 for i, c in enumerate(st)]), shape)
+    return g
 
 
 def einsum_gradient(xp: Any, subs: list[str], out: str, operands: list[Any], grad_out: Any, j: int) -> Any:
@@ -213,8 +248,8 @@ def einsum_gradient(xp: Any, subs: list[str], out: str, operands: list[Any], gra
 
 
 def _einsum(xp, eq, *ops):
-    if xp is np:
-        return np.einsum(eq, *ops, optimize=len(ops) > 1)
+    if len(ops) > 1:
+        return einsum_many(xp, eq, list(ops))
     return xp.einsum(eq, *ops)
 
 

@@ -13,6 +13,7 @@ from tensorkit.nn._module import array_module
 
 from ._factorized import (
     FACTORIZATIONS,
+    backprop_pairwise,
     contract_pairwise,
     einsum_gradient,
     einsum_many,
@@ -195,6 +196,13 @@ class SpectralConv(Module):
     def _factors(self) -> list[Any]:
         return [self.params[name] for name, _, _ in self._specs]
 
+    def _step_names(self) -> dict[str, str]:
+        """Parameter name -> operand name in :func:`forward_steps` (f0, f1, ...; weights; core)."""
+        return {
+            name: name if name in ("weights", "core") else "f" + name.rsplit("_", 1)[1]
+            for name, _, _ in self._specs
+        }
+
     def _contract(self, xp: Any, x_hat: Any) -> Any:
         if self.factorization is None:
             return _dense_contract(xp, x_hat, self.params["weight"])
@@ -202,12 +210,15 @@ class SpectralConv(Module):
             return _dense_contract(xp, x_hat, self.dense_weight())
         w = weight_subscripts(self.order)
         operands = {"x": ("n" + w[0] + w[2:], x_hat)}
+        step_names = self._step_names()
         for name, subs, _ in self._specs:
-            # forward_steps names the factors f0, f1, ... (CP weights and Tucker core by name).
-            step_name = name if name in ("weights", "core") else "f" + name.rsplit("_", 1)[1]
-            operands[step_name] = (subs, self.params[name])
-        out = "n" + w[1] + w[2:]
-        return contract_pairwise(xp, operands, forward_steps(self.factorization, self.order), out)
+            operands[step_names[name]] = (subs, self.params[name])
+        tape: list = []
+        out = contract_pairwise(
+            xp, operands, forward_steps(self.factorization, self.order), "n" + w[1] + w[2:], tape
+        )
+        self._tape = tape
+        return out
 
     def _contract_backward(self, xp: Any, x_hat: Any, g_hat: Any) -> Any:
         """Accumulate the weight (factor) gradients; return the gradient of ``x_hat``."""
@@ -217,20 +228,16 @@ class SpectralConv(Module):
             self.grads["weight"] += gw
             return gx
         w = weight_subscripts(self.order)
-        subs = [s for _, s, _ in self._specs]
         if self.implementation == "reconstructed":
-            weight = self.dense_weight()
-            gx, gw = _dense_contract_backward(xp, x_hat, weight, g_hat)
+            subs = [s for _, s, _ in self._specs]
+            gx, gw = _dense_contract_backward(xp, x_hat, self.dense_weight(), g_hat)
             for j, (name, _, _) in enumerate(self._specs):
                 self.grads[name] += einsum_gradient(xp, subs, w, factors, gw, j)
             return gx
-        x_subs = "n" + w[0] + w[2:]
-        out = "n" + w[1] + w[2:]
-        all_subs = [x_subs, *subs]
-        operands = [x_hat, *factors]
-        for j, (name, _, _) in enumerate(self._specs):
-            self.grads[name] += einsum_gradient(xp, all_subs, out, operands, g_hat, j + 1)
-        return einsum_gradient(xp, all_subs, out, operands, g_hat, 0)
+        grads = backprop_pairwise(xp, self._tape, g_hat, "n" + w[1] + w[2:])
+        for name, step_name in self._step_names().items():
+            self.grads[name] += grads[step_name]
+        return grads["x"]
 
     def extra_repr(self) -> str:
         fact = (
