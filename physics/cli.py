@@ -66,9 +66,13 @@ def _run_train_fno(args) -> int:
                 factorization=factorization, rank=args.rank if factorization else 1.0,
                 dtype=np.float64 if args.float64 else np.float32, random_state=args.seed)
     start = time.perf_counter()
-    fit = fit_darcy(model, a, u, epochs=args.epochs, validation=(a_test, u_test),
-                    batch_size=args.batch_size, lr=args.lr, checkpoint=args.output,
-                    progress=args.progress, random_state=args.seed)
+    try:
+        fit = fit_darcy(model, a, u, epochs=args.epochs, validation=(a_test, u_test),
+                        batch_size=args.batch_size, lr=args.lr, checkpoint=args.output,
+                        progress=args.progress, random_state=args.seed)
+    except FloatingPointError as exc:
+        # a diverged run: the trainer names the epoch and step and keeps the last good checkpoint
+        raise RuntimeError(str(exc)) from exc
     train_time = time.perf_counter() - start
     errors = fit.history["val_metric"]
     print(f"data         Darcy {args.resolution}x{args.resolution}: {args.samples} train / {n_test} test "

@@ -35,3 +35,11 @@ def test_train_fno_tiny_run(tmp_path, capsys):
 def test_bad_input(extra, message, capsys):
     assert main(["train", "fno", *TINY, *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_diverging_run_stops_with_a_clear_message(tmp_path, capsys):
+    out = tmp_path / "fno.npz"
+    assert main(["train", "fno", *TINY, "--lr", "1e12", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "training loss is nan" in err and "step" in err
