@@ -15,10 +15,10 @@ Cases (shared/REFERENCES.md "Hybrid Chebyshev-Tucker format", issue 5):
    against the Numba direct sum of the same long-range kernel. The direct sum is timed on a
    subsample of the points and scaled linearly (a full run would take many minutes); said so.
 
-Everything runs with ``--threads`` BLAS and Numba threads (default 1: on this shared 2-core
-machine two spinning BLAS threads make small factorizations 10x slower and the timings
-meaningless). Times are minima over ``--repeat`` runs (after a warm-up; see ``best_of``), wall and CPU;
-ratios are baseline / tensorkit.
+Everything runs with ``--threads`` BLAS and Numba threads (default 1), fixed through the
+environment before numpy starts: on this shared 2-core machine spinning idle pool threads made
+identical runs vary 10x. Times are minima over ``--repeat`` runs (after a warm-up; see
+``best_of``), wall and CPU; ratios are baseline / tensorkit.
 
     python benchmarks/bench_chebtucker.py [--quick] [--repeat 3] [--threads 1]
 """
@@ -27,9 +27,30 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 import time
 
-import numpy as np
+
+def _pin_threads() -> None:
+    """Fix the thread pools before numpy/numba start them (``--threads``, default 1).
+
+    Limiting them later (threadpoolctl) leaves idle OpenBLAS and Numba workers spinning, which on
+    a loaded machine made identical runs vary 10x in both wall and CPU time.
+    """
+    threads = "1"
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            threads = sys.argv[i + 1]
+        elif arg.startswith("--threads="):
+            threads = arg.split("=", 1)[1]
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = threads
+
+
+_pin_threads()
+
+import numpy as np  # noqa: E402
 
 
 def best_of(fn, repeat):
