@@ -16,10 +16,10 @@ import numpy as np
 
 from ..sketch._lstsq import (
     _DEFAULT_MAX_ITER,
-    _FIRST_STAGE_FACTOR,
     LstsqResult,
     _check_tol,
     _precondition_size,
+    first_stage_size,
     preconditioned_cg,
     sketched_solve,
 )
@@ -46,7 +46,7 @@ def sketch(A: Any, kind: str | SketchOperator = "auto", sketch_size: int | None 
     ----------
     A : dask.array.Array (n, d) or (n,), one chunk along the columns
     kind : {"auto", "gaussian", "countsketch", "sparse_sign"} or a splittable SketchOperator
-        ``"auto"``: a sparse sign sketch to ``16 d`` rows per block, summed, then one Gaussian to
+        ``"auto"``: a sparse sign sketch to ``8 d``-``16 d`` rows per block, summed, then one Gaussian to
         ``sketch_size`` rows (dense, cheap per block). ``"srht"`` and ``"srdct"`` raise: a fast
         transform over all rows does not split into row blocks.
     sketch_size : int
@@ -61,7 +61,7 @@ def sketch(A: Any, kind: str | SketchOperator = "auto", sketch_size: int | None 
     A, vector = _check_dask(A, "A")
     d = A.shape[1]
     m = 4 * d if sketch_size is None else sketch_size
-    op = _operator(kind, m, d, _seed_from(random_state))
+    op = _operator(kind, m, A.shape[0], d, _seed_from(random_state))
     out = _sketch_blocks(A, op)
     return out[:, 0] if vector else out
 
@@ -128,7 +128,7 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     if sketch == "auto" and method == "sketch_precondition":
         op = CountSketch(sketch_size, random_state=seed)
     else:
-        op = _operator(sketch, sketch_size, d, seed)
+        op = _operator(sketch, sketch_size, n, d, seed)
     A, B = dask.persist(A, B)
     SAB = _sketch_blocks(da.concatenate([A, B], axis=1).rechunk({1: -1}), op)
     SA, SB = SAB[:, :d], SAB[:, d:]
@@ -158,7 +158,7 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     return _unwrap(result, vector)
 
 
-def _operator(kind, m, d, seed) -> SketchOperator:
+def _operator(kind, m, n, d, seed) -> SketchOperator:
     if isinstance(kind, SketchOperator):
         if not kind.splittable:
             raise ValueError(f"sketch={kind!r} cannot be split by row blocks: it mixes all rows")
@@ -170,7 +170,7 @@ def _operator(kind, m, d, seed) -> SketchOperator:
             "Gaussian: dense like SRHT)"
         )
     if kind == "auto":
-        return sparse_then_gaussian(_FIRST_STAGE_FACTOR * d, m, seed)
+        return sparse_then_gaussian(first_stage_size(n, d), m, seed)
     return make_sketch(kind, m, random_state=seed)
 
 

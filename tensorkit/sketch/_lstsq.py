@@ -47,6 +47,12 @@ METHODS = ("auto", "direct", "sketch_solve", "sketch_precondition")
 # measured on coherent matrices, 8 d to 32 d with 4 nonzeros per column keep eps_eff within the
 # bound; 16 d leaves a margin while the Gaussian stage (m x 16 d) stays cheap next to one pass.
 _FIRST_STAGE_FACTOR = 16
+
+
+def first_stage_size(n: int, d: int) -> int:
+    """Rows of the sparse first stage: ``16 d``, down to ``8 d`` when ``n < 256 d``, because the
+    Gaussian stage costs ``2 m m_1 d = 8 d^2 m_1`` flops and must stay well below a QR's ``2 n d^2``."""
+    return min(_FIRST_STAGE_FACTOR * d, max(8 * d, n // 16))
 _DEFAULT_MAX_ITER = 100
 
 
@@ -123,7 +129,7 @@ def lstsq(
         ``"sketch_precondition"``; a rank-deficient ``A`` falls back to ``"direct"``
         (minimum-norm answer).
     sketch : str or SketchOperator
-        ``"auto"``: for ``"sketch_solve"`` a sparse sign sketch to ``16 d`` rows composed with a Gaussian
+        ``"auto"``: for ``"sketch_solve"`` a sparse sign sketch to ``8 d``-``16 d`` rows, then a Gaussian
         (dense, so the l-infinity guarantee holds; plain Gaussian when ``n`` is small); for
         ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters).
         Or one of ``"gaussian"``, ``"srht"``, ``"srdct"``, ``"countsketch"``, ``"sparse_sign"``,
@@ -440,7 +446,7 @@ def _build_sketch(sketch, sketch_size, method, n, d, random_state) -> SketchOper
     if sketch == "auto":
         if method == "sketch_precondition":
             return CountSketch(m, random_state=seed)
-        first = _FIRST_STAGE_FACTOR * d
+        first = first_stage_size(n, d)
         if n <= 2 * first:
             return GaussianSketch(m, random_state=seed)
         return sparse_then_gaussian(first, m, seed)
