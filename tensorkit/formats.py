@@ -1,6 +1,6 @@
-"""Low-rank tensor formats: Tucker and CP (canonical polyadic).
+"""Low-rank tensor formats: Tucker, CP (canonical polyadic) and TT (tensor train).
 
-Both are plain containers of arrays (numpy or CuPy), picklable so that dask can ship them, and save
+All are plain containers of arrays (numpy or CuPy), picklable so that dask can ship them, and save
 to versioned ``.npz`` archives. Results of decompositions also carry a :class:`DecompositionInfo`.
 """
 
@@ -41,7 +41,51 @@ class DecompositionInfo:
     history: list[float] = field(default_factory=list)
 
 
-class TuckerTensor:
+class _LowRankFormat:
+    """What every format shares: sizes, dense reconstruction guarded by a memory check, and
+    versioned ``.npz`` archives of the stored arrays. Subclasses define ``shape``,
+    ``_stored()`` (name -> array), ``_from_stored(data)`` and ``_dense()``."""
+
+    _FORMAT: str
+    _VERSION = 1
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes stored."""
+        return int(sum(a.nbytes for a in self._stored().values()))
+
+    @property
+    def compression_ratio(self) -> float:
+        """Dense size over stored size (numbers, not bytes)."""
+        return _size(self.shape) / sum(int(a.size) for a in self._stored().values())
+
+    def to_dense(self) -> Any:
+        """The full tensor (on the device of the stored arrays); refused before allocating when it
+        cannot fit in memory."""
+        check_allocation(self.shape, self.dtype, "the dense tensor",
+                         alternative="work with the factored form instead")
+        return self._dense()
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a versioned ``.npz`` archive atomically (arrays moved to the host)."""
+        save_archive(path, self._FORMAT, self._VERSION, **self._stored())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        """Read an archive written by :meth:`save` (numpy arrays)."""
+        return cls._from_stored(load_archive(path, cls._FORMAT, cls._VERSION))
+
+
+def _numbered(data: dict[str, Any], prefix: str) -> list[Any]:
+    """``[data["prefix0"], data["prefix1"], ...]`` for as many as the archive holds."""
+    return [data[f"{prefix}{k}"] for k in range(sum(1 for key in data if key.startswith(prefix)))]
+
+
+class TuckerTensor(_LowRankFormat):
     """A tensor ``X = G x_1 U_1 x_2 U_2 ... x_N U_N`` held as a core and factor matrices.
 
     Parameters
@@ -83,29 +127,11 @@ class TuckerTensor:
         return tuple(int(s) for s in self.core.shape)
 
     @property
-    def ndim(self) -> int:
-        return len(self.factors)
-
-    @property
     def dtype(self):
         return self.core.dtype
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes stored (core plus factors)."""
-        return int(self.core.nbytes + sum(f.nbytes for f in self.factors))
-
-    @property
-    def compression_ratio(self) -> float:
-        """Dense size over stored size (numbers, not bytes)."""
-        stored = self.core.size + sum(f.size for f in self.factors)
-        return _size(self.shape) / stored
-
-    def to_dense(self) -> Any:
-        """The full tensor ``G x_1 U_1 ... x_N U_N`` (on the device of the core)."""
-        check_allocation(self.shape, self.dtype, "the dense tensor",
-                         alternative="work with the core and factors instead")
-        return multi_mode_dot(self.core, self.factors)
+    def _dense(self) -> Any:
+        return multi_mode_dot(self.core, self.factors)  # G x_1 U_1 ... x_N U_N
 
     def to_tensorly(self):
         """As a ``tensorly.tucker_tensor.TuckerTensor`` (arrays are shared, not copied)."""
@@ -119,17 +145,12 @@ class TuckerTensor:
         core, factors = tucker
         return cls(core, factors)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write a versioned ``.npz`` archive atomically (arrays moved to the host)."""
-        arrays = {f"factor_{k}": f for k, f in enumerate(self.factors)}
-        save_archive(path, self._FORMAT, self._VERSION, core=self.core, **arrays)
+    def _stored(self) -> dict[str, Any]:
+        return {"core": self.core, **{f"factor_{k}": f for k, f in enumerate(self.factors)}}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> TuckerTensor:
-        """Read an archive written by :meth:`save` (numpy arrays)."""
-        data = load_archive(path, cls._FORMAT, cls._VERSION)
-        n = sum(1 for k in data if k.startswith("factor_"))
-        return cls(data["core"], [data[f"factor_{k}"] for k in range(n)])
+    def _from_stored(cls, data: dict[str, Any]) -> TuckerTensor:
+        return cls(data["core"], _numbered(data, "factor_"))
 
     def __iter__(self):
         # Unpacks like tensorly's: core, factors = tucker_tensor
@@ -139,7 +160,7 @@ class TuckerTensor:
         return f"TuckerTensor(shape={self.shape}, ranks={self.ranks}, dtype={self.dtype})"
 
 
-class CPTensor:
+class CPTensor(_LowRankFormat):
     """A tensor ``X = sum_r w_r a^(1)_r o a^(2)_r o ... o a^(N)_r`` (canonical polyadic format).
 
     Parameters
@@ -176,26 +197,11 @@ class CPTensor:
         return int(self.weights.shape[0])
 
     @property
-    def ndim(self) -> int:
-        return len(self.factors)
-
-    @property
     def dtype(self):
         return self.factors[0].dtype
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.weights.nbytes + sum(f.nbytes for f in self.factors))
-
-    @property
-    def compression_ratio(self) -> float:
-        stored = self.weights.size + sum(f.size for f in self.factors)
-        return _size(self.shape) / stored
-
-    def to_dense(self) -> Any:
-        """The full tensor, through ``fold((A_1 W) khatri_rao(A_2..A_N)^T)``."""
-        check_allocation(self.shape, self.dtype, "the dense tensor",
-                         alternative="work with the weights and factors instead")
+    def _dense(self) -> Any:
+        # fold((A_1 W) khatri_rao(A_2..A_N)^T)
         first = self.factors[0] * self.weights[None, :]
         if len(self.factors) == 1:
             return first.sum(axis=1)
@@ -217,15 +223,12 @@ class CPTensor:
             weights = xp.ones(factors[0].shape[1], dtype=factors[0].dtype)
         return cls(weights, factors)
 
-    def save(self, path: str | os.PathLike) -> None:
-        arrays = {f"factor_{k}": f for k, f in enumerate(self.factors)}
-        save_archive(path, self._FORMAT, self._VERSION, weights=self.weights, **arrays)
+    def _stored(self) -> dict[str, Any]:
+        return {"weights": self.weights, **{f"factor_{k}": f for k, f in enumerate(self.factors)}}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> CPTensor:
-        data = load_archive(path, cls._FORMAT, cls._VERSION)
-        n = sum(1 for k in data if k.startswith("factor_"))
-        return cls(data["weights"], [data[f"factor_{k}"] for k in range(n)])
+    def _from_stored(cls, data: dict[str, Any]) -> CPTensor:
+        return cls(data["weights"], _numbered(data, "factor_"))
 
     def __iter__(self):
         return iter((self.weights, self.factors))
@@ -241,7 +244,7 @@ def _size(shape):
     return out
 
 
-class TTTensor:
+class TTTensor(_LowRankFormat):
     r"""A tensor in tensor-train (matrix product state) format.
 
     ``X[i_1, ..., i_N] = G_1[:, i_1, :] G_2[:, i_2, :] ... G_N[:, i_N, :]``, a product of matrices
@@ -302,25 +305,11 @@ class TTTensor:
         return (1, *(int(c.shape[2]) for c in self.cores))
 
     @property
-    def ndim(self) -> int:
-        return len(self.cores)
-
-    @property
     def dtype(self):
         return self.cores[0].dtype
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes stored in the cores."""
-        return int(sum(c.nbytes for c in self.cores))
-
-    @property
-    def compression_ratio(self) -> float:
-        """Dense size over stored size (numbers, not bytes)."""
-        return _size(self.shape) / sum(int(c.size) for c in self.cores)
-
-    def to_dense(self) -> Any:
-        """The full tensor, contracting the cores left to right (``O(prod I r)`` memory at most)."""
+    def _dense(self) -> Any:
+        # contract the cores left to right: O(prod I r) memory at most
         result = self.cores[0].reshape(self.cores[0].shape[1], -1)
         for core in self.cores[1:]:
             r, n, r_next = core.shape
@@ -338,16 +327,12 @@ class TTTensor:
         """From a tensorly ``TTTensor`` or a list of cores."""
         return cls(list(tt))
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write a versioned ``.npz`` archive atomically (arrays moved to the host)."""
-        save_archive(path, self._FORMAT, self._VERSION, **{f"core_{k}": c for k, c in enumerate(self.cores)})
+    def _stored(self) -> dict[str, Any]:
+        return {f"core_{k}": c for k, c in enumerate(self.cores)}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> TTTensor:
-        """Read an archive written by :meth:`save` (numpy arrays)."""
-        data = load_archive(path, cls._FORMAT, cls._VERSION)
-        n = sum(1 for k in data if k.startswith("core_"))
-        return cls([data[f"core_{k}"] for k in range(n)])
+    def _from_stored(cls, data: dict[str, Any]) -> TTTensor:
+        return cls(_numbered(data, "core_"))
 
     def __iter__(self):
         return iter(self.cores)

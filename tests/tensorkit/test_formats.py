@@ -81,7 +81,7 @@ def test_decomposition_info_survives_and_constructor_checks():
 
 def test_to_dense_refuses_what_cannot_fit_before_allocating():
     huge = TuckerTensor(np.ones((1, 1, 1)), [np.ones((100_000, 1))] * 3)
-    with pytest.raises(MemoryError, match=r"needs 7450580.6 GiB .*work with the core and factors"):
+    with pytest.raises(MemoryError, match=r"needs 7450580.6 GiB .*work with the factored form"):
         huge.to_dense()
     with pytest.raises(MemoryError, match="the dense tensor of shape"):
         CPTensor(np.ones(1), [np.ones((100_000, 1))] * 3).to_dense()
