@@ -9,9 +9,22 @@ entry points.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["mttkrp_coo"]
+__all__ = ["fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "pair_potential", "sparse_sketch"]
+
+_MODULES = {"numpy": "reference", "numba": "cpu", "cupy": "cuda"}
+
+
+def _implementation(name: str, backend: str):
+    """The kernel ``name`` of the kernel set ``backend`` (its module is imported on first use, so
+    numba.cuda loads only when the GPU or the simulator is asked for)."""
+    try:
+        module = _MODULES[backend]
+    except KeyError:
+        raise ValueError(f"unknown backend {backend!r}") from None
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 def mttkrp_coo(
@@ -28,19 +41,7 @@ def mttkrp_coo(
     n_rows : int, the size of ``mode``
     backend : "numpy", "numba" or "cupy"
     """
-    if backend == "numpy":
-        from . import reference
-
-        return reference.mttkrp_coo(indices, values, factors, mode, n_rows)
-    if backend == "numba":
-        from . import cpu
-
-        return cpu.mttkrp_coo(indices, values, factors, mode, n_rows)
-    if backend == "cupy":
-        from . import cuda
-
-        return cuda.mttkrp_coo(indices, values, factors, mode, n_rows)
-    raise ValueError(f"unknown backend {backend!r}")
+    return _implementation("mttkrp_coo", backend)(indices, values, factors, mode, n_rows)
 
 
 # --- sketching and least squares (tensorkit.sketch) ---------------------------------------------
@@ -52,19 +53,7 @@ def fwht(X: Any, backend: str) -> Any:
 
     ``X`` is a scratch array: the Numba and GPU versions transform it in place and return it.
     """
-    if backend == "numpy":
-        from . import reference
-
-        return reference.fwht(X)
-    if backend == "numba":
-        from . import cpu
-
-        return cpu.fwht(X)
-    if backend == "cupy":
-        from . import cuda
-
-        return cuda.fwht(X)
-    raise ValueError(f"unknown backend {backend!r}")
+    return _implementation("fwht", backend)(X)
 
 
 def sparse_sketch(A: Any, rows: Any, signs: Any, n_out: int, backend: str) -> Any:
@@ -78,19 +67,7 @@ def sparse_sketch(A: Any, rows: Any, signs: Any, n_out: int, backend: str) -> An
     n_out : int, the sketch size
     backend : "numpy", "numba" or "cupy"
     """
-    if backend == "numpy":
-        from . import reference
-
-        return reference.sparse_sketch(A, rows, signs, n_out)
-    if backend == "numba":
-        from . import cpu
-
-        return cpu.sparse_sketch(A, rows, signs, n_out)
-    if backend == "cupy":
-        from . import cuda
-
-        return cuda.sparse_sketch(A, rows, signs, n_out)
-    raise ValueError(f"unknown backend {backend!r}")
+    return _implementation("sparse_sketch", backend)(A, rows, signs, n_out)
 
 
 def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
@@ -106,19 +83,7 @@ def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
     B : array (n, k) or None (taken as zero)
     backend : "numpy", "numba" or "cupy"
     """
-    if backend == "numpy":
-        from . import reference
-
-        return reference.normal_matvec(A, W, B)
-    if backend == "numba":
-        from . import cpu
-
-        return cpu.normal_matvec(A, W, B)
-    if backend == "cupy":
-        from . import cuda
-
-        return cuda.normal_matvec(A, W, B)
-    raise ValueError(f"unknown backend {backend!r}")
+    return _implementation("normal_matvec", backend)(A, W, B)
 
 
 def pair_potential(
@@ -138,19 +103,7 @@ def pair_potential(
     weights, exponents : arrays (K,) or None
     backend : "numpy", "numba" or "cupy"
     """
-    if backend == "numpy":
-        from . import reference
-
-        return reference.pair_potential(positions, charges, points, weights, exponents)
-    if backend == "numba":
-        from . import cpu
-
-        return cpu.pair_potential(positions, charges, points, weights, exponents)
-    if backend == "cupy":
-        from . import cuda
-
-        return cuda.pair_potential(positions, charges, points, weights, exponents)
-    raise ValueError(f"unknown backend {backend!r}")
+    return _implementation("pair_potential", backend)(positions, charges, points, weights, exponents)
 
 
 # --- neural-network activations (tensorkit.nn) ------------------------------------------------
@@ -159,16 +112,4 @@ def pair_potential(
 def gelu_erf(x: Any, backend: str) -> tuple[Any, Any]:
     """GELU with the exact (erf) normal CDF: returns ``(x Phi(x), Phi(x))``, ``Phi`` kept for the
     adjoint. ``x`` is a real float array; outputs have its dtype and shape."""
-    if backend == "numpy":
-        from . import reference
-
-        return reference.gelu_erf(x)
-    if backend == "numba":
-        from . import cpu
-
-        return cpu.gelu_erf(x)
-    if backend == "cupy":
-        from . import cuda
-
-        return cuda.gelu_erf(x)
-    raise ValueError(f"unknown backend {backend!r}")
+    return _implementation("gelu_erf", backend)(x)
