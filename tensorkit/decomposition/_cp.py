@@ -100,6 +100,7 @@ def cp(
     weights = xp.ones(rank, dtype=dtype)
     target = (indices, values, shape) if sparse else tensor
 
+    cancellation_floor = 100 * math.sqrt(float(np.finfo(np.dtype(dtype)).eps))
     history: list[float] = []
     converged = False
     with progress_bar(progress, total=n_iter_max, desc="cp-als") as bar:
@@ -115,6 +116,9 @@ def cp(
                 safe = xp.where(weights == 0, xp.ones_like(weights), weights)
                 factors[mode] = factors[mode] / safe[None, :]
             error = _relative_error(factors, weights, m, norm, xp)
+            if not sparse and error < cancellation_floor:
+                # the Gram-based estimate cancels below ~sqrt(eps); measure small errors directly
+                error = frobenius_norm(tensor - CPTensor(weights, factors).to_dense()) / norm
             history.append(error)
             bar.update()
             bar.set_postfix(rel_error=f"{error:.3e}")
@@ -128,15 +132,11 @@ def cp(
             RuntimeWarning,
             stacklevel=2,
         )
-    result = CPTensor(weights.astype(dtype), factors)
-    error = history[-1]
-    if error < 1e-6 and not sparse:
-        # the Gram-based estimate cancels below sqrt(eps); measure the small error directly
-        error = frobenius_norm(tensor - result.to_dense()) / norm
-    result.info = DecompositionInfo(
-        "cp_als", iterations=len(history), converged=converged, rel_error=error, history=history
+    info = DecompositionInfo(
+        "cp_als", iterations=len(history), converged=converged, rel_error=history[-1],
+        history=history,
     )
-    return result
+    return CPTensor(weights.astype(dtype), factors, info=info)
 
 
 def _relative_error(factors, weights, last_mttkrp, norm, xp):
