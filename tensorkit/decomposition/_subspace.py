@@ -85,7 +85,8 @@ def _accurate(unfolding, rank, threshold, xp):
     native = _native(xp)
     if n_cols > n_rows:
         # Y = R^H Q^H with Y^H = Q R: the left singular vectors of Y are those of R^H.
-        r_factor = _qr_r(xp.conj(unfolding).T, native)
+        # numpy's and CuPy's mode="r" return the square R (scipy's pads it with zero rows)
+        r_factor = native.linalg.qr(xp.conj(unfolding).T, mode="r")
         small = xp.conj(r_factor).T
     else:
         small = unfolding
@@ -93,14 +94,6 @@ def _accurate(unfolding, rank, threshold, xp):
     sigma = _to_host(s).astype(np.float64)
     r = rank if rank is not None else rank_from_tail(sigma, threshold)
     return u[:, :r], sigma
-
-
-def _qr_r(tall, native):
-    if native is np:
-        import scipy.linalg
-
-        return scipy.linalg.qr(tall, mode="r", check_finite=False)[0]
-    return native.linalg.qr(tall, mode="r")
 
 
 def _eigh(gram, xp):
