@@ -9,6 +9,7 @@ from typing import Any
 
 from ..backend import as_float_array, get_namespace, to_numpy
 from ..formats import DecompositionInfo, TTTensor
+from ._ranks import int_tuple
 
 __all__ = ["tt"]
 
@@ -115,16 +116,8 @@ def _feasible_ranks(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _check_tt_rank(rank: Any, n_modes: int) -> tuple[int, ...]:
-    if isinstance(rank, numbers.Integral) and not isinstance(rank, bool):
-        ranks = (int(rank),) * (n_modes - 1)
-    else:
-        try:
-            ranks = tuple(rank)
-        except TypeError:
-            raise TypeError(f"rank must be an int or a sequence of ints, got {rank!r}") from None
-        if not all(isinstance(r, numbers.Integral) and not isinstance(r, bool) for r in ranks):
-            raise TypeError(f"rank must hold ints, got {rank!r}")
-        ranks = tuple(int(r) for r in ranks)
+    ranks = int_tuple(rank, n_modes - 1)
+    if not (isinstance(rank, numbers.Integral) and not isinstance(rank, bool)):
         if len(ranks) == n_modes + 1:
             if ranks[0] != 1 or ranks[-1] != 1:
                 raise ValueError(f"boundary TT ranks must be 1, got rank={rank!r}")

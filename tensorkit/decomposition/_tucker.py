@@ -21,6 +21,7 @@ from ..backend import (
 )
 from ..formats import DecompositionInfo, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
+from ._ranks import int_tuple
 from ._subspace import leading_subspace
 
 __all__ = ["TUCKER_METHODS", "check_ranks", "tucker"]
@@ -334,16 +335,7 @@ def _check_rank_tol(tensor, rank, tol, xp):
 
 def check_ranks(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     """Validate a multilinear rank (an int for every mode, or one per mode) against ``shape``."""
-    if isinstance(rank, numbers.Integral) and not isinstance(rank, bool):
-        ranks = (int(rank),) * len(shape)
-    else:
-        try:
-            ranks = tuple(rank)
-        except TypeError:
-            raise TypeError(f"rank must be an int or a sequence of ints, got {rank!r}") from None
-        if not all(isinstance(r, numbers.Integral) and not isinstance(r, bool) for r in ranks):
-            raise TypeError(f"rank must hold ints, got {rank!r}")
-        ranks = tuple(int(r) for r in ranks)
+    ranks = int_tuple(rank, len(shape))
     if len(ranks) != len(shape):
         raise ValueError(f"rank has {len(ranks)} entries but the tensor has {len(shape)} modes")
     for k, (r, size) in enumerate(zip(ranks, shape, strict=True)):
