@@ -26,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "BACKENDS",
+    "array_module",
     "available_backends",
     "check_allocation",
     "check_random_state",
@@ -33,7 +34,10 @@ __all__ = [
     "get_namespace",
     "gpu_available",
     "is_cupy_array",
+    "native_namespace",
+    "real_dtype_for",
     "resolve_backend",
+    "standard_normal",
     "thread_limits",
     "to_device",
     "to_numpy",
@@ -75,6 +79,40 @@ def available_backends() -> list[str]:
 def is_cupy_array(x: Any) -> bool:
     """True when ``x`` is a CuPy array (checked without importing CuPy)."""
     return array_api_compat.is_cupy_array(x)
+
+
+def array_module(x: Any):
+    """``numpy`` or ``cupy`` (the module itself, for ``out=``, ``einsum``, ``fft`` and native
+    signatures) for the array ``x``."""
+    if is_cupy_array(x):
+        import cupy
+
+        return cupy
+    return np
+
+
+def native_namespace(xp: Any):
+    """``numpy`` or ``cupy`` behind an array-api-compat namespace ``xp``."""
+    if array_api_compat.is_cupy_namespace(xp):
+        import cupy
+
+        return cupy
+    return np
+
+
+def real_dtype_for(dtype: Any) -> np.dtype:
+    """float32/float64 for a float or complex dtype (complex64 -> float32)."""
+    return np.dtype(np.finfo(np.dtype(dtype)).dtype)
+
+
+def standard_normal(rng: Any, shape: tuple[int, ...], dtype: Any, xp: Any):
+    """Standard normal draws of ``dtype`` (complex: independent real and imaginary parts) on the
+    device of namespace ``xp``; drawn in the matching real precision, never upcast."""
+    real = real_dtype_for(dtype)
+    out = xp.asarray(rng.standard_normal(shape, dtype=real))
+    if np.dtype(dtype).kind == "c":
+        out = out + 1j * xp.asarray(rng.standard_normal(shape, dtype=real))
+    return out
 
 
 def get_namespace(*arrays: Any):

@@ -6,6 +6,7 @@ to versioned ``.npz`` archives. Results of decompositions also carry a :class:`D
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +62,7 @@ class _LowRankFormat:
     @property
     def compression_ratio(self) -> float:
         """Dense size over stored size (numbers, not bytes)."""
-        return _size(self.shape) / sum(int(a.size) for a in self._stored().values())
+        return math.prod(self.shape) / sum(int(a.size) for a in self._stored().values())
 
     def to_dense(self) -> Any:
         """The full tensor (on the device of the stored arrays); refused before allocating when it
@@ -235,13 +236,6 @@ class CPTensor(_LowRankFormat):
 
     def __repr__(self) -> str:
         return f"CPTensor(shape={self.shape}, rank={self.rank}, dtype={self.dtype})"
-
-
-def _size(shape):
-    out = 1
-    for s in shape:
-        out *= int(s)
-    return out
 
 
 class TTTensor(_LowRankFormat):

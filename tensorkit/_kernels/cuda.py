@@ -11,6 +11,8 @@ import math
 import numpy as np
 from numba import cuda
 
+from ..backend import array_module
+
 _THREADS = 128
 
 
@@ -20,7 +22,7 @@ def mttkrp_coo(indices, values, factors, mode, n_rows):
     One thread per nonzero, atomic adds into the output rows. Complex data (which
     ``cuda.atomic.add`` does not support) goes through real and imaginary parts separately.
     """
-    xp = _namespace(values)
+    xp = array_module(values)
     dtype = xp.result_type(values, *factors)
     if xp.dtype(dtype).kind == "c":
         return _mttkrp_coo_scatter(xp, indices, values, factors, mode, n_rows, dtype)
@@ -77,14 +79,6 @@ def _mttkrp_coo_scatter(xp, indices, values, factors, mode, n_rows, dtype):
             cupyx.scatter_add(acc, indices[:, mode], part)
         parts.append(acc)
     return parts[0] + 1j * parts[1]
-
-
-def _namespace(x):
-    if type(x).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
 
 
 # --- sketching and least squares (tensorkit.sketch) ---------------------------------------------
@@ -148,7 +142,7 @@ def pair_potential(positions, charges, points, weights, exponents):
 
     One thread per target point, looping over the charges (no atomics needed).
     """
-    xp = _namespace(points)
+    xp = array_module(points)
     dtype = xp.result_type(positions, charges, points)
     out = xp.zeros(points.shape[0], dtype=dtype)
     coulomb = weights is None

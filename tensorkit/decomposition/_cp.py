@@ -16,6 +16,7 @@ from ..backend import (
     frobenius_norm,
     get_namespace,
     resolve_backend,
+    standard_normal,
 )
 from ..formats import CPTensor, DecompositionInfo
 from ..tenalg import mttkrp, unfold
@@ -175,13 +176,9 @@ def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp):
         return [f * (init.weights[None, :] if k == 0 else 1) for k, f in enumerate(init.factors)]
     if init not in ("svd", "random"):
         raise ValueError(f"init must be 'svd', 'random' or a CPTensor, got {init!r}")
-    real = np.float32 if np.dtype(dtype) in (np.float32, np.complex64) else np.float64
 
     def normal(size):
-        out = xp.asarray(rng.standard_normal((size, rank), dtype=real))
-        if np.dtype(dtype).kind == "c":
-            out = out + 1j * xp.asarray(rng.standard_normal((size, rank), dtype=real))
-        return out.astype(dtype)
+        return standard_normal(rng, (size, rank), dtype, xp).astype(dtype)
 
     if init == "random" or sparse:
         return [normal(size) for size in shape]

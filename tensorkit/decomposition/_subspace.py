@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import array_api_compat
 import numpy as np
 
-from ..backend import frobenius_norm
+from ..backend import frobenius_norm, native_namespace, to_numpy
 
 # How far above the Gram noise level (eps * sigma_1^2 * sqrt(I)) a decision must sit to trust it.
 _GRAM_SAFETY = 1e3
@@ -47,7 +46,7 @@ def leading_subspace(
     n_rows, n_cols = unfolding.shape
     if n_cols <= n_rows:
         return _accurate(unfolding, rank, threshold, xp)
-    eps = float(np.finfo(np.dtype(_real_dtype(unfolding.dtype))).eps)
+    eps = float(np.finfo(unfolding.dtype).eps)
     if threshold is not None:
         # sigma_1^2 >= ||Y||_F^2 / I: when even that lower bound puts the threshold under the
         # Gram noise level, skip the Gram matrix altogether.
@@ -58,7 +57,7 @@ def leading_subspace(
     adjoint = xp.conj(unfolding).T if np.dtype(unfolding.dtype).kind == "c" else unfolding.T
     gram = unfolding @ adjoint
     eigvals, eigvecs = _eigh(gram, xp)
-    lam = np.maximum(_to_host(eigvals)[::-1], 0.0)  # descending
+    lam = np.maximum(to_numpy(eigvals)[::-1], 0.0)  # descending
     eigvecs = eigvecs[:, ::-1]
     noise = _GRAM_SAFETY * eps * lam[0] * math.sqrt(n_rows)
     r = rank if rank is not None else _rank_from_tail(lam, threshold)
@@ -82,7 +81,7 @@ def _rank_from_tail(lam: np.ndarray, threshold: float) -> int:
 
 def _accurate(unfolding, rank, threshold, xp):
     n_rows, n_cols = unfolding.shape
-    native = _native(xp)
+    native = native_namespace(xp)
     if n_cols > n_rows:
         # Y = R^H Q^H with Y^H = Q R: the left singular vectors of Y are those of R^H.
         # numpy's and CuPy's mode="r" return the square R (scipy's pads it with zero rows)
@@ -91,7 +90,7 @@ def _accurate(unfolding, rank, threshold, xp):
     else:
         small = unfolding
     u, s, _ = native.linalg.svd(small, full_matrices=False)
-    sigma = _to_host(s).astype(np.float64)
+    sigma = to_numpy(s).astype(np.float64)
     r = rank if rank is not None else rank_from_tail(sigma, threshold)
     return u[:, :r], sigma
 
@@ -99,20 +98,4 @@ def _accurate(unfolding, rank, threshold, xp):
 def _eigh(gram, xp):
     """Eigenpairs in ascending order (numpy's ``eigh`` measured fastest here for these sizes,
     ahead of scipy's subset drivers)."""
-    return _native(xp).linalg.eigh(gram)
-
-
-def _native(xp):
-    if array_api_compat.is_cupy_namespace(xp):
-        import cupy
-
-        return cupy
-    return np
-
-
-def _real_dtype(dtype):
-    return np.float32 if np.dtype(dtype) in (np.float32, np.complex64) else np.float64
-
-
-def _to_host(x):
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+    return native_namespace(xp).linalg.eigh(gram)

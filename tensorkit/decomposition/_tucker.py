@@ -9,8 +9,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from .._progress import progress_bar
 from ..backend import (
     as_float_array,
@@ -18,6 +16,7 @@ from ..backend import (
     frobenius_norm,
     get_namespace,
     resolve_backend,
+    standard_normal,
 )
 from ..formats import DecompositionInfo, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
@@ -218,7 +217,7 @@ def _range_finder(y, rank, oversampling, n_power_iter, rng, xp):
     width = min(rank + oversampling, n_rows)
     if width >= n_rows or n_cols <= width:
         return leading_subspace(y, rank=rank, xp=xp)[0]
-    q = _orthonormal(y @ _gaussian(rng, (n_cols, width), y.dtype, xp), xp)
+    q = _orthonormal(y @ standard_normal(rng, (n_cols, width), y.dtype, xp), xp)
     for _ in range(n_power_iter):
         q = _orthonormal(y @ (xp.conj(y).T @ q), xp)
     small = xp.conj(q).T @ y  # (width, J)
@@ -233,7 +232,7 @@ def _adaptive_range_finder(y, threshold, oversampling, n_power_iter, rng, xp):
     while True:
         if width >= n_rows or n_cols <= width:
             return leading_subspace(y, threshold=threshold, xp=xp)[0]
-        q = _orthonormal(y @ _gaussian(rng, (n_cols, width), y.dtype, xp), xp)
+        q = _orthonormal(y @ standard_normal(rng, (n_cols, width), y.dtype, xp), xp)
         for _ in range(n_power_iter):
             q = _orthonormal(y @ (xp.conj(y).T @ q), xp)
         small = xp.conj(q).T @ y
@@ -249,14 +248,6 @@ def _adaptive_range_finder(y, threshold, oversampling, n_power_iter, rng, xp):
 def _orthonormal(a, xp):
     q, _ = xp.linalg.qr(a)
     return q
-
-
-def _gaussian(rng, shape, dtype, xp):
-    real = np.float32 if np.dtype(dtype) in (np.float32, np.complex64) else np.float64
-    g = xp.asarray(rng.standard_normal(shape, dtype=real))
-    if np.dtype(dtype).kind == "c":
-        g = g + 1j * xp.asarray(rng.standard_normal(shape, dtype=real))
-    return g
 
 
 def _error_from_core(core, norm, xp):

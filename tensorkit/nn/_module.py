@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import check_random_state, is_cupy_array, to_device, to_numpy
+from ..backend import (
+    array_module,
+    check_random_state,
+    real_dtype_for,
+    to_device,
+    to_numpy,
+)
 from ..io import load_archive, save_archive
 
 __all__ = ["Module", "array_module", "complex_dtype_for", "real_dtype_for"]
@@ -27,20 +33,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$")
 _CHECKPOINT_FORMAT = "tensorkit.nn.Module"
 _CHECKPOINT_VERSION = 1
 _PARAM_PREFIX = "param/"
-
-
-def array_module(x: Any):
-    """``numpy`` or ``cupy`` (the module itself, for ``out=``, ``einsum`` and ``fft``) for ``x``."""
-    if is_cupy_array(x):
-        import cupy
-
-        return cupy
-    return np
-
-
-def real_dtype_for(dtype: Any) -> np.dtype:
-    """float32/float64 for a float or complex dtype (complex64 -> float32)."""
-    return np.dtype(np.finfo(np.dtype(dtype)).dtype)
 
 
 def complex_dtype_for(dtype: Any) -> np.dtype:

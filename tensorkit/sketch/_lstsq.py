@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
-from ..backend import as_float_array, get_namespace, resolve_backend
+from ..backend import array_module, as_float_array, get_namespace, resolve_backend, to_numpy
 from ._operators import (
     CountSketch,
     GaussianSketch,
     KroneckerSketch,
     SketchOperator,
     _as_2d,
-    _native,
     _seed_from,
     make_sketch,
     sparse_then_gaussian,
@@ -243,7 +242,7 @@ def linf_error(A: Any, b: Any, x: Any, *, x_star: Any = None) -> Any:
     float, or array (k,) for several right-hand sides
     """
     A, B, vector = _check_problem(A, b)
-    xp = _native(get_namespace(A))
+    xp = array_module(A)
     d = A.shape[1]
     X, _ = _as_2d(x, "x")
     if X.shape != (d, B.shape[1]):
@@ -271,7 +270,7 @@ def linf_error(A: Any, b: Any, x: Any, *, x_star: Any = None) -> Any:
 
 
 def _direct(A, B) -> LstsqResult:
-    xp = _native(get_namespace(A))
+    xp = array_module(A)
     as_float_array(A, "A", allow_complex=False)
     as_float_array(B, "b", allow_complex=False)
     X, _, rank, _ = xp.linalg.lstsq(A, B, rcond=None)
@@ -280,7 +279,7 @@ def _direct(A, B) -> LstsqResult:
 
 
 def _sketch_solve(A, B, op, backend) -> LstsqResult:
-    xp = _native(get_namespace(A))
+    xp = array_module(A)
     SA, SB = _sketch_problem(A, B, op, backend)
     _, X = sketched_solve(SA, SB, A.shape)
     res = xp.linalg.norm(A @ X - B, axis=0)
@@ -288,7 +287,7 @@ def _sketch_solve(A, B, op, backend) -> LstsqResult:
 
 
 def _sketch_precondition(A, B, op, backend, tol, max_iter) -> LstsqResult:
-    xp = _native(get_namespace(A))
+    xp = array_module(A)
     SA, SB = _sketch_problem(A, B, op, backend)
     R, X0 = sketched_solve(SA, SB, A.shape)
 
@@ -308,7 +307,7 @@ def sketched_solve(SA, SB, shape):
     On the CPU ``Q^T S B`` is applied from the Householder reflectors (``qr_multiply``) instead of
     forming ``Q``, which halves the QR work.
     """
-    xp = _native(get_namespace(SA))
+    xp = array_module(SA)
     if xp is np:
         from scipy.linalg import qr_multiply
 
@@ -352,7 +351,7 @@ def preconditioned_cg(normal_op, R, X0, b_norms, tol, max_iter, sketch_size):
     a safety factor 2 for sparse sketches. Since ``||A x - b||^2 = ||A x* - b||^2 +
     ||A (x - x*)||^2``, the relative residual excess is about ``||A (x - x*)||^2 / (2 ||A x* - b||^2)``.
     """
-    xp = _native(get_namespace(X0))
+    xp = array_module(X0)
     d, k = X0.shape
     eps = float(np.finfo(X0.dtype).eps)
     bound = 2.0 * (1.0 + math.sqrt(d / sketch_size)) ** 2
@@ -475,7 +474,7 @@ def _precondition_size(n, d):
 def _sketch_problem(A, B, op, backend):
     """``S A`` and ``S B``; a non-finite sketch means non-finite data, reported by argument name
     (checking the small sketch instead of ``A`` saves a full pass)."""
-    xp = _native(get_namespace(A))
+    xp = array_module(A)
     SA = op.apply(A, backend=backend)
     SB = op.apply(B, backend=backend)
     if not bool(xp.all(xp.isfinite(SA))):
@@ -490,7 +489,7 @@ def _sketch_problem(A, B, op, backend):
 def _check_full_rank(R, shape):
     """Refuse a numerically rank-deficient ``A`` (seen through ``R`` of its sketch, whose
     condition number matches ``A``'s up to the embedding distortion)."""
-    xp = _native(get_namespace(R))
+    xp = array_module(R)
     d = R.shape[0]
     eps = float(np.finfo(R.dtype).eps)
     threshold = 10.0 * d * eps
@@ -543,7 +542,7 @@ def _blas_threads(limit):
 
 
 def _to_host(mask):
-    return np.asarray(mask.get() if hasattr(mask, "get") else mask, dtype=bool)
+    return np.asarray(to_numpy(mask), dtype=bool)
 
 
 def _name(op) -> str:

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
-from ..backend import check_random_state, get_namespace, is_cupy_array, resolve_backend
+from ..backend import (
+    array_module,
+    check_random_state,
+    get_namespace,
+    is_cupy_array,
+    native_namespace,
+    resolve_backend,
+)
 
 __all__ = [
     "SRDCT",
@@ -130,7 +137,7 @@ class SketchOperator:
         """The random generator for one draw of ``S``, on the device of namespace ``xp``."""
         state = np.random.SeedSequence(self.seed, spawn_key=key).generate_state(2, np.uint64)
         seed = int(state[0]) >> 1
-        return check_random_state(seed, _native(xp))
+        return check_random_state(seed, native_namespace(xp))
 
 
 class GaussianSketch(SketchOperator):
@@ -144,7 +151,7 @@ class GaussianSketch(SketchOperator):
     splittable = True
 
     def _apply(self, A, backend, key):
-        xp = _native(get_namespace(A))
+        xp = array_module(A)
         n = A.shape[0]
         m = self.sketch_size
         rng = self._generator(xp, key)
@@ -184,7 +191,7 @@ class CountSketch(SketchOperator):
         return rows, signs / math.sqrt(s)
 
     def _apply(self, A, backend, key):
-        xp = _native(get_namespace(A))
+        xp = array_module(A)
         rows, signs = self._cached(xp, key, lambda: self._hashes(A.shape[0], xp, key))
         return _kernels.sparse_sketch(A, rows, signs.astype(A.dtype), self.sketch_size, backend)
 
@@ -223,7 +230,7 @@ class SRHT(SketchOperator):
     dense = True
 
     def _apply(self, A, backend, key):
-        xp = _native(get_namespace(A))
+        xp = array_module(A)
         n, d = A.shape
         N = 1 << max(0, (n - 1).bit_length())
         m = self.sketch_size
@@ -249,7 +256,7 @@ class SRDCT(SketchOperator):
     dense = True
 
     def _apply(self, A, backend, key):
-        xp = _native(get_namespace(A))
+        xp = array_module(A)
         n = A.shape[0]
         m = self.sketch_size
         if m > n:
@@ -338,7 +345,7 @@ class KroneckerSketch:
 
     def factor_sketches(self, xp: Any = np) -> list[Any]:
         """The Gaussian matrices ``G_k`` of shape ``(m, I_k)`` on the device of namespace ``xp``."""
-        xp = _native(xp)
+        xp = native_namespace(xp)
         mats = []
         for k, size in enumerate(self.shapes):
             state = np.random.SeedSequence(self.seed, spawn_key=(k, *self.shapes))
@@ -356,7 +363,7 @@ class KroneckerSketch:
         if len(factors) != len(self.shapes):
             raise ValueError(f"expected {len(self.shapes)} factors for shapes {self.shapes}, "
                              f"got {len(factors)}")
-        xp = _native(get_namespace(*factors))
+        xp = native_namespace(get_namespace(*factors))
         mats = []
         for k, (f, size) in enumerate(zip(factors, self.shapes, strict=True)):
             f2, _ = _as_2d(f, f"factors[{k}]")
@@ -380,7 +387,7 @@ class KroneckerSketch:
         intermediate has ``m * prod(shapes[1:]) * d`` entries.
         """
         A2, vector = _as_2d(A, "A")
-        xp = _native(get_namespace(A2))
+        xp = array_module(A2)
         total = math.prod(self.shapes)
         if A2.shape[0] != total:
             raise ValueError(f"A has {A2.shape[0]} rows; shapes {self.shapes} need {total}")
@@ -472,7 +479,7 @@ def _as_2d(A: Any, name: str):
             raise TypeError(f"{name} must be an array, got {type(A).__name__}") from exc
     kind = A.dtype.kind
     if kind in "biu":
-        A = _native(get_namespace(A)).asarray(A, dtype=np.float64)
+        A = array_module(A).asarray(A, dtype=np.float64)
     elif kind == "c":
         raise TypeError(f"{name} must be real, got dtype {A.dtype}")
     elif kind != "f":
@@ -494,14 +501,3 @@ def _random_subset(rng, n, m, xp):
     if xp is np:
         return rng.permutation(n)[:m]
     return xp.argsort(rng.random(n))[:m]
-
-
-def _native(xp: Any) -> Any:
-    """The array library itself (numpy or cupy) behind an array-api-compat namespace: random
-    generators, ``astype(copy=False)`` and einsum are used with their native signatures."""
-    name = getattr(xp, "__name__", "")
-    if "cupy" in name:
-        import cupy
-
-        return cupy
-    return np
