@@ -10,6 +10,7 @@ The data decides the device: pass numpy arrays to run on the CPU, CuPy arrays to
 """
 
 from . import tenalg
+from ._info import Info
 from ._version import __version__
 from .backend import available_backends, to_device, to_numpy
 from .decomposition import cp, tt, tucker
@@ -17,7 +18,7 @@ from .formats import CPTensor, DecompositionInfo, TTTensor, TuckerTensor
 
 # Subpackages with heavier tables or optional dependencies load on first use: tensorkit.gaunt etc.
 _LAZY_SUBMODULES = frozenset(
-    {"chebyshev", "completion", "distributed", "gaunt", "io", "nn", "sketch"}
+    {"chebyshev", "distributed", "extend", "gaunt", "io", "nn", "sketch"}
 )
 
 
@@ -32,6 +33,7 @@ def __getattr__(name):
 __all__ = [
     "CPTensor",
     "DecompositionInfo",
+    "Info",
     "TTTensor",
     "TuckerTensor",
     "__version__",

@@ -17,6 +17,7 @@ Backend names pick the *kernel set* for the few hot loops that BLAS, FFT and ufu
 from __future__ import annotations
 
 import contextlib
+import importlib
 import numbers
 from collections.abc import Iterator
 from typing import Any
@@ -28,15 +29,18 @@ __all__ = [
     "BACKENDS",
     "array_module",
     "available_backends",
-    "check_allocation",
     "check_random_state",
+    "complex_dtype_for",
     "frobenius_norm",
     "get_namespace",
     "gpu_available",
     "is_cupy_array",
-    "native_namespace",
+    "is_numpy_namespace",
+    "kernel_implementation",
+    "native",
     "real_dtype_for",
     "resolve_backend",
+    "scipy_for",
     "standard_normal",
     "thread_limits",
     "to_device",
@@ -91,8 +95,17 @@ def array_module(x: Any):
     return np
 
 
-def native_namespace(xp: Any):
-    """``numpy`` or ``cupy`` behind an array-api-compat namespace ``xp``."""
+def native(xp: Any):
+    """``numpy`` or ``cupy`` behind an array-api-compat namespace ``xp``: for calls that exist only
+    in numpy or CuPy (``out=``, ``einsum`` paths, ``ascontiguousarray``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.backend import get_namespace, native
+    >>> native(get_namespace(np.ones(2))) is np
+    True
+    """
     if array_api_compat.is_cupy_namespace(xp):
         import cupy
 
@@ -100,9 +113,39 @@ def native_namespace(xp: Any):
     return np
 
 
+def scipy_for(xp: Any):
+    """``scipy`` or ``cupyx.scipy`` for the namespace ``xp`` (as scipy's own ``scipy_namespace_for``):
+    use ``scipy_for(xp).fft``, ``.linalg``, ``.sparse``, ``.special`` (import the submodule first).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy
+    >>> from tensorkit.backend import get_namespace, scipy_for
+    >>> scipy_for(get_namespace(np.ones(2))) is scipy
+    True
+    """
+    if array_api_compat.is_cupy_namespace(xp):
+        import cupyx.scipy
+
+        return cupyx.scipy
+    import scipy
+
+    return scipy
+
+
+def is_numpy_namespace(xp: Any) -> bool:
+    """True for numpy itself and array-api-compat's numpy namespace (never test ``xp is np``)."""
+    return xp is np or array_api_compat.is_numpy_namespace(xp)
+
+
 def real_dtype_for(dtype: Any) -> np.dtype:
     """float32/float64 for a float or complex dtype (complex64 -> float32)."""
     return np.dtype(np.finfo(np.dtype(dtype)).dtype)
+
+
+def complex_dtype_for(dtype: Any) -> np.dtype:
+    """complex64/complex128 matching a float or complex dtype."""
+    return np.result_type(real_dtype_for(dtype), np.complex64)
 
 
 def standard_normal(rng: Any, shape: tuple[int, ...], dtype: Any, xp: Any):
@@ -165,6 +208,30 @@ def resolve_backend(backend: str | None, *arrays: Any) -> str:
             "backend='cupy' or move them with tensorkit.to_numpy(x)"
         )
     return backend
+
+
+KERNEL_MODULES = {"numpy": "reference", "numba": "cpu", "cupy": "cuda"}
+
+
+def kernel_implementation(package: str, name: str, backend: str):
+    """The kernel ``name`` of kernel set ``backend`` in a ``_kernels`` package laid out as the core's.
+
+    A kernels package (``tensorkit._kernels``, ``physics._kernels``, ...) holds ``reference.py``
+    (plain numpy), ``cpu.py`` (Numba) and ``cuda.py`` (numba.cuda / CuPy) with the same function
+    names; its dispatch functions call this with a resolved backend name. The module is imported
+    on first use, so numba.cuda loads only when the GPU or the simulator is asked for.
+
+    Examples
+    --------
+    >>> from tensorkit.backend import kernel_implementation
+    >>> kernel_implementation("tensorkit._kernels", "fwht", "numpy").__module__
+    'tensorkit._kernels.reference'
+    """
+    try:
+        module = KERNEL_MODULES[backend]
+    except KeyError:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}") from None
+    return getattr(importlib.import_module(f"{package}.{module}"), name)
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -235,35 +302,6 @@ def _check_seed(random_state: Any) -> int | None:
     return int(random_state)
 
 
-def as_float_array(x: Any, name: str, *, allow_complex: bool = True, xp: Any = None):
-    """Validate an array argument once at a public entry point.
-
-    Integer and boolean arrays are promoted to float64; float32, float64 (and complex, when
-    allowed) keep their dtype. Non-finite entries raise ``ValueError`` naming ``name``.
-    """
-    if xp is None:
-        xp = get_namespace(x)
-    if not hasattr(x, "dtype"):
-        try:
-            x = np.asarray(x)
-        except Exception as exc:
-            raise TypeError(f"{name} must be an array, got {type(x).__name__}") from exc
-    kind = x.dtype.kind
-    if kind in "biu":
-        x = xp.asarray(x, dtype=xp.float64)
-    elif kind == "c":
-        if not allow_complex:
-            raise TypeError(f"{name} must be real, got dtype {x.dtype}")
-    elif kind != "f":
-        raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
-    elif x.dtype.itemsize < 4:
-        x = xp.asarray(x, dtype=xp.float32)
-    if not bool(xp.all(xp.isfinite(x))):
-        n_bad = int(xp.sum(~xp.isfinite(x)))
-        raise ValueError(f"{name} contains {n_bad} non-finite (NaN or Inf) entries")
-    return x
-
-
 def frobenius_norm(x: Any) -> float:
     """``||x||_F`` as a Python float, through the array library's own BLAS-backed norm.
 
@@ -277,35 +315,6 @@ def frobenius_norm(x: Any) -> float:
     return float(np.linalg.norm(np.asarray(x).ravel(order="K")))
 
 
-def check_allocation(shape: tuple[int, ...], dtype: Any, what: str, *, alternative: str = "") -> None:
-    """Refuse, before allocating, an array that cannot fit in this machine's memory.
-
-    Raises
-    ------
-    MemoryError
-        Naming ``what``, its size in GiB, the memory available and ``alternative``.
-    """
-    n_bytes = np.dtype(dtype).itemsize
-    for s in shape:
-        n_bytes *= int(s)
-    available = _physical_memory()
-    if available is not None and n_bytes > available:
-        hint = f"; {alternative}" if alternative else ""
-        raise MemoryError(
-            f"{what} of shape {tuple(int(s) for s in shape)} needs {n_bytes / 2**30:.1f} GiB but "
-            f"this machine has {available / 2**30:.1f} GiB{hint}"
-        )
-
-
-def _physical_memory() -> int | None:
-    try:
-        import os
-
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 @contextlib.contextmanager
 def thread_limits(n_threads: int) -> Iterator[None]:
     """Limit BLAS and Numba threads inside the block (benchmarks, dask workers).
@@ -316,8 +325,9 @@ def thread_limits(n_threads: int) -> Iterator[None]:
     >>> with thread_limits(1):
     ...     pass
     """
-    if not isinstance(n_threads, numbers.Integral) or n_threads < 1:
-        raise ValueError(f"n_threads must be a positive int, got {n_threads!r}")
+    from ._validation import check_int
+
+    n_threads = check_int(n_threads, "n_threads", minimum=1)
     import numba
     from threadpoolctl import threadpool_limits
 

@@ -8,38 +8,19 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import check_allocation, get_namespace
+from ._info import Info
+from ._validation import check_allocation
+from .backend import get_namespace
 from .io import load_archive, save_archive
 from .tenalg import fold, khatri_rao, multi_mode_dot
 
-__all__ = ["CPTensor", "DecompositionInfo", "TTTensor", "TuckerTensor"]
+__all__ = ["CPTensor", "DecompositionInfo", "Info", "TTTensor", "TuckerTensor"]
 
 
-@dataclass
-class DecompositionInfo:
-    """How a decomposition ended.
-
-    Attributes
-    ----------
-    method : str
-    iterations : int
-        Sweeps of an iterative method (0 for one-pass methods).
-    converged : bool
-        False when ``n_iter_max`` stopped the iteration before its tolerance was met.
-    rel_error : float or None
-        Achieved ``||X - X_hat||_F / ||X||_F`` (exact for orthogonal Tucker; from the fit for CP).
-    history : list of float
-        Relative error after each sweep (iterative methods).
-    """
-
-    method: str
-    iterations: int = 0
-    converged: bool = True
-    rel_error: float | None = None
-    history: list[float] = field(default_factory=list)
+# The record every decomposition result carries (the name predates the shared Info).
+DecompositionInfo = Info
 
 
 class _LowRankFormat:

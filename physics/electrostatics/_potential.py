@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from tensorkit import _kernels
-from tensorkit.backend import as_float_array, get_namespace, resolve_backend, to_numpy
+from tensorkit.backend import get_namespace, resolve_backend, to_numpy
 from tensorkit.chebyshev import ChebTucker, check_domain
+from tensorkit.extend import as_float_array
 
 from ._kernel import GaussianSum, newton_kernel_terms
 

@@ -9,22 +9,14 @@ entry points.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from ..backend import kernel_implementation
 
 __all__ = ["fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "pair_potential", "sparse_sketch"]
 
-_MODULES = {"numpy": "reference", "numba": "cpu", "cupy": "cuda"}
-
-
 def _implementation(name: str, backend: str):
-    """The kernel ``name`` of the kernel set ``backend`` (its module is imported on first use, so
-    numba.cuda loads only when the GPU or the simulator is asked for)."""
-    try:
-        module = _MODULES[backend]
-    except KeyError:
-        raise ValueError(f"unknown backend {backend!r}") from None
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return kernel_implementation(__name__, name, backend)
 
 
 def mttkrp_coo(

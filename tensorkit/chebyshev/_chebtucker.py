@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import as_float_array, get_namespace
+from .._validation import as_float_array
+from ..backend import get_namespace
 from ..decomposition import tucker
-from ..decomposition._subspace import leading_subspace
+from ..decomposition.linalg import leading_subspace
 from ..formats import TuckerTensor
 from ..io import load_archive, save_archive
 from ..tenalg import mode_dot, multi_mode_dot

@@ -1,7 +1,25 @@
-"""Tensor decompositions: Tucker (HOSVD, ST-HOSVD, HOOI, randomized; rank by tolerance) and CP-ALS."""
+"""Tensor decompositions: Tucker (HOSVD, ST-HOSVD, HOOI, randomized; rank by tolerance), CP-ALS, TT-SVD.
 
+:mod:`tensorkit.decomposition.linalg` holds the subspace routine they share (public, for other
+subpackages and upper layers); :func:`resolve_rank` is the one parser of rank arguments.
+"""
+
+from . import linalg
 from ._cp import cp
+from ._ranks import FACTORIZATIONS, cp_rank, resolve_rank, tt_rank, tucker_rank
 from ._tt import tt
 from ._tucker import TUCKER_METHODS, check_ranks, tucker
 
-__all__ = ["TUCKER_METHODS", "check_ranks", "cp", "tt", "tucker"]
+__all__ = [
+    "FACTORIZATIONS",
+    "TUCKER_METHODS",
+    "check_ranks",
+    "cp",
+    "cp_rank",
+    "linalg",
+    "resolve_rank",
+    "tt",
+    "tt_rank",
+    "tucker",
+    "tucker_rank",
+]

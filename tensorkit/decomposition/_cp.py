@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from .._progress import progress_bar
+from .._validation import as_float_array
 from ..backend import (
-    as_float_array,
     check_random_state,
     frobenius_norm,
     get_namespace,
@@ -20,7 +20,7 @@ from ..backend import (
 )
 from ..formats import CPTensor, DecompositionInfo
 from ..tenalg import mttkrp, unfold
-from ._subspace import leading_subspace
+from .linalg import leading_subspace
 
 __all__ = ["cp"]
 

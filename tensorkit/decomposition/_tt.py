@@ -7,9 +7,10 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import as_float_array, get_namespace, to_numpy
+from .._validation import as_float_array
+from ..backend import get_namespace, to_numpy
 from ..formats import DecompositionInfo, TTTensor
-from ._ranks import int_tuple
+from ._ranks import tt_rank
 
 __all__ = ["tt"]
 
@@ -79,7 +80,7 @@ def tt(tensor: Any, rank: int | Sequence[int] | None = None, *, tol: float | Non
         caps = max_ranks
     else:
         threshold = None
-        caps = tuple(min(r, m) for r, m in zip(_check_tt_rank(rank, n_modes), max_ranks, strict=True))
+        caps = tuple(min(r, m) for r, m in zip(tt_rank(rank, shape)[1:-1], max_ranks, strict=True))
 
     cores = []
     discarded_sq = 0.0
@@ -113,21 +114,3 @@ def _feasible_ranks(shape: tuple[int, ...]) -> tuple[int, ...]:
     for k in range(1, len(shape)):
         out.append(min(math.prod(shape[:k]), math.prod(shape[k:])))
     return tuple(out)
-
-
-def _check_tt_rank(rank: Any, n_modes: int) -> tuple[int, ...]:
-    ranks = int_tuple(rank, n_modes - 1)
-    if not (isinstance(rank, numbers.Integral) and not isinstance(rank, bool)):
-        if len(ranks) == n_modes + 1:
-            if ranks[0] != 1 or ranks[-1] != 1:
-                raise ValueError(f"boundary TT ranks must be 1, got rank={rank!r}")
-            ranks = ranks[1:-1]
-        if len(ranks) != n_modes - 1:
-            raise ValueError(
-                f"rank needs {n_modes - 1} inner ranks (or {n_modes + 1} with the boundary 1s) for "
-                f"an order-{n_modes} tensor, got {len(ranks)}"
-            )
-    for k, r in enumerate(ranks):
-        if r < 1:
-            raise ValueError(f"TT rank r_{k + 1} must be >= 1, got {r} (rank={rank!r})")
-    return ranks

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._progress import progress_bar
+from .._validation import as_float_array
 from ..backend import (
-    as_float_array,
     check_random_state,
     frobenius_norm,
     get_namespace,
@@ -21,7 +21,7 @@ from ..backend import (
 from ..formats import DecompositionInfo, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
 from ._ranks import int_tuple
-from ._subspace import leading_subspace
+from .linalg import leading_subspace
 
 __all__ = ["TUCKER_METHODS", "check_ranks", "tucker"]
 

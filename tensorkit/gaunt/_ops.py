@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from ..backend import as_float_array, get_namespace
+from .._validation import as_float_array
+from ..backend import get_namespace
 from ._product import _is_cupy_namespace, _lmax_from_size, gaunt_tensor_product
 from ._sph_harm import check_lmax, degree_index, real_sph_harm
 

@@ -42,7 +42,8 @@ import scipy.fft
 import scipy.sparse
 import scipy.special
 
-from ..backend import as_float_array, get_namespace
+from .._validation import as_float_array
+from ..backend import get_namespace
 from ._coefficients import gaunt_tensor_blocks
 from ._sph_harm import check_lmax, degree_index, normalized_legendre
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import as_float_array, get_namespace
+from .._validation import as_float_array
+from ..backend import get_namespace
 
 __all__ = ["NORMALIZATIONS", "real_sph_harm"]
 

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.special
 
-from ..backend import as_float_array, get_namespace
+from .._validation import as_float_array
+from ..backend import get_namespace
 from ._sph_harm import _real_sph_harm_frame, check_lmax, real_sph_harm
 
 __all__ = ["wigner_D"]

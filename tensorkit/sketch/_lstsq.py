@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
-from ..backend import array_module, as_float_array, get_namespace, resolve_backend, to_numpy
+from .._validation import as_float_array
+from ..backend import (
+    array_module,
+    get_namespace,
+    resolve_backend,
+    to_numpy,
+)
 from ._operators import (
     CountSketch,
     GaussianSketch,

@@ -26,7 +26,7 @@ from ..backend import (
     check_random_state,
     get_namespace,
     is_cupy_array,
-    native_namespace,
+    native,
     resolve_backend,
 )
 
@@ -137,7 +137,7 @@ class SketchOperator:
         """The random generator for one draw of ``S``, on the device of namespace ``xp``."""
         state = np.random.SeedSequence(self.seed, spawn_key=key).generate_state(2, np.uint64)
         seed = int(state[0]) >> 1
-        return check_random_state(seed, native_namespace(xp))
+        return check_random_state(seed, native(xp))
 
 
 class GaussianSketch(SketchOperator):
@@ -345,7 +345,7 @@ class KroneckerSketch:
 
     def factor_sketches(self, xp: Any = np) -> list[Any]:
         """The Gaussian matrices ``G_k`` of shape ``(m, I_k)`` on the device of namespace ``xp``."""
-        xp = native_namespace(xp)
+        xp = native(xp)
         mats = []
         for k, size in enumerate(self.shapes):
             state = np.random.SeedSequence(self.seed, spawn_key=(k, *self.shapes))
@@ -363,7 +363,7 @@ class KroneckerSketch:
         if len(factors) != len(self.shapes):
             raise ValueError(f"expected {len(self.shapes)} factors for shapes {self.shapes}, "
                              f"got {len(factors)}")
-        xp = native_namespace(get_namespace(*factors))
+        xp = native(get_namespace(*factors))
         mats = []
         for k, (f, size) in enumerate(zip(factors, self.shapes, strict=True)):
             f2, _ = _as_2d(f, f"factors[{k}]")

@@ -106,7 +106,7 @@ def test_bad_input():
         tt(X, rank=2, tol=0.1)
     with pytest.raises(ValueError, match=r"tol must lie in \(0, 1\)"):
         tt(X, tol=1.5)
-    with pytest.raises(ValueError, match="2 inner ranks"):
+    with pytest.raises(ValueError, match="2 inner TT ranks"):
         tt(X, rank=(2, 2, 2))
     with pytest.raises(ValueError, match="must be >= 1"):
         tt(X, rank=(2, 0))

@@ -103,7 +103,7 @@ def test_cuda_kernel_matches_reference():
 
 def test_dispatch_rejects_unknown_backend():
     pos, q, pts = _system(n=2)
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(ValueError, match="backend must be one of"):
         _kernels.pair_potential(pos, q, pts, None, None, "fortran")
 
 

@@ -1,4 +1,7 @@
-"""Leading left singular subspaces of unfoldings, with ranks fixed or chosen by a tail threshold.
+"""Linear algebra for decompositions: leading singular subspaces, ranks chosen by a tail threshold.
+
+Public so that other subpackages and upper layers (Chebyshev-Tucker, completion, dask) build on
+the same subspace routine instead of their own.
 
 The workhorse of every HOSVD-type method. Two routes:
 
@@ -19,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import frobenius_norm, native_namespace, to_numpy
+from ..backend import frobenius_norm, native, to_numpy
+
+__all__ = ["leading_subspace", "rank_from_tail"]
 
 # How far above the Gram noise level (eps * sigma_1^2 * sqrt(I)) a decision must sit to trust it.
 _GRAM_SAFETY = 1e3
@@ -81,15 +86,15 @@ def _rank_from_tail(lam: np.ndarray, threshold: float) -> int:
 
 def _accurate(unfolding, rank, threshold, xp):
     n_rows, n_cols = unfolding.shape
-    native = native_namespace(xp)
+    nxp = native(xp)
     if n_cols > n_rows:
         # Y = R^H Q^H with Y^H = Q R: the left singular vectors of Y are those of R^H.
         # numpy's and CuPy's mode="r" return the square R (scipy's pads it with zero rows)
-        r_factor = native.linalg.qr(xp.conj(unfolding).T, mode="r")
+        r_factor = nxp.linalg.qr(xp.conj(unfolding).T, mode="r")
         small = xp.conj(r_factor).T
     else:
         small = unfolding
-    u, s, _ = native.linalg.svd(small, full_matrices=False)
+    u, s, _ = nxp.linalg.svd(small, full_matrices=False)
     sigma = to_numpy(s).astype(np.float64)
     r = rank if rank is not None else rank_from_tail(sigma, threshold)
     return u[:, :r], sigma
@@ -98,4 +103,4 @@ def _accurate(unfolding, rank, threshold, xp):
 def _eigh(gram, xp):
     """Eigenpairs in ascending order (numpy's ``eigh`` measured fastest here for these sizes,
     ahead of scipy's subset drivers)."""
-    return native_namespace(xp).linalg.eigh(gram)
+    return native(xp).linalg.eigh(gram)
