@@ -1,11 +1,11 @@
-"""Minibatch training loop with evaluation, progress, history, atomic checkpoints and exact resume."""
+"""Minibatch training loop with per-batch processing, evaluation, progress, history, atomic
+checkpoints and exact resume."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import math
-import numbers
 import os
 import time
 from collections.abc import Callable
@@ -14,12 +14,22 @@ from typing import Any
 
 import numpy as np
 
+from .._info import Info
 from .._progress import progress_bar
-from ..backend import check_random_state, thread_limits
+from .._validation import check_int
+from ..backend import array_module, check_random_state, thread_limits
 from ..io import atomic_path, load_archive, save_archive
 from ._losses import Loss
-from ._module import Module, array_module
+from ._module import Module
 from ._optim import Optimizer, Scheduler
+from ._processor import (
+    array_batches,
+    check_processor,
+    check_processor_state,
+    check_source,
+    processor_state,
+    set_mode,
+)
 
 __all__ = ["HISTORY_KEYS", "Trainer", "plot_history"]
 
@@ -29,7 +39,11 @@ _VERSION = 1
 
 
 class Trainer:
-    """Train a :class:`Module` on arrays by shuffled minibatches.
+    """Train a :class:`Module` by minibatches, from in-memory arrays or from a batch source.
+
+    Each step runs ``processor.preprocess`` on the batch, the model, ``processor.postprocess``
+    and the loss; the loss gradient goes back through ``processor.postprocess_adjoint`` and the
+    model's adjoint, then the optimizer steps (see :class:`tensorkit.nn.Processor`).
 
     Parameters
     ----------
@@ -38,22 +52,34 @@ class Trainer:
     optimizer : Optimizer
         Built on ``model``.
     batch_size : int
+        Minibatch size for array data (a batch source makes its own batches).
     scheduler : Scheduler, optional
         Stepped once per epoch.
+    processor : Processor, optional
+        Per-batch processing around the model (patching, augmentation, normalization); any object
+        with ``preprocess``, ``postprocess`` and ``postprocess_adjoint``. Default: the identity.
+        Its ``state_dict`` (when it has one) is saved with checkpoints.
     checkpoint : path, optional
         ``.npz`` written atomically every ``checkpoint_every`` epochs and at the end: parameters,
-        optimizer and scheduler state, the shuffling generator's state, the epoch and the history.
-        ``fit(..., resume=True)`` continues from it with exactly the numbers an uninterrupted run
-        with the same seed would give.
+        optimizer, scheduler and processor state, the shuffling generator's state, the epoch and
+        the history. ``fit(..., resume=True)`` continues from it with exactly the numbers an
+        uninterrupted run with the same seed would give.
     checkpoint_every : int
     progress : bool
-        A tqdm bar over epochs (showing the losses).
+        A tqdm bar over epochs (showing the losses); on by default.
     random_state : int, numpy.random.Generator or None
-        Seeds the shuffling.
+        Seeds the shuffling (and is handed to a batch source).
     n_threads : int, optional
         Limit BLAS and Numba threads during :meth:`fit` (the default leaves them alone). On a
         machine shared with other jobs one thread per process avoids BLAS threads spinning against
         each other, which can cost several times the step time.
+
+    Attributes
+    ----------
+    history : dict of lists
+        See :meth:`fit`.
+    info : Info
+        The run as the library's one result record (see :attr:`info`).
 
     Examples
     --------
@@ -67,6 +93,18 @@ class Trainer:
     >>> history = trainer.fit(x, y, epochs=60)
     >>> history["train_loss"][-1] < 1e-3 * history["train_loss"][0]
     True
+    >>> trainer.info.method, trainer.info.iterations
+    ('trainer', 60)
+
+    Data that does not sit in memory comes from a batch source, here a callable drawing its
+    batches with the trainer's generator (so that a resumed run sees the same batches):
+
+    >>> def batches(epoch, rng):
+    ...     for _ in range(4):
+    ...         xb = rng.standard_normal((16, 3))
+    ...         yield xb, xb @ np.ones((3, 2))
+    >>> len(trainer.fit(batches, epochs=62)["train_loss"])
+    62
     """
 
     def __init__(
@@ -77,6 +115,7 @@ class Trainer:
         *,
         batch_size: int,
         scheduler: Scheduler | None = None,
+        processor: Any = None,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 1,
         progress: bool = True,
@@ -93,10 +132,11 @@ class Trainer:
             not isinstance(scheduler, Scheduler) or scheduler.optimizer is not optimizer
         ):
             raise ValueError("scheduler must be a tensorkit.nn Scheduler built on this optimizer")
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        self.checkpoint_every = _positive_int(checkpoint_every, "checkpoint_every")
-        self.n_threads = None if n_threads is None else _positive_int(n_threads, "n_threads")
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
+        self.n_threads = None if n_threads is None else check_int(n_threads, "n_threads", minimum=1)
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
+        self.processor = check_processor(processor)
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.progress = bool(progress)
         self.rng = check_random_state(random_state)
@@ -107,10 +147,10 @@ class Trainer:
     def fit(
         self,
         x: Any,
-        y: Any,
-        epochs: int,
+        y: Any = None,
+        epochs: int | None = None,
         *,
-        validation: tuple[Any, Any] | None = None,
+        validation: Any = None,
         metric: Callable[[Any, Any], float] | None = None,
         resume: bool = False,
     ) -> dict[str, list[float]]:
@@ -119,13 +159,17 @@ class Trainer:
         Parameters
         ----------
         x, y : arrays with the same first (sample) dimension
-            Cast once to the model dtype.
+            Cast once to the model dtype and shuffled into minibatches every epoch.
+            Alternatively ``x`` is a batch source and ``y`` is None: a callable
+            ``batches(epoch, rng)`` returning an iterable of ``(x, y)`` batches (``epoch`` counts
+            from 0; ``rng`` is the trainer's generator, checkpointed for exact resume), or an
+            iterable of ``(x, y)`` pairs iterated afresh every epoch (a list, a loader).
         epochs : int
             Total epoch count (a resumed run continues up to it).
-        validation : (x_test, y_test), optional
-            Evaluated after every epoch in eval mode: ``val_loss`` is the mean of the loss over
-            minibatches, ``val_metric`` is ``metric(pred, y_test)`` on all test predictions.
+        validation : (x_test, y_test) or batch source, optional
+            Evaluated after every epoch in eval mode (see :meth:`evaluate`).
         metric : callable, optional
+            ``metric(pred, y)`` on all postprocessed validation predictions and targets.
         resume : bool
             Continue from ``checkpoint`` when that file exists (else start afresh).
 
@@ -140,14 +184,15 @@ class Trainer:
             When a loss is NaN or infinite: names the epoch and step; the checkpoint on disk
             stays the last good one.
         ValueError
-            Mismatched shapes, or a checkpoint of another architecture or optimizer.
+            Mismatched shapes, a source yielding no batch, or a checkpoint of another
+            architecture, optimizer or processor.
         """
-        epochs = _nonneg_int(epochs, "epochs")
-        x, y = self._check_data(x, y, "x", "y")
+        if epochs is None:
+            raise TypeError("fit() needs epochs")
+        epochs = check_int(epochs, "epochs", minimum=0)
+        source, cast = self._source(x, y)
         if validation is not None:
-            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-                raise ValueError("validation must be a pair (x_test, y_test)")
-            validation = self._check_data(*validation, "validation x", "validation y")
+            validation = self._validation(validation)
         if metric is not None and not callable(metric):
             raise TypeError(f"metric must be callable, got {type(metric).__name__}")
         if resume:
@@ -155,26 +200,27 @@ class Trainer:
                 raise ValueError("resume=True needs a checkpoint path")
             if self.checkpoint.exists():
                 self.load_checkpoint(self.checkpoint)
-        xp = array_module(x)
-        n = int(x.shape[0])
-        steps_per_epoch = math.ceil(n / self.batch_size)
         limits = contextlib.nullcontext() if self.n_threads is None else thread_limits(self.n_threads)
         with limits, progress_bar(self.progress, total=epochs, desc="train", initial=self.epoch) as bar:
             while self.epoch < epochs:
                 start = time.perf_counter()
                 lr = self.optimizer.lr
-                self.model.train()
-                order = self.rng.permutation(n)
-                total = 0.0
-                for step in range(steps_per_epoch):
-                    idx = order[step * self.batch_size:(step + 1) * self.batch_size]
-                    idx = idx if xp is np else xp.asarray(idx)
-                    value = self._train_step(x[idx], y[idx], step)
-                    total += value
-                train_loss = total / steps_per_epoch
+                self._set_mode(True)
+                total, steps = 0.0, 0
+                for xb, yb in source(self.epoch, self.rng):
+                    if cast:
+                        xb, yb = self._cast(xb, yb)
+                    total += self._train_step(xb, yb, steps)
+                    steps += 1
+                if steps == 0:
+                    raise ValueError(
+                        f"the data source yielded no batch in epoch {self.epoch + 1} (a one-shot "
+                        "iterator feeds a single epoch: pass a list or a callable batches(epoch, rng))"
+                    )
+                train_loss = total / steps
                 val_loss, val_metric = (math.nan, math.nan)
                 if validation is not None:
-                    val_loss, val_metric = self.evaluate(*validation, metric=metric)
+                    val_loss, val_metric = self._evaluate(validation(), metric)
                 if self.scheduler is not None:
                     self.scheduler.step()
                 self.epoch += 1
@@ -192,9 +238,45 @@ class Trainer:
                 bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
         return self.history
 
-    def _train_step(self, xb, yb, step: int) -> float:
+    @property
+    def info(self) -> Info:
+        """The run so far as an :class:`~tensorkit.extend.Info`.
+
+        ``iterations`` is the epoch count, ``history`` the validation loss per epoch (the training
+        loss when no validation ran), ``rel_error`` its last value, ``extras["history"]`` a copy
+        of the full :attr:`history` and ``extras["monitored"]`` which loss ``history`` holds.
+        """
+        monitored = "val_loss" if any(math.isfinite(v) for v in self.history["val_loss"]) else "train_loss"
+        values = list(self.history[monitored])
+        return Info(
+            method="trainer",
+            iterations=self.epoch,
+            converged=True,
+            rel_error=values[-1] if values else None,
+            history=values,
+            extras={"history": {k: list(v) for k, v in self.history.items()}, "monitored": monitored},
+        )
+
+    def compute_gradients(self, x: Any, y: Any) -> float:
+        """Loss of one batch through processor and model, with the parameter gradients left in
+        ``model.gradients()`` (no optimizer step): the trainer's step without the update."""
+        x, y = self._check_data(x, y, "x", "y")
+        value = self._forward(x, y)
+        self._backward()
+        return value
+
+    def _forward(self, xb, yb) -> float:
+        xb, yb = self.processor.preprocess(xb, yb)
         pred = self.model.forward(xb)
-        value = self.loss_fn.forward(pred, yb)
+        pred, yb = self.processor.postprocess(pred, yb)
+        return self.loss_fn.forward(pred, yb)
+
+    def _backward(self) -> None:
+        self.model.zero_grad()
+        self.model.backward(self.processor.postprocess_adjoint(self.loss_fn.backward()))
+
+    def _train_step(self, xb, yb, step: int) -> float:
+        value = self._forward(xb, yb)
         if not math.isfinite(value):
             kept = (
                 f"; the checkpoint {str(self.checkpoint)!r} from epoch {self._saved_epoch()} is kept"
@@ -205,29 +287,88 @@ class Trainer:
                 f"training loss is {value} at epoch {self.epoch + 1}, step {step + 1} "
                 f"(lower the learning rate or check the data){kept}"
             )
-        self.model.zero_grad()
-        self.model.backward(self.loss_fn.backward())
+        self._backward()
         self.optimizer.step()
         return value
 
-    def evaluate(self, x, y, *, metric: Callable[[Any, Any], float] | None = None) -> tuple[float, float]:
-        """Mean minibatch loss and ``metric(pred, y)`` (NaN without a metric), in eval mode."""
-        x, y = self._check_data(x, y, "x", "y")
-        xp = array_module(x)
-        self.model.eval()
-        preds, total, count = [], 0.0, 0
-        for start in range(0, int(x.shape[0]), self.batch_size):
-            pred = self.model.forward(x[start:start + self.batch_size])
-            total += self.loss_fn.forward(pred, y[start:start + self.batch_size])
-            count += 1
-            if metric is not None:
-                preds.append(pred)
-        self.model.train()
+    def evaluate(
+        self, x: Any, y: Any = None, *, metric: Callable[[Any, Any], float] | None = None
+    ) -> tuple[float, float]:
+        """Mean minibatch loss and ``metric(pred, y)`` (NaN without a metric), in eval mode.
+
+        ``x, y`` are arrays (cut into ``batch_size`` slices) or ``x`` is a batch source as in
+        :meth:`fit` (a callable gets ``rng=None``); predictions and targets are those after
+        ``processor.postprocess``.
+        """
+        return self._evaluate(self._validation(x if y is None else (x, y))(), metric)
+
+    def _evaluate(self, batches, metric) -> tuple[float, float]:
+        self._set_mode(False)
+        preds, targets, total, count = [], [], 0.0, 0
+        try:
+            for xb, yb in batches:
+                xb, yb = self.processor.preprocess(xb, yb)
+                pred, yb = self.processor.postprocess(self.model.forward(xb), yb)
+                total += self.loss_fn.forward(pred, yb)
+                count += 1
+                if metric is not None:
+                    preds.append(pred)
+                    targets.append(yb)
+        finally:
+            self._set_mode(True)
+        if count == 0:
+            raise ValueError("the validation data yielded no batch")
         value = total / count
         if not math.isfinite(value):
             raise FloatingPointError(f"validation loss is {value} after epoch {self.epoch + 1}")
-        score = float(metric(xp.concatenate(preds), y)) if metric is not None else math.nan
-        return value, score
+        if metric is None:
+            return value, math.nan
+        xp = array_module(preds[0])
+        return value, float(metric(xp.concatenate(preds), xp.concatenate(targets)))
+
+    def predict(self, x: Any, *, batch_size: int | None = None) -> Any:
+        """Model outputs for inputs ``x`` in eval mode, through ``preprocess(x, None)`` and
+        ``postprocess(pred, None)``, by slices of ``batch_size`` (default the trainer's)."""
+        batch_size = self.batch_size if batch_size is None else check_int(batch_size, "batch_size", minimum=1)
+        x = self.model._as_input(x, "x")
+        self._set_mode(False)
+        try:
+            out = []
+            for start in range(0, int(x.shape[0]), batch_size):
+                xb, _ = self.processor.preprocess(x[start:start + batch_size], None)
+                out.append(self.processor.postprocess(self.model.forward(xb), None)[0])
+        finally:
+            self._set_mode(True)
+        return array_module(x).concatenate(out)
+
+    def _set_mode(self, training: bool) -> None:
+        self.model.train(training)
+        set_mode(self.processor, training)
+
+    def _source(self, x, y):
+        """``(batches(epoch, rng), cast_each_batch)`` for arrays or a batch source."""
+        if hasattr(x, "shape"):
+            if y is None:
+                raise TypeError("y is required when x is an array")
+            x, y = self._check_data(x, y, "x", "y")
+            return array_batches(x, y, self.batch_size), False
+        if y is not None:
+            raise TypeError(f"y must be None when x is a batch source, got {type(y).__name__}")
+        return check_source(x, "x"), True
+
+    def _validation(self, validation):
+        """Validation data as a function returning a fresh iterable of cast ``(x, y)`` batches."""
+        if isinstance(validation, (tuple, list)) and len(validation) == 2 and all(
+            hasattr(v, "shape") for v in validation
+        ):
+            x, y = self._check_data(*validation, "validation x", "validation y")
+            step = self.batch_size
+            return lambda: ((x[s:s + step], y[s:s + step]) for s in range(0, int(x.shape[0]), step))
+        source = check_source(validation, "validation")
+        return lambda: (self._cast(xb, yb) for xb, yb in source(self.epoch, None))
+
+    def _cast(self, x, y):
+        return self.model._as_input(x, "x"), self.model._as_input(y, "y")
 
     def _check_data(self, x, y, xname, yname):
         for name, value in ((xname, x), (yname, y)):
@@ -241,11 +382,13 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Write model, optimizer, scheduler, generator state, epoch and history atomically."""
+        """Write model, optimizer, scheduler and processor state, generator state, epoch and
+        history atomically."""
         arrays = {f"param/{k}": v for k, v in self.model.state_dict().items()}
         arrays.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
         if self.scheduler is not None:
             arrays.update({f"sched/{k}": v for k, v in self.scheduler.state_dict().items()})
+        arrays.update({f"proc/{k}": v for k, v in processor_state(self.processor).items()})
         arrays.update({f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in self.history.items()})
         save_archive(
             path,
@@ -267,7 +410,7 @@ class Trainer:
                 raise ValueError(
                     f"{str(path)!r} was written for a {found}, this trainer has a {type(obj).__name__}"
                 )
-        groups: dict[str, dict[str, Any]] = {"param": {}, "optim": {}, "sched": {}, "history": {}}
+        groups: dict[str, dict[str, Any]] = {"param": {}, "optim": {}, "sched": {}, "proc": {}, "history": {}}
         for key, value in data.items():
             head, _, tail = key.partition("/")
             if head in groups and tail:
@@ -283,6 +426,9 @@ class Trainer:
             )
         if (self.scheduler is None) != (not groups["sched"]):
             raise ValueError(f"{str(path)!r} and this trainer disagree on having a scheduler")
+        check_processor_state(self.processor, groups["proc"], path)
+        if groups["proc"]:
+            self.processor.load_state_dict(groups["proc"])
         self.optimizer.load_state_dict(groups["optim"])
         self.model.load_state_dict(groups["param"])
         if self.scheduler is not None:
@@ -332,15 +478,3 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike) -> No
     suffix = Path(path).suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=suffix)
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _nonneg_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-    return int(value)

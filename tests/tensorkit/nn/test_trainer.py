@@ -10,11 +10,13 @@ from tensorkit.nn import (
     Linear,
     LpLoss,
     MSELoss,
+    Normalizer,
     Sequential,
     StepLR,
     Trainer,
     plot_history,
 )
+from tensorkit.nn._processor import NormalizingProcessor, Processor
 
 
 def make_model(dtype=np.float64, seed=0):
@@ -153,3 +155,192 @@ def test_training_on_the_gpu_matches_the_cpu():
     np.testing.assert_allclose(gpu_history["train_loss"], cpu_history["train_loss"], rtol=1e-8)
     for k, v in cpu.model.parameters().items():
         np.testing.assert_allclose(to_numpy(model.parameters()[k]), v, rtol=1e-8, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- processors
+class ScaleAndAffine(Processor):
+    """Inputs times 2 (not differentiated); prediction -> c * pred + b before the loss."""
+
+    def __init__(self, c, b, adjoint=True):
+        super().__init__()
+        self.c, self.b, self.adjoint = c, b, adjoint
+
+    def preprocess(self, x, y):
+        return 2.0 * x, y
+
+    def postprocess(self, pred, y):
+        return self.c * pred + self.b, y
+
+    def postprocess_adjoint(self, grad):
+        return self.c * grad if self.adjoint else grad
+
+
+class CountingNoise(Processor):
+    """Stateful augmentation: noise drawn from (seed, batches seen), the count kept in state_dict."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def preprocess(self, x, y):
+        if self.training:
+            self.count += 1
+            x = x + 0.01 * np.random.default_rng(self.count).standard_normal(x.shape)
+        return x, y
+
+    def state_dict(self):
+        return {"count": np.asarray(self.count)}
+
+    def load_state_dict(self, state):
+        self.count = int(state["count"])
+
+
+def _processed_loss(trainer, x, y):
+    xb, yb = trainer.processor.preprocess(x, y)
+    pred, yb = trainer.processor.postprocess(trainer.model.forward(xb), yb)
+    return trainer.loss_fn.forward(pred, yb)
+
+
+@pytest.mark.parametrize("adjoint", [True, False])
+def test_processor_adjoint_gives_finite_difference_gradients(adjoint):
+    x, y = make_data(n=6)
+    c = np.linspace(0.5, 2.0, 36).reshape(6, 6)
+    model = make_model()
+    trainer = Trainer(model, MSELoss(), Adam(model), batch_size=6, progress=False,
+                      processor=ScaleAndAffine(c, 0.3, adjoint=adjoint))
+    trainer.compute_gradients(x, y)
+    grads = {k: v.copy() for k, v in model.gradients().items()}
+    eps, worst = 1e-6, 0.0
+    for name, param in model.parameters().items():
+        for index in list(np.ndindex(param.shape))[:: max(1, param.size // 5)]:
+            keep = param[index]
+            param[index] = keep + eps
+            up = _processed_loss(trainer, x, y)
+            param[index] = keep - eps
+            down = _processed_loss(trainer, x, y)
+            param[index] = keep
+            fd = (up - down) / (2 * eps)
+            worst = max(worst, abs(fd - grads[name][index]) / (abs(fd) + 1e-6))
+    if adjoint:
+        assert worst < 1e-5
+    else:  # the wrong (identity) adjoint is caught by the same check
+        assert worst > 1e-2
+
+
+def test_identity_processor_and_batch_sources_are_bit_identical():
+    x, y = make_data()
+    plain = make_trainer()
+    reference = plain.fit(x, y, epochs=3, validation=(x[:8], y[:8]),
+                          metric=lambda p, t: float(np.abs(p - t).sum()))
+    model = make_model()
+    opt = Adam(model, lr=1e-2)
+    with_processor = Trainer(model, LpLoss(), opt, batch_size=10, scheduler=StepLR(opt, 4, 0.5),
+                             processor=Processor(), progress=False, random_state=3)
+    history = with_processor.fit(x, y, epochs=3, validation=(x[:8], y[:8]),
+                                 metric=lambda p, t: float(np.abs(p - t).sum()))
+    for key in ("train_loss", "val_loss", "val_metric", "lr"):
+        assert history[key] == reference[key]
+
+    def batches(epoch, rng):  # the same shuffling as the array path, as a source
+        order = rng.permutation(x.shape[0])
+        for start in range(0, x.shape[0], 10):
+            yield x[order[start:start + 10]], y[order[start:start + 10]]
+
+    sourced = make_trainer()
+    history = sourced.fit(batches, epochs=3, validation=[(x[:8], y[:8])],
+                          metric=lambda p, t: float(np.abs(p - t).sum()))
+    for key in ("train_loss", "val_loss", "val_metric", "lr"):
+        assert history[key] == reference[key]
+    for k, v in plain.model.state_dict().items():
+        np.testing.assert_array_equal(with_processor.model.state_dict()[k], v)
+        np.testing.assert_array_equal(sourced.model.state_dict()[k], v)
+
+
+def test_resume_with_processor_state_is_exact(tmp_path):
+    x, y = make_data()
+
+    def trainer(checkpoint=None):
+        t = make_trainer(checkpoint=checkpoint)
+        t.processor = CountingNoise()
+        return t
+
+    full = trainer()
+    full_history = full.fit(x, y, epochs=5, validation=(x[:8], y[:8]))
+    ckpt = tmp_path / "ckpt.npz"
+    trainer(ckpt).fit(x, y, epochs=2, validation=(x[:8], y[:8]))
+    assert int(np.load(ckpt)["proc/count"]) == 10
+    resumed = trainer(ckpt)
+    history = resumed.fit(x, y, epochs=5, validation=(x[:8], y[:8]), resume=True)
+    for key in ("train_loss", "val_loss", "lr"):
+        assert history[key] == full_history[key]
+    assert resumed.processor.count == full.processor.count == 25
+    for k, v in full.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[k], v)
+    stateless = make_trainer(checkpoint=ckpt)
+    stateless.processor = ScaleAndAffine(1.0, 0.0)
+    with pytest.raises(ValueError, match="holds no state"):
+        stateless.fit(x, y, epochs=6, resume=True)
+
+
+def test_normalizing_processor_trains_on_normalized_data_and_reports_physical_units(tmp_path):
+    x, y = make_data()
+    y = 50.0 + 10.0 * y
+    proc = NormalizingProcessor(Normalizer(), Normalizer()).fit(x, y)
+    model = make_model()
+    ckpt = tmp_path / "ckpt.npz"
+    trainer = Trainer(model, MSELoss(), Adam(model, lr=1e-2), batch_size=10, processor=proc,
+                      checkpoint=ckpt, progress=False, random_state=0)
+    trainer.fit(x, y, epochs=2)
+    # training loss: MSE of normalized targets; evaluation: de-normalized prediction against y
+    pred = trainer.predict(x)
+    encoded = model.forward(proc.x_normalizer.encode(x))
+    np.testing.assert_allclose(pred, proc.y_normalizer.decode(encoded), rtol=1e-12)
+    value, score = trainer.evaluate(x, y, metric=lambda p, t: float(np.mean(p - t)))
+    per_batch = [np.mean((pred[s:s + 10] - y[s:s + 10]) ** 2) for s in range(0, 48, 10)]
+    assert value == pytest.approx(float(np.mean(per_batch)), rel=1e-12)
+    assert score == pytest.approx(float(np.mean(pred - y)), rel=1e-12)
+    # eval-mode adjoint of the decoding is the scaling by std + eps
+    proc.eval()
+    g = np.random.default_rng(0).standard_normal(pred.shape)
+    scale = proc.y_normalizer.buffers["std"][0] + proc.y_normalizer.eps
+    np.testing.assert_allclose(proc.postprocess_adjoint(g), g * scale)
+    proc.train()
+    # the statistics travel with the checkpoint into a fresh, unfitted processor
+    fresh_model = make_model()
+    fresh = Trainer(fresh_model, MSELoss(), Adam(fresh_model, lr=1e-2), batch_size=10,
+                    processor=NormalizingProcessor(Normalizer(), Normalizer()), checkpoint=ckpt,
+                    progress=False)
+    fresh.load_checkpoint(ckpt)
+    np.testing.assert_array_equal(fresh.predict(x), pred)
+
+
+def test_info_record_and_progress_default():
+    x, y = make_data(n=20)
+    trainer = make_trainer()
+    trainer.fit(x, y, epochs=2)
+    info = trainer.info
+    assert info.method == "trainer" and info.iterations == 2 and info.converged
+    assert info.history == trainer.history["train_loss"] and info.extras["monitored"] == "train_loss"
+    trainer.fit(x, y, epochs=3, validation=(x, y))
+    info = trainer.info
+    assert info.extras["monitored"] == "val_loss" and info.rel_error == trainer.history["val_loss"][-1]
+    assert info.extras["history"] == trainer.history
+    model = make_model()
+    assert Trainer(model, MSELoss(), Adam(model), batch_size=4).progress
+
+
+def test_bad_processor_and_sources():
+    x, y = make_data(n=20)
+    trainer = make_trainer()
+    with pytest.raises(TypeError, match="postprocess_adjoint"):
+        Trainer(trainer.model, MSELoss(), trainer.optimizer, batch_size=4, processor=object())
+    with pytest.raises(TypeError, match=r"callable batches\(epoch, rng\)"):
+        trainer.fit(42, epochs=1)
+    with pytest.raises(TypeError, match="y is required"):
+        trainer.fit(x, epochs=1)
+    with pytest.raises(TypeError, match="needs epochs"):
+        trainer.fit(x, y)
+    with pytest.raises(ValueError, match="no batch in epoch 2"):
+        trainer.fit(iter([(x, y)]), epochs=2)
+    with pytest.raises(TypeError, match="epochs must be an int"):
+        trainer.fit(x, y, epochs=2.0)
