@@ -1,7 +1,10 @@
 """Low-rank tensor formats: Tucker, CP (canonical polyadic) and TT (tensor train).
 
 All are plain containers of arrays (numpy or CuPy), picklable so that dask can ship them, and save
-to versioned ``.npz`` archives. Results of decompositions also carry a :class:`DecompositionInfo`.
+to versioned ``.npz`` archives. Results of decompositions also carry an :class:`~tensorkit.Info`
+record (``DecompositionInfo`` is the same class under its older name).
+
+Constructors take arrays, or nested lists and tuples of numbers, which become numpy arrays.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import math
 import os
 from typing import Any
+
+import array_api_compat
 
 from ._info import Info
 from ._validation import check_allocation
@@ -21,6 +26,33 @@ __all__ = ["CPTensor", "DecompositionInfo", "Info", "TTTensor", "TuckerTensor"]
 
 # The record every decomposition result carries (the name predates the shared Info).
 DecompositionInfo = Info
+
+
+def _as_arrays(named: list[tuple[str, Any]]) -> list[Any]:
+    """The arrays of ``named`` (name, value) pairs: arrays pass through unchecked (formats are built
+    in inner loops, by factorized layers), lists and tuples of numbers become arrays of the
+    namespace of the arrays among them (numpy when there are none)."""
+    xp = get_namespace(*(v for _, v in named if array_api_compat.is_array_api_obj(v)))
+    return [_as_array(v, name, xp) for name, v in named]
+
+
+def _as_array(x: Any, name: str, xp: Any) -> Any:
+    if array_api_compat.is_array_api_obj(x):
+        return x
+    try:
+        out = xp.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}: {exc}") from None
+    if out.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must hold numbers, got {type(x).__name__} of dtype {out.dtype}")
+    return out
+
+
+def _numbered_pairs(name: str, values: Any) -> list[tuple[str, Any]]:
+    try:
+        return [(f"{name}[{k}]", v) for k, v in enumerate(values)]
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of arrays, got {type(values).__name__}") from None
 
 
 class _LowRankFormat:
@@ -86,9 +118,8 @@ class TuckerTensor(_LowRankFormat):
     _FORMAT = "tensorkit.TuckerTensor"
     _VERSION = 1
 
-    def __init__(self, core: Any, factors: Any, *, info: DecompositionInfo | None = None):
-        factors = list(factors)
-        get_namespace(core, *factors)
+    def __init__(self, core: Any, factors: Any, *, info: Info | None = None):
+        core, *factors = _as_arrays([("core", core), *_numbered_pairs("factors", factors)])
         if core.ndim != len(factors):
             raise ValueError(f"core has {core.ndim} modes but {len(factors)} factors were given")
         for k, f in enumerate(factors):
@@ -149,14 +180,20 @@ class CPTensor(_LowRankFormat):
     ----------
     weights : array of shape ``(R,)``
     factors : sequence of arrays ``(I_k, R)``
+
+    Examples
+    --------
+    >>> import numpy as np, tensorkit
+    >>> C = tensorkit.CPTensor([2.0], [np.ones((3, 1)), np.ones((4, 1))])
+    >>> C.shape, C.rank, float(C.to_dense()[0, 0])
+    ((3, 4), 1, 2.0)
     """
 
     _FORMAT = "tensorkit.CPTensor"
     _VERSION = 1
 
-    def __init__(self, weights: Any, factors: Any, *, info: DecompositionInfo | None = None):
-        factors = list(factors)
-        get_namespace(weights, *factors)
+    def __init__(self, weights: Any, factors: Any, *, info: Info | None = None):
+        weights, *factors = _as_arrays([("weights", weights), *_numbered_pairs("factors", factors)])
         if not factors:
             raise ValueError("a CPTensor needs at least one factor")
         rank = weights.shape[0] if weights.ndim == 1 else -1
@@ -228,7 +265,7 @@ class TTTensor(_LowRankFormat):
     Parameters
     ----------
     cores : sequence of 3-way arrays ``(r_{k-1}, I_k, r_k)`` (numpy or CuPy, one device)
-    info : DecompositionInfo, optional
+    info : Info, optional
 
     Examples
     --------
@@ -246,11 +283,10 @@ class TTTensor(_LowRankFormat):
     _FORMAT = "tensorkit.TTTensor"
     _VERSION = 1
 
-    def __init__(self, cores: Any, *, info: DecompositionInfo | None = None):
-        cores = list(cores)
+    def __init__(self, cores: Any, *, info: Info | None = None):
+        cores = _as_arrays(_numbered_pairs("cores", cores))
         if not cores:
             raise ValueError("a TTTensor needs at least one core")
-        get_namespace(*cores)
         for k, c in enumerate(cores):
             if getattr(c, "ndim", None) != 3:
                 raise ValueError(

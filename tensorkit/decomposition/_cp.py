@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
+from .._info import Info
 from .._progress import progress_bar
-from .._validation import as_float_array
+from .._validation import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_stop_tol,
+)
 from ..backend import (
     check_random_state,
     frobenius_norm,
@@ -18,23 +24,29 @@ from ..backend import (
     resolve_backend,
     standard_normal,
 )
-from ..formats import CPTensor, DecompositionInfo
+from ..formats import CPTensor
 from ..tenalg import mttkrp, unfold
+from ._ranks import cp_rank
+from ._tucker import check_dense_input
 from .linalg import leading_subspace
 
 __all__ = ["cp"]
 
 
+_DEFAULT_STOP_TOL = 1e-10
+
+
 def cp(
     tensor: Any,
-    rank: int,
+    rank: int | float,
     *,
     n_iter_max: int = 200,
-    tol: float = 1e-10,
+    stop_tol: float = _DEFAULT_STOP_TOL,
     init: str | CPTensor = "svd",
     random_state: Any = None,
     backend: str | None = None,
     progress: bool = False,
+    tol: float | None = None,
 ) -> CPTensor:
     r"""CP decomposition ``X ~ sum_r w_r a^(1)_r o ... o a^(N)_r`` by alternating least squares.
 
@@ -46,12 +58,14 @@ def cp(
     Parameters
     ----------
     tensor : dense array, or a sparse COO tuple ``(indices, values, shape)``
-    rank : int >= 1
+    rank : int >= 1, or float
+        The CP rank; a float is the fraction of the tensor's parameter count to keep, as
+        :func:`tensorkit.decomposition.resolve_rank` reads it.
     n_iter_max : int
         Maximum number of sweeps; a ``RuntimeWarning`` says when it stopped the iteration.
-    tol : float
-        Stop when the relative reconstruction error changes by less than ``tol`` between sweeps
-        (tensorly's meaning).
+    stop_tol : float >= 0
+        Stop when the relative reconstruction error changes by less than ``stop_tol`` between
+        sweeps (what tensorly calls ``tol``).
     init : {"svd", "random"} or CPTensor
         ``"svd"``: leading left singular vectors of each unfolding (dense input only, padded with
         random columns when ``rank`` exceeds a dimension); ``"random"``: standard normal factors.
@@ -59,6 +73,9 @@ def cp(
     backend : {"numpy", "numba", "cupy"} or None
         Kernel set for the sparse MTTKRP.
     progress : bool
+    tol : float, deprecated
+        The old name of ``stop_tol`` (a ``DeprecationWarning`` says so): ``tol`` is the accuracy
+        target everywhere else in tensorkit.
 
     Returns
     -------
@@ -74,27 +91,22 @@ def cp(
     >>> result.info.rel_error < 1e-8
     True
     """
+    stop_tol = _stop_tol_from_deprecated_tol(stop_tol, tol)
     sparse = isinstance(tensor, tuple)
     if sparse:
-        indices, values, shape = _check_coo(tensor)
-        xp = get_namespace(indices, values)
+        indices, values, shape, xp = _check_coo(tensor)
         backend = resolve_backend(backend, indices, values)
         norm = frobenius_norm(values)
         dtype = values.dtype
     else:
-        xp = get_namespace(tensor)
-        tensor = as_float_array(tensor, "tensor", xp=xp)
+        tensor, xp = check_dense_input(tensor)
         backend = resolve_backend(backend, tensor)
         shape = tuple(int(s) for s in tensor.shape)
-        if len(shape) < 2:
-            raise ValueError(f"tensor must have order >= 2, got shape {shape}")
         norm = frobenius_norm(tensor)
         dtype = tensor.dtype
-    rank = _check_rank(rank)
-    if not isinstance(n_iter_max, numbers.Integral) or n_iter_max < 1:
-        raise ValueError(f"n_iter_max must be a positive int, got {n_iter_max!r}")
-    if not (isinstance(tol, numbers.Real) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative float, got {tol!r}")
+    rank = cp_rank(rank, shape)
+    n_iter_max = check_int(n_iter_max, "n_iter_max", minimum=1)
+    stop_tol = check_stop_tol(stop_tol)
     norm = norm or 1.0
     rng = check_random_state(random_state, xp)
     factors = _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp)
@@ -111,7 +123,7 @@ def cp(
                 for k, f in enumerate(factors):
                     if k != mode:
                         gram = gram * (f.T @ xp.conj(f))
-                m = mttkrp(target, [xp.conj(f) for f in factors], mode, backend=backend)
+                m = mttkrp(target, [xp.conj(f) for f in factors], mode, backend=backend, xp=xp)
                 factors[mode] = _solve_normal(gram, m, xp)
                 weights = xp.linalg.vector_norm(factors[mode], axis=0)
                 safe = xp.where(weights == 0, xp.ones_like(weights), weights)
@@ -123,17 +135,17 @@ def cp(
             history.append(error)
             bar.update()
             bar.set_postfix(rel_error=f"{error:.3e}")
-            if len(history) > 1 and abs(history[-2] - history[-1]) < tol:
+            if len(history) > 1 and abs(history[-2] - history[-1]) < stop_tol:
                 converged = True
                 break
     if not converged:
         warnings.warn(
             f"CP-ALS stopped by n_iter_max={n_iter_max} before the error changed by less than "
-            f"tol={tol}",
+            f"stop_tol={stop_tol}",
             RuntimeWarning,
             stacklevel=2,
         )
-    info = DecompositionInfo(
+    info = Info(
         "cp_als", iterations=len(history), converged=converged, rel_error=history[-1],
         history=history,
     )
@@ -174,8 +186,7 @@ def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp):
                 f"init has shape {init.shape} and rank {init.rank}; expected {shape} and {rank}"
             )
         return [f * (init.weights[None, :] if k == 0 else 1) for k, f in enumerate(init.factors)]
-    if init not in ("svd", "random"):
-        raise ValueError(f"init must be 'svd', 'random' or a CPTensor, got {init!r}")
+    check_choice(init, "init", ("svd", "random"))
 
     def normal(size):
         return standard_normal(rng, (size, rank), dtype, xp).astype(dtype)
@@ -185,28 +196,41 @@ def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp):
     factors = []
     for mode, size in enumerate(shape):
         keep = min(rank, size)
-        u, _ = leading_subspace(unfold(tensor, mode), rank=keep, xp=xp)
+        u, _ = leading_subspace(unfold(tensor, mode, xp=xp), rank=keep, xp=xp)
         if keep < rank:
             u = xp.concat([u, normal(size)[:, : rank - keep]], axis=1)
         factors.append(u.astype(dtype))
     return factors
 
 
-def _check_rank(rank):
-    if not isinstance(rank, numbers.Integral) or isinstance(rank, bool):
-        raise TypeError(f"rank must be an int, got {rank!r}")
-    if rank < 1:
-        raise ValueError(f"rank must be >= 1, got {rank}")
-    return int(rank)
+def _stop_tol_from_deprecated_tol(stop_tol, tol):
+    """``stop_tol``, or the value given under its old name ``tol`` (with a DeprecationWarning)."""
+    if tol is None:
+        return stop_tol
+    if stop_tol != _DEFAULT_STOP_TOL:
+        raise TypeError(f"give stop_tol only, got stop_tol={stop_tol!r} and its old name tol={tol!r}")
+    warnings.warn(
+        "cp(tol=...) is the iteration stop and is renamed stop_tol; tol will be the accuracy "
+        "target, as in tucker and tt",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return tol
 
 
 def _check_coo(tensor):
+    """A sparse tensor ``(indices, values, shape)``: lists become arrays, values are checked as
+    numbers (their bounds and index dtype are checked by :func:`tensorkit.tenalg.mttkrp`)."""
     if len(tensor) != 3:
-        raise ValueError("a sparse tensor is a tuple (indices, values, shape)")
+        raise ValueError(
+            f"a sparse tensor is a tuple (indices, values, shape), got a tuple of length {len(tensor)}"
+        )
     indices, values, shape = tensor
     xp = get_namespace(indices, values)
+    if not array_api_compat.is_array_api_obj(indices):
+        indices = xp.asarray(indices)
     values = as_float_array(values, "values", xp=xp)
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(check_int(s, f"shape[{k}]", minimum=1) for k, s in enumerate(shape))
     if len(shape) < 2:
         raise ValueError(f"tensor must have order >= 2, got shape {shape}")
-    return indices, values, shape
+    return indices, values, shape, xp

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_path
 from ._tucker import tucker
 
 TOLERANCES = (0.1, 0.05, 0.03, 0.02, 0.01)
@@ -41,17 +43,19 @@ def indian_pines(*, quick: bool = False) -> tuple[np.ndarray, str]:
 
 
 def plot_error_vs_compression(rows, path, *, title: str) -> None:
-    """Save relative error against compression ratio, one point per tolerance (atomically)."""
-    try:
-        import matplotlib
+    """Save relative error against compression ratio, one point per tolerance (atomically).
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    ``rows`` holds ``(tol, ranks, rel_error, compression_ratio, seconds)`` tuples; the format
+    follows the suffix of ``path``.
+    """
+    try:
+        # A bare Figure (no pyplot) leaves the user's backend and open figures alone
+        from matplotlib.figure import Figure
     except ImportError:
         raise RuntimeError("plots need matplotlib: pip install 'tensorkit[plot]'") from None
-    from ..io import atomic_path
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    path = Path(path)
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     ax.loglog([r[3] for r in rows], [r[2] for r in rows], "o-")
     for tol, _, err, ratio, _ in rows:
         ax.annotate(f"tol {tol:g}", (ratio, err), textcoords="offset points", xytext=(4, 4),
@@ -63,4 +67,3 @@ def plot_error_vs_compression(rows, path, *, title: str) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from .._validation import as_float_array
-from ..backend import get_namespace, to_numpy
-from ..formats import DecompositionInfo, TTTensor
+from .._info import Info
+from .._progress import progress_bar
+from .._validation import check_tol
+from ..backend import frobenius_norm, resolve_backend, to_numpy
+from ..formats import TTTensor
 from ._ranks import tt_rank
+from ._tucker import check_dense_input, exactly_one_of_rank_and_tol
 
 __all__ = ["tt"]
 
 
-def tt(tensor: Any, rank: int | Sequence[int] | None = None, *, tol: float | None = None) -> TTTensor:
+def tt(
+    tensor: Any,
+    rank: int | Sequence[int] | float | None = None,
+    *,
+    tol: float | None = None,
+    backend: str | None = None,
+    progress: bool = False,
+) -> TTTensor:
     r"""Tensor-train decomposition ``X ~ G_1 G_2 ... G_N`` by sequential truncated SVDs (TT-SVD).
 
     Sweeping left to right, the remainder is reshaped to ``(r_{k-1} I_k, I_{k+1} ... I_N)``, its
@@ -26,15 +35,20 @@ def tt(tensor: Any, rank: int | Sequence[int] | None = None, *, tol: float | Non
     Parameters
     ----------
     tensor : array of order >= 2 (numpy or CuPy; real or complex; integers promoted to float64)
-    rank : int or sequence of int, optional
-        Maximum TT ranks: an int for every bond, ``N - 1`` inner ranks, or ``N + 1`` ranks with
-        the boundary 1s (tensorly's convention). Ranks above what the shape allows are lowered to
-        it (``r_k <= min(I_1 ... I_k, I_{k+1} ... I_N)``).
+    rank : int, sequence of int or float, optional
+        Maximum TT ranks: an int for every bond, ``N - 1`` inner ranks, ``N + 1`` ranks with
+        the boundary 1s (tensorly's convention), or a float fraction of the parameter count (as
+        :func:`tensorkit.decomposition.resolve_rank` reads it). Ranks above what the shape allows
+        are lowered to it (``r_k <= min(I_1 ... I_k, I_{k+1} ... I_N)``).
     tol : float in (0, 1), optional
         Relative error target. Exactly one of ``rank`` and ``tol`` is given. Each truncation keeps
         the smallest ``r_k`` whose discarded singular values satisfy
         :math:`\sqrt{\sum_{i > r_k} \sigma_i^2} \le tol \|X\|_F / \sqrt{N - 1}`, which guarantees
         :math:`\|X - \hat X\|_F \le tol \|X\|_F`.
+    backend : {"numpy", "numba", "cupy"} or None
+        Checked against the device of ``tensor`` (TT-SVD needs no custom kernel).
+    progress : bool
+        Show a progress bar over the ``N - 1`` truncations.
 
     Returns
     -------
@@ -56,27 +70,15 @@ def tt(tensor: Any, rank: int | Sequence[int] | None = None, *, tol: float | Non
     I. V. Oseledets, "Tensor-train decomposition", SIAM J. Sci. Comput. 33 (2011) 2295-2317,
     Algorithm 1 and Theorem 2.2.
     """
-    xp = get_namespace(tensor)
-    tensor = as_float_array(tensor, "tensor", xp=xp)
-    if tensor.ndim < 2:
-        raise ValueError(f"tensor must have at least 2 modes, got shape {tuple(tensor.shape)}")
-    if any(s == 0 for s in tensor.shape):
-        raise ValueError(f"tensor must not be empty, got shape {tuple(tensor.shape)}")
+    tensor, xp = check_dense_input(tensor)
+    resolve_backend(backend, tensor)
+    exactly_one_of_rank_and_tol(rank, tol)
     shape = tuple(int(s) for s in tensor.shape)
     n_modes = len(shape)
     max_ranks = _feasible_ranks(shape)
-    if (rank is None) == (tol is None):
-        raise ValueError(
-            "give exactly one of rank and tol, got "
-            + ("neither" if rank is None else f"rank={rank!r} and tol={tol!r}")
-        )
-    norm = float(xp.linalg.vector_norm(tensor))
+    norm = frobenius_norm(tensor)
     if tol is not None:
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
-            raise TypeError(f"tol must be a float, got {type(tol).__name__}")
-        if not 0 < tol < 1:
-            raise ValueError(f"tol must lie in (0, 1), got {tol}")
-        threshold = float(tol) * norm / math.sqrt(n_modes - 1)
+        threshold = check_tol(tol) * norm / math.sqrt(n_modes - 1)
         caps = max_ranks
     else:
         threshold = None
@@ -85,27 +87,29 @@ def tt(tensor: Any, rank: int | Sequence[int] | None = None, *, tol: float | Non
     cores = []
     discarded_sq = 0.0
     left = 1
-    remainder = tensor.reshape(shape[0], -1)
-    for k in range(n_modes - 1):
-        remainder = remainder.reshape(left * shape[k], -1)
-        u, s, vh = xp.linalg.svd(remainder, full_matrices=False)
-        s_host = [float(v) for v in to_numpy(s)]
-        # tails[r] = sqrt(sum_{i >= r} s_i^2): the error of keeping r terms
-        tails_sq = [0.0] * (len(s_host) + 1)
-        for i in range(len(s_host) - 1, -1, -1):
-            tails_sq[i] = tails_sq[i + 1] + s_host[i] ** 2
-        if threshold is None:
-            r = caps[k]
-        else:
-            r = next(r for r in range(1, len(s_host) + 1) if math.sqrt(tails_sq[r]) <= threshold)
-        r = max(1, min(r, len(s_host)))
-        discarded_sq += tails_sq[r]
-        cores.append(u[:, :r].reshape(left, shape[k], r))
-        remainder = s[:r, None].astype(vh.dtype) * vh[:r]
-        left = r
-    cores.append(remainder.reshape(left, shape[-1], 1))
+    remainder = xp.reshape(tensor, (shape[0], -1))
+    with progress_bar(progress, total=n_modes - 1, desc="tt_svd") as bar:
+        for k in range(n_modes - 1):
+            remainder = xp.reshape(remainder, (left * shape[k], -1))
+            u, s, vh = xp.linalg.svd(remainder, full_matrices=False)
+            s_host = [float(v) for v in to_numpy(s)]
+            # tails[r] = sqrt(sum_{i >= r} s_i^2): the error of keeping r terms
+            tails_sq = [0.0] * (len(s_host) + 1)
+            for i in range(len(s_host) - 1, -1, -1):
+                tails_sq[i] = tails_sq[i + 1] + s_host[i] ** 2
+            if threshold is None:
+                r = caps[k]
+            else:
+                r = next(r for r in range(1, len(s_host) + 1) if math.sqrt(tails_sq[r]) <= threshold)
+            r = max(1, min(r, len(s_host)))
+            discarded_sq += tails_sq[r]
+            cores.append(xp.reshape(u[:, :r], (left, shape[k], r)))
+            remainder = xp.astype(s[:r, None], vh.dtype) * vh[:r]
+            left = r
+            bar.update()
+    cores.append(xp.reshape(remainder, (left, shape[-1], 1)))
     rel_error = math.sqrt(discarded_sq) / norm if norm > 0 else 0.0
-    return TTTensor(cores, info=DecompositionInfo(method="tt_svd", rel_error=rel_error))
+    return TTTensor(cores, info=Info(method="tt_svd", rel_error=rel_error))
 
 
 def _feasible_ranks(shape: tuple[int, ...]) -> tuple[int, ...]:

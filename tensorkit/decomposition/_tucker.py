@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from .._info import Info
 from .._progress import progress_bar
-from .._validation import as_float_array
-from ..backend import (
-    check_random_state,
-    frobenius_norm,
-    get_namespace,
-    resolve_backend,
-    standard_normal,
+from .._validation import (
+    check_choice,
+    check_dense_tensor,
+    check_int,
+    check_stop_tol,
+    check_tol,
+    per_axis,
 )
-from ..formats import DecompositionInfo, TuckerTensor
+from ..backend import check_random_state, frobenius_norm, resolve_backend, standard_normal
+from ..formats import CPTensor, TTTensor, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
-from ._ranks import int_tuple
+from ._ranks import tucker_rank
 from .linalg import leading_subspace
 
 __all__ = ["TUCKER_METHODS", "check_ranks", "tucker"]
@@ -30,7 +31,7 @@ TUCKER_METHODS = ("hosvd", "st_hosvd", "hooi", "randomized")
 
 def tucker(
     tensor: Any,
-    rank: int | Sequence[int] | None = None,
+    rank: int | Sequence[int] | float | None = None,
     *,
     tol: float | None = None,
     method: str = "st_hosvd",
@@ -48,8 +49,10 @@ def tucker(
     Parameters
     ----------
     tensor : array of order >= 2 (numpy or CuPy; integers are promoted to float64)
-    rank : int or sequence of int, optional
-        Multilinear rank, one per mode (an int is used for every mode).
+    rank : int, sequence of int or float, optional
+        Multilinear rank, one per mode (an int is used for every mode; a float in ``(0, 1]`` is
+        the fraction of the tensor's parameter count to keep, as
+        :func:`tensorkit.decomposition.resolve_rank` reads it). At most the size of each mode.
     tol : float in (0, 1), optional
         Relative error target. Exactly one of ``rank`` and ``tol`` is given. Per mode the smallest
         ``r_k`` with :math:`\sqrt{\sum_{i>r_k}\sigma_i^2} \le tol \|X\|_F / \sqrt{N}` is kept, which
@@ -98,13 +101,18 @@ def tucker(
     >>> tensorkit.tucker(X, tol=1e-10).ranks
     (1, 1, 1)
     """
-    tensor, xp = _check_tensor(tensor)
+    tensor, xp = check_dense_input(tensor)
     resolve_backend(backend, tensor)
-    if method not in TUCKER_METHODS:
-        raise ValueError(f"method must be one of {TUCKER_METHODS}, got {method!r}")
-    ranks, threshold, norm = _check_rank_tol(tensor, rank, tol, xp)
-    order = mode_order if mode_order is not None else _default_mode_order(tensor.shape, ranks)
-    order = _check_mode_order(order, tensor.ndim)
+    check_choice(method, "method", TUCKER_METHODS)
+    n_iter_max = check_int(n_iter_max, "n_iter_max", minimum=1)
+    stop_tol = check_stop_tol(stop_tol)
+    oversampling = check_int(oversampling, "oversampling", minimum=0)
+    n_power_iter = check_int(n_power_iter, "n_power_iter", minimum=0)
+    ranks, threshold, norm = _check_rank_tol(tensor, rank, tol)
+    if mode_order is None:
+        order = _default_mode_order(tensor.shape, ranks)
+    else:
+        order = _check_mode_order(mode_order, tensor.ndim)
     flipped = _is_fortran_ordered(tensor)
     if flipped:
         # A Fortran-ordered tensor is the C-ordered transpose with its modes reversed: decompose
@@ -126,7 +134,7 @@ def tucker(
         if method == "hooi":
             result = _hooi(tensor, result, norm, n_iter_max, stop_tol, xp, bar)
     if result.info.rel_error is None:
-        result.info.rel_error = _relative_error(tensor, result, norm, xp)
+        result.info.rel_error = _relative_error(tensor, result, norm)
     if flipped:
         result = TuckerTensor(xp.permute_dims(result.core, tuple(range(tensor.ndim))[::-1]),
                               result.factors[::-1], info=result.info)
@@ -141,28 +149,30 @@ def _is_fortran_ordered(tensor):
 def _hosvd(tensor, ranks, threshold, xp, bar):
     factors = []
     for mode in range(tensor.ndim):
-        u, _ = leading_subspace(unfold(tensor, mode), **_target(ranks, threshold, mode), xp=xp)
+        target = _target(ranks, threshold, mode)
+        u, _ = leading_subspace(unfold(tensor, mode, xp=xp), **target, xp=xp)
         factors.append(u)
         bar.update()
-    core = multi_mode_dot(tensor, factors, transpose=True)
-    return TuckerTensor(core, factors, info=DecompositionInfo("hosvd"))
+    core = multi_mode_dot(tensor, factors, transpose=True, xp=xp)
+    return TuckerTensor(core, factors, info=Info("hosvd"))
 
 
 def _st_hosvd(tensor, ranks, threshold, order, xp, bar):
     factors = [None] * tensor.ndim
     core = tensor
     for mode in order:
-        u, _ = leading_subspace(unfold(core, mode), **_target(ranks, threshold, mode), xp=xp)
+        target = _target(ranks, threshold, mode)
+        u, _ = leading_subspace(unfold(core, mode, xp=xp), **target, xp=xp)
         factors[mode] = u
-        core = mode_dot(core, u, mode, transpose=True)
+        core = mode_dot(core, u, mode, transpose=True, xp=xp)
         bar.update()
-    return TuckerTensor(core, factors, info=DecompositionInfo("st_hosvd"))
+    return TuckerTensor(core, factors, info=Info("st_hosvd"))
 
 
 def _hooi(tensor, start, norm, n_iter_max, stop_tol, xp, bar):
     factors = list(start.factors)
     ranks = start.ranks
-    error = _error_from_core(start.core, norm, xp)
+    error = _error_from_core(start.core, norm)
     history = [error]
     converged = False
     bar.reset(total=n_iter_max)
@@ -172,12 +182,12 @@ def _hooi(tensor, start, norm, n_iter_max, stop_tol, xp, bar):
     for _ in range(n_iter_max):
         sweeps += 1
         for mode in range(tensor.ndim):
-            projected = multi_mode_dot(tensor, factors, skip=mode, transpose=True)
+            projected = multi_mode_dot(tensor, factors, skip=mode, transpose=True, xp=xp)
             factors[mode], _ = leading_subspace(
-                unfold(projected, mode), rank=ranks[mode], xp=xp
+                unfold(projected, mode, xp=xp), rank=ranks[mode], xp=xp
             )
-        core = mode_dot(projected, factors[-1], tensor.ndim - 1, transpose=True)
-        new_error = _error_from_core(core, norm, xp)
+        core = mode_dot(projected, factors[-1], tensor.ndim - 1, transpose=True, xp=xp)
+        new_error = _error_from_core(core, norm)
         history.append(new_error)
         bar.update()
         bar.set_postfix(rel_error=f"{new_error:.3e}")
@@ -192,7 +202,7 @@ def _hooi(tensor, start, norm, n_iter_max, stop_tol, xp, bar):
             RuntimeWarning,
             stacklevel=3,
         )
-    info = DecompositionInfo("hooi", iterations=sweeps, converged=converged, history=history)
+    info = Info("hooi", iterations=sweeps, converged=converged, history=history)
     return TuckerTensor(core, factors, info=info)
 
 
@@ -200,15 +210,15 @@ def _randomized(tensor, ranks, threshold, order, oversampling, n_power_iter, rng
     factors = [None] * tensor.ndim
     core = tensor
     for mode in order:
-        y = unfold(core, mode)
+        y = unfold(core, mode, xp=xp)
         if ranks is not None:
             u = _range_finder(y, ranks[mode], oversampling, n_power_iter, rng, xp)
         else:
             u = _adaptive_range_finder(y, threshold, oversampling, n_power_iter, rng, xp)
         factors[mode] = u
-        core = mode_dot(core, u, mode, transpose=True)
+        core = mode_dot(core, u, mode, transpose=True, xp=xp)
         bar.update()
-    return TuckerTensor(core, factors, info=DecompositionInfo("randomized"))
+    return TuckerTensor(core, factors, info=Info("randomized"))
 
 
 def _range_finder(y, rank, oversampling, n_power_iter, rng, xp):
@@ -250,7 +260,7 @@ def _orthonormal(a, xp):
     return q
 
 
-def _error_from_core(core, norm, xp):
+def _error_from_core(core, norm):
     """``||X - X_hat|| / ||X||`` for orthonormal factors: ``sqrt(||X||^2 - ||G||^2) / ||X||``."""
     if norm == 0.0:
         return 0.0  # a zero tensor decomposes exactly
@@ -258,9 +268,9 @@ def _error_from_core(core, norm, xp):
     return math.sqrt(max(norm**2 - core_norm**2, 0.0)) / norm
 
 
-def _relative_error(tensor, result, norm, xp):
+def _relative_error(tensor, result, norm):
     """Achieved relative error; recomputed explicitly where the core-norm formula cancels."""
-    error = _error_from_core(result.core, norm, xp)
+    error = _error_from_core(result.core, norm)
     if norm > 0.0 and error < 1e-6:
         error = frobenius_norm(tensor - result.to_dense()) / norm
     return error
@@ -296,50 +306,57 @@ def _default_mode_order(shape, ranks):
     return order
 
 
-def _check_tensor(tensor):
-    if isinstance(tensor, TuckerTensor):
-        raise TypeError("tensor is already a TuckerTensor; pass tensor.to_dense() to recompress")
-    xp = get_namespace(tensor)
-    tensor = as_float_array(tensor, "tensor", xp=xp)
-    if tensor.ndim < 2:
-        raise ValueError(f"tensor must have order >= 2, got shape {tuple(tensor.shape)}")
-    if any(s == 0 for s in tensor.shape):
-        raise ValueError(f"tensor has an empty mode: shape {tuple(tensor.shape)}")
-    return tensor, xp
-
-
-def _check_rank_tol(tensor, rank, tol, xp):
-    if (rank is None) == (tol is None):
-        raise ValueError("give exactly one of rank and tol, got " + (
-            "both" if rank is not None else "neither"))
-    norm = frobenius_norm(tensor)
-    if tol is not None:
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
-            raise TypeError(f"tol must be a float, got {type(tol).__name__}")
-        if not 0 < tol < 1:
-            raise ValueError(f"tol must lie in (0, 1), got {tol}")
-        ranks, threshold = None, float(tol) * norm / math.sqrt(tensor.ndim)
-    else:
-        ranks, threshold = check_ranks(rank, tuple(tensor.shape)), None
-    return ranks, threshold, norm
-
-
 def check_ranks(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Validate a multilinear rank (an int for every mode, or one per mode) against ``shape``."""
-    ranks = int_tuple(rank, len(shape))
-    if len(ranks) != len(shape):
-        raise ValueError(f"rank has {len(ranks)} entries but the tensor has {len(shape)} modes")
+    """A multilinear rank for a tensor of ``shape``: :func:`~tensorkit.decomposition.tucker_rank`
+    (an int for every mode, one int per mode, or a float fraction of the parameters), each at
+    most the size of its mode.
+
+    Examples
+    --------
+    >>> from tensorkit.decomposition import check_ranks
+    >>> check_ranks(3, (4, 5, 6))
+    (3, 3, 3)
+    >>> check_ranks((2, 9, 2), (4, 5, 6))
+    Traceback (most recent call last):
+        ...
+    ValueError: rank[1]=9 exceeds the size of mode 1 (5)
+    """
+    ranks = tucker_rank(rank, shape)
     for k, (r, size) in enumerate(zip(ranks, shape, strict=True)):
-        if r < 1:
-            raise ValueError(f"rank[{k}] must be >= 1, got {r}")
         if r > size:
             raise ValueError(f"rank[{k}]={r} exceeds the size of mode {k} ({size})")
     return ranks
 
 
+def exactly_one_of_rank_and_tol(rank: Any, tol: Any) -> None:
+    """Rank-or-tolerance decompositions (Tucker, TT) take exactly one of the two."""
+    if (rank is None) == (tol is None):
+        raise ValueError(
+            "give exactly one of rank and tol, got "
+            + ("neither" if rank is None else f"both (rank={rank!r}, tol={tol!r})")
+        )
+
+
+def check_dense_input(tensor: Any) -> tuple[Any, Any]:
+    """The dense tensor argument of a decomposition (order >= 2) and its namespace; a tensor
+    already in a low-rank format is refused with a hint."""
+    if isinstance(tensor, (TuckerTensor, CPTensor, TTTensor)):
+        raise TypeError(
+            f"tensor is already a {type(tensor).__name__}; pass tensor.to_dense() to recompress"
+        )
+    return check_dense_tensor(tensor, "tensor", min_ndim=2)
+
+
+def _check_rank_tol(tensor, rank, tol):
+    exactly_one_of_rank_and_tol(rank, tol)
+    norm = frobenius_norm(tensor)
+    if tol is not None:
+        return None, check_tol(tol) * norm / math.sqrt(tensor.ndim), norm
+    return check_ranks(rank, tuple(tensor.shape)), None, norm
+
+
 def _check_mode_order(order, ndim):
-    order = [int(k) for k in order]
+    order = list(per_axis(order, ndim, "mode_order", lambda v, name: check_int(v, name)))
     if sorted(order) != list(range(ndim)):
         raise ValueError(f"mode_order must be a permutation of 0..{ndim - 1}, got {order}")
     return order
-

@@ -68,7 +68,7 @@ def test_dense_mttkrp_equals_unfolding_times_khatri_rao(mode):
 
 def test_bad_input_is_named():
     X = np.zeros((3, 4))
-    with pytest.raises(ValueError, match="mode must lie"):
+    with pytest.raises(ValueError, match="mode must be <= 1, got 2"):
         unfold(X, 2)
     with pytest.raises(TypeError, match="mode must be an int"):
         unfold(X, 1.0)
