@@ -5,9 +5,12 @@
 >>> f = ChebTucker.from_function(lambda x, y, z: np.sin(x + 2 * y + 3 * z), (-1, 1), tol=1e-12)
 >>> f.ranks
 (2, 2, 2)
+>>> f.coefficients  # the Chebyshev coefficients, a TuckerTensor
+TuckerTensor(shape=(14, 17, 20), ranks=(2, 2, 2), dtype=float64)
 """
 
-from ._chebtucker import ChebTucker, check_domain, grid_fits_in_memory
+from ._chebtucker import ChebTucker
+from ._checks import check_domain
 from ._transform import (
     chebyshev_points,
     chebyshev_vandermonde,
@@ -21,6 +24,5 @@ __all__ = [
     "chebyshev_vandermonde",
     "check_domain",
     "coefficients_to_values",
-    "grid_fits_in_memory",
     "values_to_coefficients",
 ]

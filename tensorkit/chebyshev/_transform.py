@@ -12,14 +12,14 @@ from -1 to 1). Both directions cost ``O(m log m)`` per fibre.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
-import array_api_compat
 import numpy as np
 
-from ..backend import get_namespace
+from .._validation import check_int
+from ..backend import get_namespace, is_numpy_namespace, real_dtype_for, scipy_for
+from ._checks import check_interval, namespace_for_device
 
 __all__ = [
     "chebyshev_points",
@@ -29,11 +29,19 @@ __all__ = [
 ]
 
 
-def chebyshev_points(m: int, domain: Sequence[float] = (-1.0, 1.0), *, xp: Any = None) -> Any:
-    """The ``m`` Chebyshev points of the second kind on ``domain = (a, b)``, ascending.
+def chebyshev_points(m: int, domain: Sequence[float] = (-1.0, 1.0), *, device: str | None = None) -> Any:
+    """The ``m`` Chebyshev points of the second kind on ``domain = (a, b)``, ascending (float64).
 
     ``x_j = (a + b)/2 - (b - a)/2 cos(j pi / (m - 1))``, ``j = 0..m-1``; the single point of
     ``m = 1`` is the midpoint.
+
+    Parameters
+    ----------
+    m : int >= 1
+    domain : pair ``(a, b)`` with ``a < b``
+    device : {None, "cpu", "gpu"}
+        Where the points are returned (None is the CPU); ``"gpu"`` without a CUDA device raises
+        ``RuntimeError``.
 
     Examples
     --------
@@ -41,9 +49,9 @@ def chebyshev_points(m: int, domain: Sequence[float] = (-1.0, 1.0), *, xp: Any =
     >>> chebyshev_points(3).tolist()
     [-1.0, 0.0, 1.0]
     """
-    m = _check_count(m, "m")
+    m = check_int(m, "m", minimum=1)
     a, b = check_interval(domain, "domain")
-    xp = np if xp is None else xp
+    xp = namespace_for_device(device)
     if m == 1:
         return xp.asarray([0.5 * (a + b)], dtype=xp.float64)
     # sin form: symmetric about the midpoint and exactly 0 there (cos(pi/2) is not).
@@ -72,7 +80,7 @@ def values_to_coefficients(values: Any, axes: int | Sequence[int] | None = None)
     >>> import numpy as np
     >>> from tensorkit.chebyshev import chebyshev_points, values_to_coefficients
     >>> x = chebyshev_points(5)
-    >>> np.round(values_to_coefficients(2 * x**2 - 1), 12).tolist()  # T_2
+    >>> (np.round(values_to_coefficients(2 * x**2 - 1), 12) + 0.0).tolist()  # T_2 (+ 0.0: no -0.0)
     [0.0, 0.0, 1.0, 0.0, 0.0]
     """
     return _transform(values, axes, forward=True)
@@ -83,13 +91,23 @@ def coefficients_to_values(coefficients: Any, axes: int | Sequence[int] | None =
     return _transform(coefficients, axes, forward=False)
 
 
-def chebyshev_vandermonde(x: Any, m: int, *, xp: Any) -> Any:
+def chebyshev_vandermonde(x: Any, m: int, *, xp: Any = None) -> Any:
     """``T_k(x_i)`` for ``k < m`` as an ``(m, len(x))`` array, rows by the three-term recurrence.
 
     Rows (not columns) are contiguous, so building it streams through memory and ``T.T @ V`` is a
     plain GEMM. The recurrence is also right outside ``[-1, 1]`` (extrapolation), where
-    ``cos(k arccos x)`` is not.
+    ``cos(k arccos x)`` is not. The result has the dtype and device of ``x``; ``xp`` (its
+    array-api-compat namespace) saves inferring it again when the caller already holds it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.chebyshev import chebyshev_vandermonde
+    >>> chebyshev_vandermonde(np.array([0.5]), 3).ravel().tolist()  # T_0, T_1, T_2 at 0.5
+    [1.0, 0.5, -0.5]
     """
+    if xp is None:
+        xp = get_namespace(x)
     out = xp.empty((m, x.shape[0]), dtype=x.dtype)
     out[0, ...] = 1
     if m > 1:
@@ -98,25 +116,6 @@ def chebyshev_vandermonde(x: Any, m: int, *, xp: Any) -> Any:
     for k in range(2, m):
         out[k, ...] = two_x * out[k - 1, ...] - out[k - 2, ...]
     return out
-
-
-def check_interval(interval: Any, name: str) -> tuple[float, float]:
-    """A finite interval ``(a, b)`` with ``a < b``, or ValueError naming ``name``."""
-    try:
-        a, b = (float(v) for v in interval)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (a, b) of numbers, got {interval!r}") from None
-    if not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"{name} must be finite, got {(a, b)}")
-    if not a < b:
-        raise ValueError(f"{name} must satisfy a < b (neither degenerate nor inverted), got {(a, b)}")
-    return a, b
-
-
-def _check_count(m, name):
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"{name} must be a positive int, got {m!r}")
-    return int(m)
 
 
 def _transform(x, axes, *, forward):
@@ -156,20 +155,21 @@ def _dct1_along(x, axis, *, forward, xp):
     if forward:
         y = _dct1(x, axis, xp)
         scale = sign * ends / n
-        return y * xp.asarray(scale.reshape(shape), dtype=_real(x.dtype, xp))
+        return y * xp.asarray(scale.reshape(shape), dtype=real_dtype_for(x.dtype))
     # Inverse: v_j = sum_k c_k cos(pi j k / n) = DCT-I of (c_0, c_1/2, ..., c_{n-1}/2, c_n).
     half = np.full(m, 0.5)
     half[0] = half[-1] = 1.0
-    scaled = x * xp.asarray((sign * half).reshape(shape), dtype=_real(x.dtype, xp))
+    scaled = x * xp.asarray((sign * half).reshape(shape), dtype=real_dtype_for(x.dtype))
     return _dct1(scaled, axis, xp)
 
 
 def _dct1(x, axis, xp):
     """Unnormalised DCT-I along ``axis`` (scipy's convention), on the device of ``x``."""
-    if array_api_compat.is_numpy_namespace(xp):
-        import scipy.fft
+    if is_numpy_namespace(xp):
+        import scipy.fft  # noqa: F401  (loads the submodule that scipy_for(xp).fft names)
 
-        return scipy.fft.dct(np.asarray(x), type=1, axis=axis)
+        return scipy_for(xp).fft.dct(x, type=1, axis=axis)
+    # cupyx.scipy.fft.dct implements types 2 and 3 only: the GPU takes the FFT route.
     return dct1_by_fft(x, axis, xp)
 
 
@@ -186,7 +186,3 @@ def dct1_by_fft(x: Any, axis: int, xp: Any) -> Any:
     ext = xp.concatenate([moved, xp.flip(moved[..., 1 : m - 1], axis=-1)], axis=-1)
     y = xp.fft.rfft(ext, axis=-1).real
     return xp.moveaxis(xp.asarray(y, dtype=x.dtype), -1, axis)
-
-
-def _real(dtype, xp):
-    return xp.float32 if dtype in (xp.float32, xp.complex64) else xp.float64

@@ -10,6 +10,7 @@ import pytest
 from numpy.polynomial import chebyshev as npc
 from scipy.special import erf
 
+from tensorkit.backend import gpu_available
 from tensorkit.chebyshev import ChebTucker, chebyshev_points
 from tensorkit.formats import TuckerTensor
 
@@ -250,14 +251,14 @@ def test_bad_domain(domain):
 
 def test_huge_grid_refused_before_allocation():
     calls = []
-    with pytest.raises(ValueError, match=r"1,000,000,000,000 points.*does not fit"):
+    with pytest.raises(MemoryError, match=r"the grid of shape \(10000, 10000, 10000\) needs .* GiB"):
         ChebTucker.from_function(lambda x, y, z: calls.append(1) or x, CUBE, degree=9999)
     assert not calls
 
 
 def test_huge_cp_sample_refused_before_allocation():
     calls = []
-    with pytest.raises(ValueError, match=r"sample of factors\[0\].*does not fit"):
+    with pytest.raises(MemoryError, match=r"sample of factors\[0\] of shape .* needs"):
         ChebTucker.from_cp(np.ones(10**6), [lambda x: calls.append(1)] * 3, CUBE, degree=10**5)
     assert not calls
 
@@ -267,6 +268,25 @@ def test_huge_cp_sample_refused_before_allocation():
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ChebTucker.from_function(lambda x, y, z: x + y * z, CUBE, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"dtype": np.float16}, "dtype"), ({"dtype": np.int64}, "dtype"), ({"dtype": "complex128"}, "dtype"),
+    ({"dtype": "nonsense"}, "dtype"), ({"tol": "1e-6"}, "tol"), ({"degree": 2.5}, "degree"),
+    ({"max_degree": True}, "max_degree"), ({"rank": 2.0}, "rank"),
+])
+def test_bad_parameter_types(kwargs, match):
+    calls = []
+    with pytest.raises(TypeError, match=match):
+        ChebTucker.from_function(lambda x, y, z: calls.append(1) or x + y * z, CUBE, **kwargs)
+    assert not calls  # refused before f is sampled
+
+
+def test_bad_dtype_of_constant():
+    with pytest.raises(TypeError, match="dtype"):
+        ChebTucker.zeros(CUBE, dtype=np.int32)
+    with pytest.raises(TypeError, match="value"):
+        ChebTucker.constant(1j, CUBE)
 
 
 def test_bad_cp_input():
@@ -294,3 +314,125 @@ def test_bad_points_and_operands():
         f.diff(3)
     with pytest.raises(ZeroDivisionError):
         f / 0
+
+
+# ------------------------------------------------------------------ devices
+def test_device_cpu_is_the_default():
+    def g(x, y, z):
+        return np.cos(x + y - z)
+
+    a = ChebTucker.from_function(g, CUBE, tol=1e-8)
+    b = ChebTucker.from_function(g, CUBE, tol=1e-8, device="cpu")
+    assert isinstance(b.core, np.ndarray) and all(isinstance(v, np.ndarray) for v in b.factors)
+    p = _random_points(CUBE, 50)
+    np.testing.assert_array_equal(a(p), b(p))
+    for f in (ChebTucker.zeros(BOX, device="cpu"), ChebTucker.constant(2.0, BOX, device="cpu")):
+        assert isinstance(f.core, np.ndarray) and f.ranks == (1, 1, 1) and f.degrees == (0, 0, 0)
+    assert ChebTucker.constant(2.0, BOX, device="cpu").integrate() == pytest.approx(2.0 * 3.0 * 1.0 * 1.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda device: ChebTucker.from_function(lambda x, y, z: x, CUBE, device=device),
+    lambda device: ChebTucker.zeros(CUBE, device=device),
+    lambda device: ChebTucker.constant(1.0, CUBE, device=device),
+    lambda device: chebyshev_points(4, device=device),
+])
+def test_bad_device(make):
+    with pytest.raises(ValueError, match="device"):
+        make("cuda:0")
+    if not gpu_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            make("gpu")
+
+
+def test_from_cp_follows_the_weights():
+    """No device argument: callable factors are sampled where the weights are, in their precision."""
+    seen = []
+
+    def factor(x):
+        seen.append((type(x), x.dtype))
+        return np.exp(-((x[:, None] - np.array([0.0, 0.5], dtype=x.dtype)) ** 2))
+
+    f = ChebTucker.from_cp(np.ones(2, dtype=np.float32), [factor] * 3, CUBE, 1e-5)
+    assert f.dtype == np.float32 and isinstance(f.core, np.ndarray)
+    assert set(seen) == {(np.ndarray, np.dtype(np.float32))}
+    with pytest.raises(TypeError, match="xp"):
+        ChebTucker.from_cp(np.ones(2), [factor] * 3, CUBE, 1e-5, xp=np)
+
+
+@pytest.mark.gpu
+def test_gpu_matches_cpu():
+    if not gpu_available():
+        pytest.skip("no CUDA device")
+    import cupy
+
+    def g(x, y, z):
+        return 1.0 / (1.0 + x**2 + y**2 + z**2)
+
+    for dtype, atol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        cpu = ChebTucker.from_function(g, CUBE, tol=1e-6, dtype=dtype)
+        gpu = ChebTucker.from_function(lambda x, y, z: g(x, y, z), CUBE, tol=1e-6, dtype=dtype, device="gpu")
+        assert isinstance(gpu.core, cupy.ndarray) and gpu.dtype == dtype and gpu.ranks == cpu.ranks
+        p = _random_points(CUBE, 100).astype(dtype)
+        np.testing.assert_allclose(cupy.asnumpy(gpu(cupy.asarray(p))), cpu(p), atol=atol)
+        assert gpu.integrate() == pytest.approx(cpu.integrate(), rel=10 * atol)
+        np.testing.assert_allclose(cupy.asnumpy((gpu * gpu + 1.0)(cupy.asarray(p))), (cpu * cpu + 1.0)(p),
+                                   atol=10 * atol)
+    weights = cupy.asarray([1.0, -0.5])
+    factors = [lambda x: cupy.stack([cupy.cos(x), cupy.sin(x)], axis=1)] * 3
+    cp = ChebTucker.from_cp(weights, factors, CUBE, 1e-9)
+    assert isinstance(cp.core, cupy.ndarray)
+
+
+# ------------------------------------------------------------------ the held TuckerTensor
+def test_holds_a_tucker_tensor_of_coefficients():
+    x = chebyshev_points(6, (0, 1))
+    values = np.add.outer(np.add.outer(x**2, x), np.ones(6)) + np.multiply.outer(np.multiply.outer(x, x), x)
+    f = ChebTucker.from_values(values, ((0, 1),) * 3, 1e-13)
+    assert isinstance(f.coefficients, TuckerTensor)
+    assert f.core is f.coefficients.core and f.factors is f.coefficients.factors
+    assert f.ranks == f.coefficients.ranks and f.nbytes == f.coefficients.nbytes
+    assert f.compression_ratio == pytest.approx(6**3 / (math.prod(f.ranks) + sum(6 * r for r in f.ranks)))
+    # the dense coefficients are those of the interpolant (numpy's chebyshev transform as oracle)
+    u = 2 * x - 1
+    expected = np.einsum("ia,jb,kc,ijk->abc", *(np.linalg.inv(npc.chebvander(u, 5)).T,) * 3, values)
+    np.testing.assert_allclose(f.coefficients.to_dense(), expected, atol=1e-12)
+    g = ChebTucker.from_tucker(f.coefficients, f.domain, tol=f.tol)
+    assert g.coefficients is f.coefficients
+    with pytest.raises(TypeError, match="TuckerTensor"):
+        ChebTucker.from_tucker((f.core, f.factors), f.domain)
+
+
+def test_pickle_roundtrip():
+    import pickle
+
+    f, _ = _random_format()
+    g = pickle.loads(pickle.dumps(f))
+    p = _random_points(BOX, 20)
+    assert g.domain == f.domain and g.tol == f.tol
+    np.testing.assert_array_equal(g(p), f(p))
+
+
+def test_save_load_float32_and_layout(tmp_path):
+    f = ChebTucker.from_function(lambda x, y, z: np.cos(x * y + z), BOX, tol=1e-5, dtype=np.float32)
+    f.save(tmp_path / "f.npz")
+    with np.load(tmp_path / "f.npz") as data:
+        assert str(data["format"]) == "tensorkit.ChebTucker" and int(data["version"]) == 1
+        assert sorted(data.files) == sorted(["format", "version", "domain", "tol", "core",
+                                             "factor_0", "factor_1", "factor_2"])
+    g = ChebTucker.load(tmp_path / "f.npz")
+    assert g.dtype == np.float32 and g.ranks == f.ranks and g.degrees == f.degrees
+    p = _random_points(BOX, 20).astype(np.float32)
+    np.testing.assert_array_equal(g(p), f(p))
+
+
+def test_loads_an_archive_of_the_previous_layout(tmp_path):
+    """Archives written before ChebTucker held a TuckerTensor (the same keys, written by hand)."""
+    f, _ = _random_format()
+    np.savez(tmp_path / "old.npz", format=np.asarray("tensorkit.ChebTucker"), version=np.asarray(1),
+             core=f.core, domain=np.asarray(BOX), tol=np.asarray(1e-10),
+             **{f"factor_{k}": v for k, v in enumerate(f.factors)})
+    g = ChebTucker.load(tmp_path / "old.npz")
+    assert g.domain == BOX and g.ranks == f.ranks
+    p = _random_points(BOX, 20)
+    np.testing.assert_array_equal(g(p), f(p))
