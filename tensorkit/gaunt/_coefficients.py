@@ -18,30 +18,37 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
+import array_api_compat.numpy as host_xp
 import numpy as np
 import scipy.special
 
-from ._sph_harm import check_lmax, normalized_legendre
+from .._validation import check_choice, check_int
+from ..backend import to_device
+from ._sph_harm import normalized_legendre
 
 __all__ = ["gaunt_coefficients"]
 
 
-def gaunt_coefficients(l1: int, l2: int, l3: int) -> np.ndarray:
+def gaunt_coefficients(l1: int, l2: int, l3: int, *, device: str | None = None) -> Any:
     """The dense block of Gaunt coefficients for degrees ``(l1, l2, l3)``.
 
     Parameters
     ----------
     l1, l2, l3 : int
         Non-negative degrees.
+    device : {None, "cpu", "gpu"}
+        Where the block is created: None or ``"cpu"`` a numpy array, ``"gpu"`` a CuPy array.
 
     Returns
     -------
-    numpy.ndarray of shape (2*l1+1, 2*l2+1, 2*l3+1), float64
+    array of shape (2*l1+1, 2*l2+1, 2*l3+1), float64
         ``G[m1 + l1, m2 + l2, m3 + l3]`` is the integral over the unit sphere of
         ``Y_{l1 m1} Y_{l2 m2} Y_{l3 m3}`` (orthonormal real harmonics in the order of
         :func:`real_sph_harm`). All zero unless ``l1 + l2 + l3`` is even and the degrees satisfy
-        the triangle inequality. The array is read-only (it is cached).
+        the triangle inequality. On the CPU the array is read-only (it is cached); a GPU block is
+        a fresh copy of it.
 
     Notes
     -----
@@ -57,10 +64,12 @@ def gaunt_coefficients(l1: int, l2: int, l3: int) -> np.ndarray:
     >>> bool(np.allclose(G[:, :, 0], np.eye(3) / np.sqrt(4 * np.pi)))
     True
     """
-    l1 = check_lmax(l1, "l1")
-    l2 = check_lmax(l2, "l2")
-    l3 = check_lmax(l3, "l3")
-    return _gaunt_block(l1, l2, l3)
+    l1 = check_int(l1, "l1", minimum=0)
+    l2 = check_int(l2, "l2", minimum=0)
+    l3 = check_int(l3, "l3", minimum=0)
+    check_choice(device, "device", (None, "cpu", "gpu"))
+    block = _gaunt_block(l1, l2, l3)
+    return to_device(block, "gpu") if device == "gpu" else block
 
 
 @lru_cache(maxsize=4096)
@@ -105,7 +114,7 @@ def _legendre_on_nodes(lmax: int, n_nodes: int):
     """Gauss-Legendre weights and, per degree, ``bar P_l^{|m|}(cos theta_t)`` for m = -l..l."""
     nodes, weights = scipy.special.roots_legendre(n_nodes)
     sin_theta = np.sqrt(1.0 - nodes * nodes)
-    q = normalized_legendre(lmax, nodes)
+    q = normalized_legendre(lmax, nodes, host_xp)
     table = []
     for l in range(lmax + 1):
         cols = [q[(l, abs(m))] * sin_theta ** abs(m) for m in range(-l, l + 1)]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_path
 from ._product import GauntTensorProduct
 from ._wigner import wigner_D
 
@@ -58,15 +60,12 @@ def run(options) -> None:
 def _plot_times(rows, methods, path) -> None:
     """Save time per product against L for each method (log-log), atomically."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure (no pyplot) leaves the user's backend and open figures alone
+        from matplotlib.figure import Figure
     except ImportError:
         raise RuntimeError("plots need matplotlib: pip install 'tensorkit[plot]'") from None
-    from ..io import atomic_path
-
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     for method in methods:
         pts = [(lmax, t[method]) for lmax, t in rows if method in t]
         ax.loglog([p[0] for p in pts], [p[1] * 1e3 for p in pts], "o-", label=method)
@@ -77,5 +76,4 @@ def _plot_times(rows, methods, path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
+        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120)

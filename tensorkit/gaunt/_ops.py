@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import numbers
+import importlib
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 
-from .._validation import as_float_array
-from ..backend import get_namespace
-from ._product import _is_cupy_namespace, _lmax_from_size, gaunt_tensor_product
-from ._sph_harm import check_lmax, degree_index, real_sph_harm
+from .._validation import as_float_array, check_int
+from ..backend import get_namespace, native, scipy_for
+from ._product import gaunt_tensor_product
+from ._sph_harm import degree_index, lmax_from_size, real_sph_harm
 
 __all__ = ["equivariant_convolution", "feature_interaction", "many_body_product"]
 
@@ -104,13 +103,13 @@ def equivariant_convolution(
     """
     xp = get_namespace(node_features, edge_index, edge_vectors, radial_weights)
     node_features = as_float_array(node_features, "node_features", allow_complex=False, xp=xp)
-    _lmax_from_size(node_features, "node_features")
+    lmax_from_size(node_features, "node_features")
     if node_features.ndim < 2:
         raise ValueError(
             f"node_features must have shape (N, ..., (L+1)**2), got shape {tuple(node_features.shape)}"
         )
-    lmax_filter = check_lmax(lmax_filter, "lmax_filter")
-    lmax_out = check_lmax(lmax_out, "lmax_out")
+    lmax_filter = check_int(lmax_filter, "lmax_filter", minimum=0)
+    lmax_out = check_int(lmax_out, "lmax_out", minimum=0)
     n_nodes = node_features.shape[0]
     if not hasattr(edge_index, "dtype"):
         edge_index = xp.asarray(np.asarray(edge_index))
@@ -202,10 +201,9 @@ def many_body_product(x: Any, nu: int, *, lmax_out: int, weights: Any = None, me
     """
     xp = get_namespace(x, weights)
     x = as_float_array(x, "x", allow_complex=False, xp=xp)
-    lmax = _lmax_from_size(x, "x")
-    if isinstance(nu, (bool, np.bool_)) or not isinstance(nu, numbers.Integral) or nu < 1:
-        raise ValueError(f"nu must be a positive int, got {nu!r}")
-    lmax_out = check_lmax(lmax_out, "lmax_out")
+    lmax = lmax_from_size(x, "x")
+    nu = check_int(nu, "nu", minimum=1)
+    lmax_out = check_int(lmax_out, "lmax_out", minimum=0)
     if weights is not None:
         weights = as_float_array(weights, "weights", allow_complex=False, xp=xp)
         if weights.ndim == 0 or weights.shape[-1] not in (1, lmax_out + 1):
@@ -231,7 +229,7 @@ def many_body_product(x: Any, nu: int, *, lmax_out: int, weights: Any = None, me
         return result
 
     out = power(nu, lmax_out)
-    reached = _lmax_from_size(out, "x")
+    reached = lmax_from_size(out, "x")
     if reached < lmax_out:  # F^nu has no degree above nu * L: pad with exact zeros
         pad = xp.zeros((*out.shape[:-1], (lmax_out + 1) ** 2 - out.shape[-1]), dtype=out.dtype)
         out = xp.concat([out, pad], axis=-1)
@@ -247,17 +245,12 @@ def _sum_at_targets(messages, target, n_nodes: int, xp):
     """``out[i] = sum of messages[e] over edges e with target[e] == i`` (a sparse incidence matmul)."""
     n_edges = messages.shape[0]
     flat = xp.reshape(messages, (n_edges, -1))
-    ones = np.ones(n_edges, dtype=np.float32 if messages.dtype == xp.float32 else np.float64)
-    if _is_cupy_namespace(xp):
-        import cupy
-        import cupyx.scipy.sparse
-
-        incidence = cupyx.scipy.sparse.coo_matrix(
-            (cupy.asarray(ones), (target, cupy.arange(n_edges))), shape=(n_nodes, n_edges)
-        ).tocsr()
-    else:
-        incidence = scipy.sparse.csr_matrix(
-            (ones, (np.asarray(target), np.arange(n_edges))), shape=(n_nodes, n_edges)
-        )
+    nxp = native(xp)
+    sparse = importlib.import_module(f"{scipy_for(xp).__name__}.sparse")
+    ones = nxp.ones(n_edges, dtype=messages.dtype)
+    # (data, (row, col)) input is taken by the COO constructor of both scipy and cupyx
+    incidence = sparse.coo_matrix(
+        (ones, (target, nxp.arange(n_edges))), shape=(n_nodes, n_edges)
+    ).tocsr()
     out = xp.asarray(incidence @ flat)
     return xp.reshape(out, (n_nodes, *messages.shape[1:]))

@@ -20,9 +20,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import array_api_compat.numpy as host_xp
 import numpy as np
 
-from .._validation import as_float_array
+from .._validation import as_float_array, check_choice, check_int
 from ..backend import get_namespace
 
 __all__ = ["NORMALIZATIONS", "real_sph_harm"]
@@ -74,9 +75,8 @@ def real_sph_harm(lmax: int, vectors: Any, *, normalization: str = "integral"):
     >>> np.round(Y, 6).tolist()  # degree 1 is sqrt(3) times the unit vector (x, y, z)
     [1.0, 0.0, 0.0, 1.732051]
     """
-    lmax = check_lmax(lmax, "lmax")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    lmax = check_int(lmax, "lmax", minimum=0)
+    check_choice(normalization, "normalization", NORMALIZATIONS)
     xp = get_namespace(vectors)
     vectors = as_float_array(vectors, "vectors", allow_complex=False, xp=xp)
     if vectors.ndim == 0 or vectors.shape[-1] != 3:
@@ -96,26 +96,28 @@ def real_sph_harm(lmax: int, vectors: Any, *, normalization: str = "integral"):
     return out
 
 
-def check_lmax(value: Any, name: str) -> int:
-    """Validate a degree argument: a non-negative int (numpy ints accepted)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a non-negative int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
 def degree_index(lmax: int) -> np.ndarray:
     """Degree ``l`` of each of the ``(lmax+1)**2`` coefficients, in order."""
     return np.repeat(np.arange(lmax + 1), 2 * np.arange(lmax + 1) + 1)
 
 
-def order_index(lmax: int) -> np.ndarray:
-    """Order ``m`` of each of the ``(lmax+1)**2`` coefficients, in order."""
-    return np.concatenate([np.arange(-l, l + 1) for l in range(lmax + 1)])
+def lmax_from_size(x: Any, name: str) -> int:
+    """The degree ``L`` of a coefficient array ``x`` of shape (..., (L+1)**2), checked."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)
+    if len(shape) == 0:
+        raise ValueError(f"{name} must have shape (..., (lmax+1)**2), got a scalar")
+    size = int(shape[-1])
+    lmax = math.isqrt(size) - 1
+    if size == 0 or (lmax + 1) ** 2 != size:
+        raise ValueError(
+            f"{name} must have last dimension (lmax+1)**2 (1, 4, 9, 16, ...), got shape {tuple(shape)}"
+        )
+    return lmax
 
 
-def normalized_legendre(lmax: int, cos_theta: Any, xp: Any = np) -> dict[tuple[int, int], Any]:
+def normalized_legendre(lmax: int, cos_theta: Any, xp: Any) -> dict[tuple[int, int], Any]:
     """The polynomial parts ``q_l^m(cos theta) = bar P_l^m / sin^m(theta)`` for ``0 <= m <= l <= lmax``.
 
     The recurrence is the standard one for orthonormalized functions (no Condon-Shortley phase);
@@ -135,6 +137,40 @@ def normalized_legendre(lmax: int, cos_theta: Any, xp: Any = np) -> dict[tuple[i
             b = math.sqrt(((l - 1) ** 2 - m * m) / (4 * (l - 1) ** 2 - 1))
             q[(l, m)] = a * (cos_theta * q[(l - 1, m)] - b * q[(l - 2, m)])
     return q
+
+
+def legendre_by_order(lmax: int, cos_theta: np.ndarray, sin_theta: np.ndarray) -> np.ndarray:
+    """``table[m + lmax, t, l] = bar P_l^{|m|}(theta_t)`` (zero for l < |m|), float64 on the host.
+
+    ``sin_theta`` may be negative (``theta`` on the whole circle, as the Fourier route needs).
+    """
+    q = normalized_legendre(lmax, cos_theta, host_xp)
+    table = np.zeros((2 * lmax + 1, cos_theta.size, lmax + 1))
+    for m in range(-lmax, lmax + 1):
+        for l in range(abs(m), lmax + 1):
+            table[m + lmax, :, l] = q[(l, abs(m))] * sin_theta ** abs(m)
+    return table
+
+
+def gather_index(lmax: int) -> np.ndarray:
+    """``idx[m + lmax, l]`` = position of coefficient (l, m) in the flat vector, or the pad slot."""
+    pad = (lmax + 1) ** 2
+    idx = np.full((2 * lmax + 1, lmax + 1), pad, dtype=np.intp)
+    for l in range(lmax + 1):
+        for m in range(-l, l + 1):
+            idx[m + lmax, l] = l * l + l + m
+    return idx
+
+
+def to_order_degree(x: Any, idx: Any, xp: Any):
+    """(*batch, K) -> (2L+1, L+1, B) by the :func:`gather_index` ``idx``, zeros where l < |m|.
+
+    ``B = prod(batch)``; the (order, degree) layout lets one matmul per order apply a Legendre table.
+    """
+    k = x.shape[-1]
+    flat = xp.reshape(x, (-1, k))
+    padded = xp.concat([xp.matrix_transpose(flat), xp.zeros((1, flat.shape[0]), dtype=x.dtype)], axis=0)
+    return xp.reshape(xp.take(padded, xp.reshape(idx, (-1,)), axis=0), (*idx.shape, flat.shape[0]))
 
 
 def _real_sph_harm_frame(lmax: int, x: Any, y: Any, z: Any, xp: Any):

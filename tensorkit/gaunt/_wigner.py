@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import array_api_compat.numpy as host_xp
 import numpy as np
 import scipy.special
 
-from .._validation import as_float_array
+from .._validation import as_float_array, check_int
 from ..backend import get_namespace
-from ._sph_harm import _real_sph_harm_frame, check_lmax, real_sph_harm
+from ._sph_harm import _real_sph_harm_frame, real_sph_harm
 
 __all__ = ["wigner_D"]
 
@@ -56,7 +57,7 @@ def wigner_D(lmax: int, rotation: Any):
     >>> bool(np.allclose(real_sph_harm(3, v @ R.T), real_sph_harm(3, v) @ D.T))
     True
     """
-    lmax = check_lmax(lmax, "lmax")
+    lmax = check_int(lmax, "lmax", minimum=0)
     xp = get_namespace(rotation)
     rotation = as_float_array(rotation, "rotation", allow_complex=False, xp=xp)
     if rotation.ndim < 2 or tuple(rotation.shape[-2:]) != (3, 3):
@@ -94,5 +95,5 @@ def _grid(lmax: int):
     z = np.repeat(nodes, n_phi)
     points = np.stack([x, y, z], axis=-1)
     weights = np.repeat(w_theta, n_phi) * (2 * np.pi / n_phi)
-    y_ref = _real_sph_harm_frame(lmax, points[:, 2], points[:, 0], points[:, 1], np)
+    y_ref = _real_sph_harm_frame(lmax, points[:, 2], points[:, 0], points[:, 1], host_xp)
     return points, weights, y_ref

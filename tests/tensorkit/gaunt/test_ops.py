@@ -115,7 +115,9 @@ def test_bad_input():
         equivariant_convolution(h, edges, vec, radial[..., :2], lmax_filter=2, lmax_out=2)
     with pytest.raises(ValueError, match="zero vector"):
         equivariant_convolution(h, edges, np.zeros_like(vec), radial, lmax_filter=2, lmax_out=2)
-    with pytest.raises(ValueError, match="nu must be a positive int"):
+    with pytest.raises(ValueError, match="nu must be >= 1, got 0"):
         many_body_product(h, 0, lmax_out=2)
+    with pytest.raises(TypeError, match="nu must be an int"):
+        many_body_product(h, True, lmax_out=2)
     with pytest.raises(ValueError, match="x must have last dimension"):
         many_body_product(np.ones((2, 5)), 2, lmax_out=2)

@@ -148,7 +148,7 @@ def test_bad_input():
         GauntTensorProduct(-1, 2)
     with pytest.raises(ValueError, match="method"):
         gaunt_tensor_product(x, x, method="fft")
-    with pytest.raises(ValueError, match="dtype"):
+    with pytest.raises(TypeError, match="dtype must be one of"):
         GauntTensorProduct(1, 1, dtype=np.int32)
     with pytest.raises(ValueError, match="non-finite"):
         gaunt_tensor_product(np.full((3, 9), np.inf), x)
