@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from operators import FNO, TFNO
-from physics.pde import darcy, fit_darcy
-from physics.pde._plots import plot_prediction
+from physics.pde import darcy, fit_darcy, plot_prediction
 from tensorkit.nn import plot_history
 
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
+from tensorkit.extend import check_int, check_real
 
 __all__ = ["GaussianSum", "newton_kernel_terms"]
 
@@ -88,13 +89,9 @@ class GaussianSum:
         if (n_long is None) == (length is None):
             raise ValueError("give exactly one of n_long and length")
         if n_long is not None:
-            if isinstance(n_long, bool) or not isinstance(n_long, numbers.Integral) or not (
-                    1 <= n_long <= len(self)):
-                raise ValueError(f"n_long must be an int in [1, {len(self)}], got {n_long!r}")
-            cut = int(n_long)
+            cut = check_int(n_long, "n_long", minimum=1, maximum=len(self))
         else:
-            if not isinstance(length, numbers.Real) or not math.isfinite(length) or length <= 0:
-                raise ValueError(f"length must be a positive number, got {length!r}")
+            length = check_real(length, "length", minimum=0.0, strict_minimum=True)
             cut = int(np.count_nonzero(self.exponents * float(length) <= 1.0))
             if cut == 0:
                 raise ValueError(
@@ -141,11 +138,9 @@ def newton_kernel_terms(tol: float = 1e-7, r_min: float = 1e-3, r_max: float = 1
     >>> bool(np.max(np.abs(k(r) * r - 1)) <= 1e-7)
     True
     """
-    tol = _check_positive(tol, "tol")
-    if not 1e-14 < tol < 1:
-        raise ValueError(f"tol must lie in (1e-14, 1), got {tol}")
-    r_min = _check_positive(r_min, "r_min")
-    r_max = _check_positive(r_max, "r_max")
+    tol = check_real(tol, "tol", minimum=1e-14, maximum=1.0, strict_minimum=True, strict_maximum=True)
+    r_min = check_real(r_min, "r_min", minimum=0.0, strict_minimum=True)
+    r_max = check_real(r_max, "r_max", minimum=0.0, strict_minimum=True)
     if not r_min < r_max:
         raise ValueError(f"need r_min < r_max, got r_min={r_min}, r_max={r_max}")
     h, m = _step_and_count(tol, r_min / r_max)
@@ -182,11 +177,3 @@ def _cumulative_errors(h, m_max, rho):
     partial = np.cumsum(weights[None, :] * np.exp(-np.multiply.outer(rho**2, exponents**2)), axis=1)
     return np.max(np.abs(partial * rho[:, None] - 1.0), axis=0)
 
-
-def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value

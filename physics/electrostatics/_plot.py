@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tensorkit.chebyshev import ChebTucker
+from tensorkit.extend import check_choice, check_int, to_numpy
 from tensorkit.io import atomic_path
 
 __all__ = ["plot_potential_slice"]
@@ -27,28 +28,28 @@ def plot_potential_slice(
 
     The slice is evaluated through the two-level format (:meth:`ChebTucker.on_grid`), so it costs
     ``n`` evaluations per axis, not ``n^2``. Charges within half a spacing of the plane are marked
-    when ``positions`` is given. The file is written atomically.
+    when ``positions`` is given. Drawn on a bare :class:`matplotlib.figure.Figure` (the user's
+    backend and open figures are left alone) and written atomically; the format follows the suffix.
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         raise RuntimeError("plots need matplotlib: pip install 'tensorkit[plot]'") from None
-    if axis not in (0, 1, 2):
-        raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
+    axis = check_choice(axis, "axis", (0, 1, 2))
+    n = check_int(n, "n", minimum=2)
     lo, hi = potential.domain[axis]
     value = 0.5 * (lo + hi) if value is None else float(value)
     grids = [np.linspace(a, b, n) for a, b in potential.domain]
     grids[axis] = np.array([value])
-    plane = potential.on_grid(*grids).to_dense().squeeze(axis)
+    plane = to_numpy(potential.on_grid(*grids).to_dense()).squeeze(axis)
     u, v = (k for k in range(3) if k != axis)
-    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    fig = Figure(figsize=(5.2, 4.2))
+    ax = fig.subplots()
     image = ax.imshow(plane.T, origin="lower", cmap="RdBu_r",
                       extent=(*potential.domain[u], *potential.domain[v]), aspect="equal")
     fig.colorbar(image, ax=ax, label="potential")
     if positions is not None and len(positions):
+        positions = to_numpy(positions)
         near = np.abs(positions[:, axis] - value) < 0.5 * max(1e-12, np.ptp(positions[:, axis]) / 10)
         ax.plot(positions[near, u], positions[near, v], "k.", markersize=2)
     ax.set_xlabel("xyz"[u])
@@ -58,5 +59,4 @@ def plot_potential_slice(
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
-    plt.close(fig)
     return path

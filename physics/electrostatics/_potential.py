@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit import _kernels
-from tensorkit.backend import get_namespace, resolve_backend, to_numpy
 from tensorkit.chebyshev import ChebTucker, check_domain
-from tensorkit.extend import as_float_array
+from tensorkit.extend import as_float_array, get_namespace, resolve_backend, to_numpy
 
+from .._kernels import pair_potential
 from ._kernel import GaussianSum, newton_kernel_terms
 
 __all__ = ["default_domain", "default_long_range", "direct_potential", "long_range_potential"]
@@ -85,7 +84,7 @@ def direct_potential(
     else:
         raise ValueError(f"kernel must be 'coulomb' or 'long_range', got {kernel!r}")
     dtype = xp.result_type(positions, charges, points)
-    return _kernels.pair_potential(
+    return pair_potential(
         xp.asarray(positions, dtype=dtype), xp.asarray(charges, dtype=dtype),
         xp.asarray(points, dtype=dtype), weights, exponents, backend,
     )
@@ -152,7 +151,7 @@ def long_range_potential(
         return values
 
     return ChebTucker.from_cp(weights, [axis_factor(k) for k in range(3)], domain, tol,
-                              degree=degree, max_degree=max_degree, rank=rank, xp=xp)
+                              degree=degree, max_degree=max_degree, rank=rank)
 
 
 def default_domain(positions: Any) -> tuple[tuple[float, float], ...]:

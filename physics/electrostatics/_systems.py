@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.backend import check_random_state
+from tensorkit.extend import check_int, check_random_state, check_real
 
 _XYZ_LINE = "'element x y z [charge]'"
 
@@ -57,13 +57,12 @@ def lattice(
         raise ValueError(f"shape must be three positive ints, got {shape!r}") from None
     if len(dims) != 3 or min(dims) < 1 or any(int(s) != s for s in shape):
         raise ValueError(f"shape must be three positive ints, got {shape!r}")
-    if not (isinstance(spacing, (int, float)) and math.isfinite(spacing) and spacing > 0):
-        raise ValueError(f"spacing must be a positive number, got {spacing!r}")
+    spacing = check_real(spacing, "spacing", minimum=0.0, strict_minimum=True)
     values = np.asarray(charges, dtype=np.float64)
     if values.ndim != 1 or values.shape[0] < 1 or not np.all(np.isfinite(values)):
         raise ValueError(f"charges must be a non-empty sequence of finite numbers, got {charges!r}")
     idx = np.stack(np.meshgrid(*[np.arange(n) for n in dims], indexing="ij"), axis=-1).reshape(-1, 3)
-    positions = (idx - (np.asarray(dims) - 1) / 2.0) * float(spacing)
+    positions = (idx - (np.asarray(dims) - 1) / 2.0) * spacing
     return ChargeSystem(positions, values[idx.sum(axis=1) % values.shape[0]])
 
 
@@ -86,11 +85,9 @@ def random_cluster(
     """
     from scipy.spatial import cKDTree
 
-    if isinstance(n_charges, bool) or not isinstance(n_charges, (int, np.integer)) or n_charges < 1:
-        raise ValueError(f"n_charges must be a positive int, got {n_charges!r}")
-    for name, v in (("min_distance", min_distance), ("density", density)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    n_charges = check_int(n_charges, "n_charges", minimum=1)
+    min_distance = check_real(min_distance, "min_distance", minimum=0.0, strict_minimum=True)
+    density = check_real(density, "density", minimum=0.0, strict_minimum=True)
     if density * (4 / 3) * math.pi * (min_distance / 2) ** 3 > 0.5:
         raise ValueError(f"density={density} is too high to keep atoms {min_distance} apart")
     rng = check_random_state(random_state)

@@ -8,7 +8,8 @@ from ._darcy import (
     solve_darcy,
     threshold_coefficient,
 )
-from ._learning import DarcyFit, fit_darcy, relative_l2
+from ._learning import DarcyFit, fit_darcy
+from ._plots import plot_prediction
 
 __all__ = [
     "DarcyFit",
@@ -16,7 +17,7 @@ __all__ = [
     "fit_darcy",
     "gaussian_random_field",
     "load_darcy",
-    "relative_l2",
+    "plot_prediction",
     "save_darcy",
     "solve_darcy",
     "threshold_coefficient",

@@ -19,8 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tensorkit._progress import progress_bar
-from tensorkit.backend import check_random_state
+from tensorkit.extend import check_int, check_random_state, progress_bar
 from tensorkit.io import load_archive, save_archive
 
 __all__ = [
@@ -85,8 +84,8 @@ def darcy(
     >>> a.shape, float(u[:, 0, :].max())
     ((2, 16, 16), 0.0)
     """
-    n_samples = _check_int(n_samples, "n_samples", minimum=1)
-    resolution = _check_int(resolution, "resolution", minimum=3)
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    resolution = check_int(resolution, "resolution", minimum=3)
     rng = check_random_state(random_state, np)
     coefficients = rng.standard_normal((n_samples, GRF_MODES, GRF_MODES))
     a = np.empty((n_samples, resolution, resolution))
@@ -117,7 +116,7 @@ def gaussian_random_field(coefficients: np.ndarray, resolution: int) -> np.ndarr
     coefficients = np.asarray(coefficients, dtype=np.float64)
     if coefficients.ndim != 2 or coefficients.shape[0] != coefficients.shape[1]:
         raise ValueError(f"coefficients must be a square matrix, got shape {coefficients.shape}")
-    resolution = _check_int(resolution, "resolution", minimum=2)
+    resolution = check_int(resolution, "resolution", minimum=2)
     k = np.arange(coefficients.shape[0])
     sqrt_eigen = (np.pi**2 * (k[:, None] ** 2 + k[None, :] ** 2) + GRF_TAU**2) ** (-GRF_ALPHA / 2)
     sqrt_eigen[0, 0] = 0.0
@@ -211,10 +210,3 @@ def load_darcy(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{str(path)!r} is not a Darcy dataset: it holds {sorted(data)}")
     return data["a"], data["u"]
 
-
-def _check_int(value: Any, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)

@@ -1,72 +1,47 @@
-"""Operator learning on Darcy data: normalization, training with the FNO recipe, evaluation."""
+"""Operator learning on Darcy data: :func:`physics.fit_operator` with the FNO paper's
+normalization, on fields shaped ``(n, R, R)``."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tensorkit.nn import Adam, LpLoss, Module, Normalizer, StepLR, Trainer
+from tensorkit.nn import Module, Normalizer
+from tensorkit.nn._processor import NormalizingProcessor
 
-__all__ = ["DarcyFit", "fit_darcy", "relative_l2"]
+from .._learning import OperatorFit, fit_operator
 
-
-def relative_l2(pred: Any, target: Any) -> float:
-    """Mean over samples of ``||pred - target||_2 / ||target||_2`` (norms over all other axes)."""
-    pred = np.asarray(pred, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target shapes differ: {pred.shape} vs {target.shape}")
-    n = pred.shape[0]
-    diff = np.linalg.norm((pred - target).reshape(n, -1), axis=1)
-    return float(np.mean(diff / np.linalg.norm(target.reshape(n, -1), axis=1)))
+__all__ = ["DarcyFit", "fit_darcy"]
 
 
 @dataclass
-class DarcyFit:
-    """A trained operator with the normalizers of its data and the training history.
+class DarcyFit(OperatorFit):
+    """A trained Darcy operator: an :class:`~physics.OperatorFit` on ``(n, R, R)`` fields.
 
-    Attributes
-    ----------
-    model : Module
-    a_normalizer, u_normalizer : Normalizer
-        Fitted on the training coefficients and solutions.
-    history : dict of lists
-        As :meth:`tensorkit.nn.Trainer.fit`; ``val_metric`` is the test relative L2 error of the
-        de-normalized solution.
-    trainer : Trainer
-        Holds the optimizer, scheduler and shuffling state; :meth:`train` continues from them.
+    ``history["val_metric"]`` is the test relative L2 error of the de-normalized solution; the
+    normalizers of the data are :attr:`a_normalizer` and :attr:`u_normalizer`.
     """
 
-    model: Module
-    a_normalizer: Normalizer
-    u_normalizer: Normalizer
-    history: dict[str, list[float]] = field(default_factory=dict)
-    trainer: Trainer | None = None
-    _data: tuple = field(default=(), repr=False)
+    @property
+    def a_normalizer(self) -> Normalizer:
+        """Fitted on the training coefficients."""
+        return self.processor.x_normalizer
 
-    def train(self, epochs: int) -> dict[str, list[float]]:
-        """Continue training until ``epochs`` epochs are done in total (the numbers are those of
-        one uninterrupted run); returns the history."""
-        x, y, val, metric = self._data
-        self.history = self.trainer.fit(x, y, epochs, validation=val, metric=metric)
-        return self.history
+    @property
+    def u_normalizer(self) -> Normalizer:
+        """Fitted on the training solutions."""
+        return self.processor.y_normalizer
 
     def predict(self, a: Any, *, batch_size: int = 50) -> np.ndarray:
         """Solutions ``u`` (n, R, R) predicted for coefficients ``a`` (n, R, R) at any resolution."""
-        a = _with_channel(a, "a")
-        self.model.eval()
-        out = []
-        for start in range(0, a.shape[0], batch_size):
-            x = self.a_normalizer.encode(a[start:start + batch_size])
-            out.append(self.u_normalizer.decode(self.model.forward(x)))
-        return np.concatenate(out)[:, 0]
+        return super().predict(_with_channel(a, "a"), batch_size=batch_size)[:, 0]
 
     def test_error(self, a: Any, u: Any) -> float:
-        """Relative L2 error of :meth:`predict` against ``u``."""
-        return relative_l2(self.predict(a), u)
+        """Relative L2 error of :meth:`predict` against ``u`` (mean over samples)."""
+        return super().test_error(_with_channel(a, "a"), _with_channel(u, "u"))
 
 
 def fit_darcy(
@@ -82,15 +57,15 @@ def fit_darcy(
     step_size: int = 100,
     gamma: float = 0.5,
     checkpoint: str | os.PathLike | None = None,
-    progress: bool = False,
+    progress: bool = True,
     random_state: Any = None,
 ) -> DarcyFit:
     """Train ``model`` to map ``a`` to ``u`` with the recipe of the FNO paper.
 
-    Inputs and outputs are normalized per channel (Gaussian, fitted on the training set); the loss
-    is the relative L2 error (:class:`tensorkit.nn.LpLoss`, summed over the batch) on normalized
-    data; Adam with L2 weight decay, learning rate multiplied by ``gamma`` every ``step_size``
-    epochs.
+    :func:`physics.fit_operator` with a :class:`~tensorkit.nn.NormalizingProcessor` fitted on
+    the training set (Gaussian per channel): the loss is the relative L2 error
+    (:class:`tensorkit.nn.LpLoss`, summed over the batch) on normalized data; Adam with L2 weight
+    decay, learning rate multiplied by ``gamma`` every ``step_size`` epochs.
 
     Parameters
     ----------
@@ -99,12 +74,13 @@ def fit_darcy(
     a_train, u_train : arrays (n, R, R)
     epochs : int
     validation : (a_test, u_test), optional
-        Scored after every epoch: ``history["val_metric"]`` is the relative L2 error of the
-        de-normalized prediction.
+        Scored after every epoch on the de-normalized prediction: ``history["val_metric"]`` is
+        its relative L2 error, ``history["val_loss"]`` the loss.
     batch_size, lr, weight_decay, step_size, gamma
         The optimization recipe.
     checkpoint : path, optional
-        Trainer checkpoint (atomic ``.npz``), see :class:`tensorkit.nn.Trainer`.
+        Trainer checkpoint (atomic ``.npz``, the normalizers included), see
+        :class:`tensorkit.nn.Trainer`.
     progress : bool
     random_state : int, Generator or None
         Seeds the minibatch shuffling.
@@ -115,37 +91,23 @@ def fit_darcy(
     """
     x = _with_channel(a_train, "a_train").astype(model.dtype)
     y = _with_channel(u_train, "u_train").astype(model.dtype)
-    a_norm = Normalizer(dtype=model.dtype).fit(x)
-    u_norm = Normalizer(dtype=model.dtype).fit(y)
-    optimizer = Adam(model, lr=lr, weight_decay=weight_decay)
-    trainer = Trainer(
-        model,
-        LpLoss(d=2, reduction="sum"),
-        optimizer,
-        batch_size=batch_size,
-        scheduler=StepLR(optimizer, step_size=step_size, gamma=gamma),
-        checkpoint=checkpoint,
-        progress=progress,
-        random_state=random_state,
-    )
-    val = None
-    metric = None
+    processor = NormalizingProcessor(Normalizer(dtype=model.dtype), Normalizer(dtype=model.dtype))
+    processor.fit(x, y)
     if validation is not None:
-        a_test = _with_channel(validation[0], "validation a").astype(model.dtype)
-        u_test = _with_channel(validation[1], "validation u").astype(model.dtype)
-        val = (a_norm.encode(a_test), u_norm.encode(u_test))
-
-        def metric(pred, target):
-            return relative_l2(u_norm.decode(pred), u_norm.decode(target))
-
-    fit = DarcyFit(model, a_norm, u_norm, trainer=trainer,
-                   _data=(a_norm.encode(x), u_norm.encode(y), val, metric))
+        validation = (_with_channel(validation[0], "validation a"),
+                      _with_channel(validation[1], "validation u"))
+    fit = fit_operator(model, x, y, epochs=0, processor=processor, batch_size=batch_size, lr=lr,
+                       weight_decay=weight_decay, step_size=step_size, gamma=gamma,
+                       validation=validation, checkpoint=checkpoint, progress=progress,
+                       random_state=random_state)
+    fit = DarcyFit(fit.model, fit.trainer, metric=fit.metric, _data=fit._data)
     fit.train(epochs)
     return fit
 
 
-def _with_channel(a: Any, name: str) -> np.ndarray:
-    a = np.asarray(a)
+def _with_channel(a: Any, name: str) -> Any:
+    if not hasattr(a, "ndim"):
+        a = np.asarray(a)
     if a.ndim != 3:
-        raise ValueError(f"{name} must have shape (n, R, R), got {a.shape}")
+        raise ValueError(f"{name} must have shape (n, R, R), got {tuple(a.shape)}")
     return a[:, None]

@@ -13,7 +13,8 @@ from typing import Any
 
 from ..backend import kernel_implementation
 
-__all__ = ["fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "pair_potential", "sparse_sketch"]
+__all__ = ["fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "sparse_sketch"]
+
 
 def _implementation(name: str, backend: str):
     return kernel_implementation(__name__, name, backend)
@@ -76,26 +77,6 @@ def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
     backend : "numpy", "numba" or "cupy"
     """
     return _implementation("normal_matvec", backend)(A, W, B)
-
-
-def pair_potential(
-    positions: Any, charges: Any, points: Any, weights: Any, exponents: Any, backend: str
-) -> Any:
-    """Direct sum of a radial pair kernel: ``V(y_i) = sum_j q_j K(|y_i - x_j|)``.
-
-    ``K(r) = 1/r`` when ``weights`` is None, else ``K(r) = sum_k a_k exp(-t_k^2 r^2)``
-    (``weights = a``, ``exponents = t``). ``O(M N)`` work; the oracle and baseline for
-    :mod:`physics.electrostatics`.
-
-    Parameters
-    ----------
-    positions : array (N, 3)
-    charges : array (N,)
-    points : array (M, 3); with ``K = 1/r`` none may coincide with a position (checked by the caller)
-    weights, exponents : arrays (K,) or None
-    backend : "numpy", "numba" or "cupy"
-    """
-    return _implementation("pair_potential", backend)(positions, charges, points, weights, exponents)
 
 
 # --- neural-network activations (tensorkit.nn) ------------------------------------------------

@@ -137,53 +137,6 @@ def normal_matvec(A, W, B):
     return A.T @ R, (R * R).sum(axis=0)
 
 
-def pair_potential(positions, charges, points, weights, exponents):
-    """Radial pair-kernel sum on the GPU; see :func:`tensorkit._kernels.pair_potential`.
-
-    One thread per target point, looping over the charges (no atomics needed).
-    """
-    xp = array_module(points)
-    dtype = xp.result_type(positions, charges, points)
-    out = xp.zeros(points.shape[0], dtype=dtype)
-    coulomb = weights is None
-    w = xp.zeros(1, dtype=dtype) if coulomb else xp.ascontiguousarray(xp.asarray(weights, dtype=dtype))
-    t2 = w if coulomb else xp.ascontiguousarray(xp.asarray(exponents, dtype=dtype) ** 2)
-    n = points.shape[0]
-    if n:
-        pair_potential_kernel[math.ceil(n / _THREADS), _THREADS](
-            xp.ascontiguousarray(positions.astype(dtype)),
-            xp.ascontiguousarray(charges.astype(dtype)),
-            xp.ascontiguousarray(points.astype(dtype)),
-            w,
-            t2,
-            coulomb,
-            out,
-        )
-    return out
-
-
-@cuda.jit
-def pair_potential_kernel(positions, charges, points, weights, t2, coulomb, out):
-    """One thread per point: ``out[i] = sum_j q_j K(|y_i - x_j|)`` (1/r or a Gaussian sum)."""
-    i = cuda.grid(1)
-    if i >= points.shape[0]:
-        return
-    acc = 0.0
-    for j in range(positions.shape[0]):
-        dx = points[i, 0] - positions[j, 0]
-        dy = points[i, 1] - positions[j, 1]
-        dz = points[i, 2] - positions[j, 2]
-        d2 = dx * dx + dy * dy + dz * dz
-        if coulomb:
-            acc += charges[j] / math.sqrt(d2)
-        else:
-            s = 0.0
-            for k in range(weights.shape[0]):
-                s += weights[k] * math.exp(-t2[k] * d2)
-            acc += charges[j] * s
-    out[i] = acc
-
-
 def gelu_erf(x):
     """``(x Phi(x), Phi(x))`` with CuPy's erf (a CuPy built-in)."""
     from cupyx.scipy.special import erf

@@ -18,7 +18,6 @@ from physics.electrostatics import (
     read_pqr,
     read_xyz,
 )
-from tensorkit import _kernels
 
 
 @pytest.mark.parametrize("tol, r_min, r_max", [(1e-7, 2 / 256, 3.5), (1e-7, 1e-4, 1.0),
@@ -86,25 +85,6 @@ def test_float32_direct_sum():
     got = direct_potential(pos.astype(np.float32), q.astype(np.float32), pts.astype(np.float32))
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, (1.0 / cdist(pts, pos)) @ q, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.cuda_kernel
-def test_cuda_kernel_matches_reference():
-    from tensorkit._kernels import cuda, reference
-
-    pos, q, pts = _system(n=5)
-    pts = pts[:7]
-    long = newton_kernel_terms(1e-4, 0.1, 10.0).default_split()[0]
-    np.testing.assert_allclose(cuda.pair_potential(pos, q, pts, None, None),
-                               reference.pair_potential(pos, q, pts, None, None), rtol=1e-12)
-    np.testing.assert_allclose(cuda.pair_potential(pos, q, pts, *long),
-                               reference.pair_potential(pos, q, pts, *long), rtol=1e-12)
-
-
-def test_dispatch_rejects_unknown_backend():
-    pos, q, pts = _system(n=2)
-    with pytest.raises(ValueError, match="backend must be one of"):
-        _kernels.pair_potential(pos, q, pts, None, None, "fortran")
 
 
 def test_long_range_of_one_charge_on_the_cube():
