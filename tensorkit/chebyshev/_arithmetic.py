@@ -38,7 +38,7 @@ def rounded(coefficients: TuckerTensor, tol: float, rank: Sequence[int] | None, 
     for k, v in enumerate(coefficients.factors):
         q, r = xp.linalg.qr(v)
         qs.append(q)
-        core = mode_dot(core, r, k)
+        core = mode_dot(core, r, k, xp=xp)
     norm = float(xp.linalg.vector_norm(core))
     level = tol if scale is None or norm == 0.0 else tol * scale / norm
     if rank is None and (norm == 0.0 or level >= 1.0):
@@ -52,7 +52,7 @@ def coefficient_norm(coefficients: TuckerTensor, xp: Any) -> float:
     """``||G x_1 V_1 ... x_d V_d||_F`` through the ``R`` factors of QR (no dense tensor)."""
     core = coefficients.core
     for k, v in enumerate(coefficients.factors):
-        core = mode_dot(core, xp.linalg.qr(v)[1], k)
+        core = mode_dot(core, xp.linalg.qr(v)[1], k, xp=xp)
     return float(xp.linalg.vector_norm(core))
 
 

@@ -29,7 +29,7 @@ def integral(coefficients: TuckerTensor, domain: Sequence[tuple[float, float]], 
     factors = coefficients.factors
     vectors = [xp.asarray(_integral_weights(factors[k].shape[0]), dtype=coefficients.dtype)
                * (0.5 * (domain[k][1] - domain[k][0])) @ factors[k] for k in axes]
-    core = multi_mode_dot(coefficients.core, vectors, axes)
+    core = multi_mode_dot(coefficients.core, vectors, axes, xp=xp)
     keep = [k for k in range(len(factors)) if k not in axes]
     if not keep:
         return core
@@ -60,7 +60,7 @@ def l2_norm(coefficients: TuckerTensor, domain: Sequence[tuple[float, float]], x
         scale = 0.5 * (domain[k][1] - domain[k][0])
         grams.append(xp.conj(v).T @ (xp.asarray(gram, dtype=v.dtype) @ v) * scale)
     core = coefficients.core
-    value = float(xp.sum(xp.conj(core) * multi_mode_dot(core, grams)).real)
+    value = float(xp.sum(xp.conj(core) * multi_mode_dot(core, grams, xp=xp)).real)
     return math.sqrt(max(value, 0.0))
 
 

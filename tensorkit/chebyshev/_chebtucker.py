@@ -23,7 +23,6 @@ arXiv:2503.01696; Hashemi and Trefethen, "Chebfun in three dimensions", SIAM J. 
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Callable, Sequence
@@ -37,12 +36,10 @@ from ..formats import TuckerTensor
 from ..io import load_archive, save_archive
 from . import _arithmetic, _calculus, _construct
 from ._checks import check_axes, check_domain, check_points, namespace_for_device, to_reference
+from ._evaluate import evaluate
 from ._transform import chebyshev_vandermonde, values_to_coefficients
 
 __all__ = ["ChebTucker"]
-
-# Bytes one batch of an evaluation may hold in its largest intermediate.
-_BATCH_BYTES = 32 * 2**20
 
 
 class ChebTucker:
@@ -328,30 +325,7 @@ class ChebTucker:
         points = xp.asarray(points, dtype=xp.result_type(points.dtype, self.dtype))
         mapped = [to_reference(points[:, k], self.domain[k], k, extrapolate=extrapolate, name="points",
                                xp=xp) for k in range(self.ndim)]
-        n = points.shape[0]
-        ranks = self.ranks
-        order = sorted(range(self.ndim), key=lambda k: -ranks[k])
-        first = order[0]
-        rest = max(1, math.prod(ranks) // ranks[first])
-        per_point = max(rest, max(self.degrees) + 1, 1) * points.dtype.itemsize
-        batch = max(1, _BATCH_BYTES // per_point)
-        core = xp.asarray(xp.moveaxis(self.core, first, 0), dtype=points.dtype)
-        core_mat = xp.reshape(core, (ranks[first], rest))
-        tail_modes = [k for k in range(self.ndim) if k != first]
-        factors = [xp.asarray(v, dtype=points.dtype) for v in self.factors]
-        out = xp.empty(n, dtype=points.dtype)
-        for start in range(0, n, batch):
-            stop = min(n, start + batch)
-            size = stop - start
-            p = [chebyshev_vandermonde(mapped[k][start:stop], factors[k].shape[0], xp=xp).T @ factors[k]
-                 for k in range(self.ndim)]
-            acc = p[first] @ core_mat  # (size, rest)
-            width = rest
-            for k in tail_modes:
-                width //= ranks[k]
-                acc = xp.matmul(p[k][:, None, :], xp.reshape(acc, (size, ranks[k], width)))[:, 0, :]
-            out[start:stop] = acc[:, 0]
-        return out
+        return evaluate(self.coefficients, mapped, points.dtype, xp)
 
     def on_grid(self, *grids: Any) -> TuckerTensor:
         """The values on the tensor grid ``grids[0] x grids[1] x ...`` as a :class:`TuckerTensor`.
