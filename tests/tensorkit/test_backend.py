@@ -88,3 +88,18 @@ def test_thread_limits_restores_numba_threads():
     assert numba.get_num_threads() == before
     with pytest.raises(ValueError, match="n_threads must be >= 1"), thread_limits(0):
         pass
+
+
+def test_native_and_scipy_for_follow_the_compat_namespace():
+    """``xp`` is array-api-compat's namespace, which is not the numpy module: the helpers map it
+    back without anyone testing ``xp is np``."""
+    import scipy
+
+    from tensorkit.backend import is_numpy_namespace, native, scipy_for
+
+    xp = get_namespace(np.ones(2))
+    assert xp is not np
+    assert native(xp) is np and scipy_for(xp) is scipy
+    assert is_numpy_namespace(xp) and is_numpy_namespace(np)
+    xs = pytest.importorskip("array_api_strict")
+    assert not is_numpy_namespace(get_namespace(xs.ones(2)))

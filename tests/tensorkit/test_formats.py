@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorly as tl
 
-from tensorkit import CPTensor, TuckerTensor, tucker
+from tensorkit import CPTensor, TTTensor, TuckerTensor, tucker
 
 RNG = np.random.default_rng(0)
 
@@ -85,3 +85,45 @@ def test_to_dense_refuses_what_cannot_fit_before_allocating():
         huge.to_dense()
     with pytest.raises(MemoryError, match="the dense tensor of shape"):
         CPTensor(np.ones(1), [np.ones((100_000, 1))] * 3).to_dense()
+
+
+def test_lists_of_numbers_become_arrays():
+    """Formats are containers users build from their own data: nested lists are converted."""
+    T = make_tucker()
+    from_lists = TuckerTensor(T.core.tolist(), [f.tolist() for f in T.factors])
+    np.testing.assert_array_equal(from_lists.to_dense(), T.to_dense())
+    C = make_cp()
+    from_lists = CPTensor(C.weights.tolist(), [f.tolist() for f in C.factors])
+    np.testing.assert_array_equal(from_lists.to_dense(), C.to_dense())
+    cores = [RNG.standard_normal(s) for s in [(1, 3, 2), (2, 4, 1)]]
+    np.testing.assert_array_equal(TTTensor([c.tolist() for c in cores]).to_dense(),
+                                  TTTensor(cores).to_dense())
+
+
+def test_what_is_not_an_array_of_numbers_is_a_type_error():
+    with pytest.raises(TypeError, match="core must be an array, got list"):
+        TuckerTensor([[1.0, 2.0], [3.0]], [np.eye(2)] * 2)
+    with pytest.raises(TypeError, match=r"factors\[1\] must hold numbers"):
+        TuckerTensor(np.ones((2, 2)), [np.eye(2), [["a", "b"], ["c", "d"]]])
+    with pytest.raises(TypeError, match="factors must be a sequence of arrays, got int"):
+        CPTensor(np.ones(2), 3)
+    with pytest.raises(TypeError, match=r"cores\[0\] must hold numbers"):
+        TTTensor([[["x"]]])
+
+
+def test_every_decomposition_result_carries_the_one_info_record():
+    import tensorkit
+    from tensorkit import Info, cp, tt
+    from tensorkit.formats import DecompositionInfo
+
+    assert DecompositionInfo is Info and tensorkit.DecompositionInfo is Info
+    X = RNG.standard_normal((5, 6, 7))
+    results = [tucker(X, rank=2, method=m, random_state=0) for m in ("hosvd", "st_hosvd", "randomized")]
+    results += [tucker(X, rank=2, method="hooi", n_iter_max=200), cp(X, 2, stop_tol=1e-6),
+                tt(X, rank=2)]
+    for result in results:
+        assert type(result.info) is Info
+        assert result.info.rel_error == pytest.approx(
+            np.linalg.norm(X - result.to_dense()) / np.linalg.norm(X), rel=1e-6)
+    assert [r.info.method for r in results] == ["hosvd", "st_hosvd", "randomized", "hooi", "cp_als",
+                                               "tt_svd"]

@@ -78,3 +78,69 @@ def test_bad_input_is_named():
         khatri_rao([np.zeros((2, 3)), np.zeros((2, 4))])
     with pytest.raises(ValueError, match="unfolded has shape"):
         fold(np.zeros((3, 5)), 0, (3, 4))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: unfold([[1.0, 2.0], [3.0, 4.0]], 0),
+        lambda: fold([[1.0, 2.0]], 0, (1, 2)),
+        lambda: mode_dot(np.ones((2, 3)), [[1.0, 1.0, 1.0]], 1),
+        lambda: multi_mode_dot(np.ones((2, 3)), [np.ones((4, 2)), [[1.0, 1.0, 1.0]]]),
+        lambda: khatri_rao([np.ones((2, 3)), [[1.0, 1.0, 1.0]]]),
+        lambda: mttkrp(np.ones((2, 3)), [np.ones((2, 4)), [[1.0] * 4] * 3], 0),
+        lambda: mttkrp(([[0, 0]], np.ones(1), (2, 3)), [np.ones((2, 4)), np.ones((3, 4))], 0),
+    ],
+)
+def test_lists_are_refused_with_a_type_error_naming_the_argument(call):
+    """tenalg sits in inner loops: a list is refused up front (not converted at every call, not
+    left to crash inside numpy)."""
+    with pytest.raises(TypeError, match=r"must be an array \(numpy or CuPy\), got list"):
+        call()
+
+
+def test_mode_arguments_follow_the_int_policy():
+    X = np.zeros((3, 4))
+    with pytest.raises(TypeError, match="mode must be an int, got True"):
+        unfold(X, True)
+    with pytest.raises(ValueError, match="mode must be >= -2, got -3"):
+        mode_dot(X, np.ones(3), -3)
+    with pytest.raises(ValueError, match="skip must be <= 2, got 3"):
+        khatri_rao([np.ones((2, 3))] * 3, skip=3)
+    with pytest.raises(ValueError, match=r"got 2 matrices but 1 modes"):
+        multi_mode_dot(X, [np.ones((2, 3)), np.ones((2, 4))], modes=[0])
+    with pytest.raises(TypeError, match=r"shape\[1\] must be an int, got 4.0"):
+        fold(np.zeros((3, 4)), 0, (3, 4.0))
+    np.testing.assert_array_equal(multi_mode_dot(X, [np.ones((2, 3))], skip=-2), X)
+
+
+def test_given_xp_is_used_and_never_re_inferred(monkeypatch):
+    import tensorkit.tenalg as tenalg_module
+    from tensorkit.backend import get_namespace
+
+    X = RNG.standard_normal((3, 4, 5))
+    mats = [RNG.standard_normal((2, n)) for n in X.shape]
+    factors = [RNG.standard_normal((n, 2)) for n in X.shape]
+    expected = [unfold(X, 1), fold(unfold(X, 1), 1, X.shape), mode_dot(X, mats[1], 1),
+                multi_mode_dot(X, mats, skip=0), khatri_rao(factors), mttkrp(X, factors, 2)]
+    xp = get_namespace(X)
+
+    def refuse(*arrays):
+        raise AssertionError("get_namespace called although xp was given")
+
+    monkeypatch.setattr(tenalg_module, "get_namespace", refuse)
+    got = [unfold(X, 1, xp=xp), fold(unfold(X, 1, xp=xp), 1, X.shape, xp=xp),
+           mode_dot(X, mats[1], 1, xp=xp), multi_mode_dot(X, mats, skip=0, xp=xp),
+           khatri_rao(factors, xp=xp), mttkrp(X, factors, 2, xp=xp)]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(g, e)
+    with pytest.raises(AssertionError, match="get_namespace called"):
+        unfold(X, 1)  # the patch is live: without xp the namespace is inferred
+
+
+def test_given_xp_decides_the_namespace_of_the_result():
+    xs = pytest.importorskip("array_api_strict")
+    X = RNG.standard_normal((3, 4, 5))
+    out = unfold(xs.asarray(X), 2, xp=xs)
+    assert type(out).__module__.startswith("array_api_strict")
+    np.testing.assert_array_equal(np.from_dlpack(out), unfold(X, 2))
