@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from tensorkit.extend import array_module, check_choice, check_int, check_real
 from tensorkit.nn import GELU, Linear, Module, Sequential
-from tensorkit.nn._module import array_module
 
-from ._spectral_conv import SpectralConv, _positive_int
+from ._spectral_conv import SpectralConv, check_n_modes
 
 __all__ = ["FNO", "TFNO", "FNOBlock"]
 
@@ -79,32 +79,22 @@ class FNO(Module):
         random_state: Any = None,
     ):
         super().__init__(dtype=dtype, random_state=random_state)
-        if isinstance(n_modes, (int, np.integer)) and not isinstance(n_modes, bool):
-            n_modes = (n_modes,)
-        if not isinstance(n_modes, (tuple, list)) or len(n_modes) not in (1, 2):
-            raise ValueError(f"n_modes must be an int or a tuple of 1 or 2 ints, got {n_modes!r}")
-        self.n_modes = tuple(n_modes)
+        self.n_modes = check_n_modes(n_modes)
         self.n_dim = len(self.n_modes)
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
-        self.hidden_channels = _positive_int(hidden_channels, "hidden_channels")
-        self.n_layers = _positive_int(n_layers, "n_layers")
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        self.hidden_channels = check_int(hidden_channels, "hidden_channels", minimum=1)
+        self.n_layers = check_int(n_layers, "n_layers", minimum=1)
         self.lifting_channels = _width(lifting_channels, "lifting_channels", 2 * self.hidden_channels)
         self.projection_channels = _width(
             projection_channels, "projection_channels", 2 * self.hidden_channels
         )
-        if positional_embedding not in POSITIONAL_EMBEDDINGS:
-            raise ValueError(
-                f"positional_embedding must be one of {POSITIONAL_EMBEDDINGS}, got {positional_embedding!r}"
-            )
-        self.positional_embedding = positional_embedding
-        if domain_padding is not None and (
-            isinstance(domain_padding, bool)
-            or not isinstance(domain_padding, (int, float))
-            or not 0 <= domain_padding < 1
-        ):
-            raise ValueError(f"domain_padding must be a fraction in [0, 1) or None, got {domain_padding!r}")
-        self.domain_padding = float(domain_padding) if domain_padding else 0.0
+        self.positional_embedding = check_choice(
+            positional_embedding, "positional_embedding", POSITIONAL_EMBEDDINGS
+        )
+        self.domain_padding = 0.0 if domain_padding is None else check_real(
+            domain_padding, "domain_padding", minimum=0.0, maximum=1.0, strict_maximum=True
+        )
         self.factorization = factorization
         self.rank = rank
         kw = {"dtype": self.dtype, "random_state": self.rng}
@@ -282,18 +272,18 @@ class FNOBlock(Module):
 
 
 def _append_grid(x: Any) -> Any:
-    xp = array_module(x)
+    nxp = array_module(x)
     spatial = x.shape[2:]
-    axes = [xp.linspace(0.0, 1.0, n, dtype=x.dtype) for n in spatial]
-    grids = xp.meshgrid(*axes, indexing="ij")
-    grid = xp.broadcast_to(xp.stack(grids)[None], (x.shape[0], len(spatial), *spatial))
-    return xp.concatenate([x, grid], axis=1)
+    axes = [nxp.linspace(0.0, 1.0, n, dtype=x.dtype) for n in spatial]
+    grids = nxp.meshgrid(*axes, indexing="ij")
+    grid = nxp.broadcast_to(nxp.stack(grids)[None], (x.shape[0], len(spatial), *spatial))
+    return nxp.concatenate([x, grid], axis=1)
 
 
 def _pad(x: Any, pads: tuple[int, ...]) -> Any:
-    xp = array_module(x)
+    nxp = array_module(x)
     widths = [(0, 0), (0, 0)] + [(p, p) for p in pads]
-    return xp.pad(x, widths)
+    return nxp.pad(x, widths)
 
 
 def _crop(x: Any, pads: tuple[int, ...]) -> Any:
@@ -308,9 +298,5 @@ def _channel_mlp(n_in: int, n_hidden: int, n_out: int, kw: dict) -> Module:
 
 
 def _width(value: Any, name: str, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
-    return int(value)
+    return default if value is None else check_int(value, name, minimum=0)
 

@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 from typing import Any
 
 import numpy as np
 
-from tensorkit.nn import Module
-from tensorkit.nn._module import array_module
-
-from ._factorized import (
+from tensorkit.extend import array_module, check_choice, check_int, is_numpy_namespace, scipy_for
+from tensorkit.nn import (
     FACTORIZATIONS,
+    FactorizedWeight,
+    Module,
     backprop_pairwise,
     contract_pairwise,
-    einsum_gradient,
-    einsum_many,
-    factor_specs,
-    forward_steps,
-    init_std_of_factors,
-    resolve_rank,
-    weight_format,
-    weight_subscripts,
 )
 
 __all__ = ["SpectralConv"]
 
 IMPLEMENTATIONS = ("factorized", "reconstructed")
+_WEIGHT = "ioxy"  # subscripts of the weight: input channel, output channel, modes
 FFT_NORMS = ("forward", "backward", "ortho")
 _DUAL_NORM = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
 
@@ -107,35 +101,27 @@ class SpectralConv(Module):
         random_state: Any = None,
     ):
         super().__init__(dtype=dtype, random_state=random_state)
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
-        if isinstance(n_modes, (int, np.integer)) and not isinstance(n_modes, bool):
-            n_modes = (n_modes,)
-        if not isinstance(n_modes, (tuple, list)) or len(n_modes) not in (1, 2):
-            raise ValueError(f"n_modes must be an int or a tuple of 1 or 2 ints, got {n_modes!r}")
-        self.n_modes = tuple(_positive_int(m, "n_modes") for m in n_modes)
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        self.n_modes = check_n_modes(n_modes)
         if isinstance(factorization, str):
             factorization = factorization.lower()
             if factorization == "dense":
                 factorization = None
-        if factorization not in FACTORIZATIONS:
-            raise ValueError(f"factorization must be one of {FACTORIZATIONS}, got {factorization!r}")
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
-        if fft_norm not in FFT_NORMS:
-            raise ValueError(f"fft_norm must be one of {FFT_NORMS}, got {fft_norm!r}")
-        self.factorization = factorization
-        self.implementation = implementation
-        self.fft_norm = fft_norm
+        self.factorization = check_choice(factorization, "factorization", FACTORIZATIONS)
+        self.implementation = check_choice(implementation, "implementation", IMPLEMENTATIONS)
+        self.fft_norm = check_choice(fft_norm, "fft_norm", FFT_NORMS)
         self.order = len(self.n_modes)
         # Modes stored per dimension: all n_modes along leading dims, n // 2 + 1 of the real FFT last.
         self.weight_modes = (*self.n_modes[:-1], self.n_modes[-1] // 2 + 1)
         self.weight_shape = (self.in_channels, self.out_channels, *self.weight_modes)
-        self.rank = resolve_rank(factorization, self.weight_shape, rank)
-        self._specs = factor_specs(factorization, self.weight_shape, self.rank)
+        self.weight = FactorizedWeight(
+            self.weight_shape, factorization, rank, subscripts=_WEIGHT[: 2 + self.order]
+        )
+        self.rank = self.weight.rank
         std = math.sqrt(2.0 / (self.in_channels + self.out_channels))
-        factor_std = init_std_of_factors(factorization, self.weight_shape, self.rank, std)
-        for name, _, shape in self._specs:
+        factor_std = self.weight.factor_std(std)
+        for name, _, shape in self.weight.specs:
             if name == "weights":  # CP weights start at one, as in tltorch
                 value = np.ones(shape, dtype=np.complex128)
             else:
@@ -151,16 +137,12 @@ class SpectralConv(Module):
     def weight_tensor(self) -> Any:
         """The spectral weight in its format (dense array, CPTensor, TuckerTensor or TTTensor),
         sharing the parameter arrays."""
-        return weight_format(self.factorization, [self.params[name] for name, _, _ in self._specs])
+        return self.weight.to_format(self._factors())
 
     def dense_weight(self) -> Any:
         """The dense weight ``(in, out, *weight_modes)``, rebuilt from the factors if factorized
         (the einsum whose adjoint gives the factor gradients; equal to ``weight_tensor().to_dense()``)."""
-        factors = self._factors()
-        if self.factorization is None:
-            return factors[0]
-        subs = ",".join(s for _, s, _ in self._specs)
-        return einsum_many(array_module(factors[0]), f"{subs}->{weight_subscripts(self.order)}", factors)
+        return self.weight.dense(self._factors())
 
     # ------------------------------------------------------------------------------------ forward
     def forward(self, x: Any) -> Any:
@@ -172,69 +154,68 @@ class SpectralConv(Module):
             )
         spatial = tuple(int(s) for s in x.shape[2:])
         plan = _plan(spatial, self.n_modes, self.dtype)
-        xp = array_module(x)
-        x_hat = _forward_transform(xp, x, plan, self.fft_norm)
-        y_hat = self._contract(xp, x_hat)
-        y = _inverse_transform(xp, y_hat, plan, self.fft_norm)
+        nxp = array_module(x)
+        x_hat = _forward_transform(nxp, x, plan, self.fft_norm)
+        y_hat = self._contract(nxp, x_hat)
+        y = _inverse_transform(nxp, y_hat, plan, self.fft_norm)
         if "bias" in self.params:
             y += self.params["bias"].reshape((1, -1) + (1,) * self.order)
-        self._cache = {"x_hat": x_hat, "plan": plan, "xp": xp}
+        self._cache = {"x_hat": x_hat, "plan": plan, "nxp": nxp}
         return y
 
     def backward(self, grad_out: Any) -> Any:
         if not self._cache:
             raise RuntimeError("SpectralConv.backward called before forward")
-        xp, plan, x_hat = self._cache["xp"], self._cache["plan"], self._cache["x_hat"]
+        nxp, plan, x_hat = self._cache["nxp"], self._cache["plan"], self._cache["x_hat"]
         grad_out = grad_out.astype(self.dtype, copy=False)
         if "bias" in self.params:
             self.grads["bias"] += grad_out.sum(axis=(0, *range(2, grad_out.ndim)))
-        g_hat = _inverse_transform_adjoint(xp, grad_out, plan, self.fft_norm)
-        gx_hat = self._contract_backward(xp, x_hat, g_hat)
-        return _forward_transform_adjoint(xp, gx_hat, plan, self.fft_norm)
+        g_hat = _inverse_transform_adjoint(nxp, grad_out, plan, self.fft_norm)
+        gx_hat = self._contract_backward(nxp, x_hat, g_hat)
+        return _forward_transform_adjoint(nxp, gx_hat, plan, self.fft_norm)
 
     # ------------------------------------------------------------------------------ contractions
     def _factors(self) -> list[Any]:
-        return [self.params[name] for name, _, _ in self._specs]
+        return [self.params[name] for name in self.weight.names]
 
     def _step_names(self) -> dict[str, str]:
         """Parameter name -> operand name in :func:`forward_steps` (f0, f1, ...; weights; core)."""
         return {
             name: name if name in ("weights", "core") else "f" + name.rsplit("_", 1)[1]
-            for name, _, _ in self._specs
+            for name in self.weight.names
         }
 
-    def _contract(self, xp: Any, x_hat: Any) -> Any:
+    def _contract(self, nxp: Any, x_hat: Any) -> Any:
         if self.factorization is None:
-            return _dense_contract(xp, x_hat, self.params["weight"])
+            return _dense_contract(nxp, x_hat, self.params["weight"])
         if self.implementation == "reconstructed":
-            return _dense_contract(xp, x_hat, self.dense_weight())
-        w = weight_subscripts(self.order)
+            return _dense_contract(nxp, x_hat, self.dense_weight())
+        w = self.weight.subscripts
         operands = {"x": ("n" + w[0] + w[2:], x_hat)}
         step_names = self._step_names()
-        for name, subs, _ in self._specs:
+        for name, subs, _ in self.weight.specs:
             operands[step_names[name]] = (subs, self.params[name])
         tape: list = []
         out = contract_pairwise(
-            xp, operands, forward_steps(self.factorization, self.order), "n" + w[1] + w[2:], tape
+            operands, _forward_steps(self.factorization, self.order), "n" + w[1] + w[2:], tape=tape, xp=nxp
         )
         self._tape = tape
         return out
 
-    def _contract_backward(self, xp: Any, x_hat: Any, g_hat: Any) -> Any:
+    def _contract_backward(self, nxp: Any, x_hat: Any, g_hat: Any) -> Any:
         """Accumulate the weight (factor) gradients; return the gradient of ``x_hat``."""
         factors = self._factors()
         if self.factorization is None:
-            gx, gw = _dense_contract_backward(xp, x_hat, factors[0], g_hat)
+            gx, gw = _dense_contract_backward(nxp, x_hat, factors[0], g_hat)
             self.grads["weight"] += gw
             return gx
-        w = weight_subscripts(self.order)
+        w = self.weight.subscripts
         if self.implementation == "reconstructed":
-            subs = [s for _, s, _ in self._specs]
-            gx, gw = _dense_contract_backward(xp, x_hat, self.dense_weight(), g_hat)
-            for j, (name, _, _) in enumerate(self._specs):
-                self.grads[name] += einsum_gradient(xp, subs, w, factors, gw, j)
+            gx, gw = _dense_contract_backward(nxp, x_hat, self.weight.dense(factors), g_hat)
+            for name, grad in zip(self.weight.names, self.weight.factor_gradients(factors, gw), strict=True):
+                self.grads[name] += grad
             return gx
-        grads = backprop_pairwise(xp, self._tape, g_hat, "n" + w[1] + w[2:])
+        grads = backprop_pairwise(self._tape, g_hat, "n" + w[1] + w[2:], xp=nxp)
         for name, step_name in self._step_names().items():
             self.grads[name] += grads[step_name]
         return grads["x"]
@@ -287,14 +268,11 @@ def _plan(spatial: tuple[int, ...], n_modes: tuple[int, ...], dtype: np.dtype) -
     return _Plan(spatial, n_modes, dtype)
 
 
-def _fft(xp: Any):
-    if xp is np:
-        import scipy.fft
-
-        return scipy.fft, {"workers": -1}
-    import cupyx.scipy.fft
-
-    return cupyx.scipy.fft, {}
+def _fft(nxp: Any):
+    """``scipy.fft`` (on every core) or ``cupyx.scipy.fft``, with its keyword arguments."""
+    sp = scipy_for(nxp)
+    importlib.import_module(f"{sp.__name__}.fft")
+    return sp.fft, ({"workers": -1} if is_numpy_namespace(nxp) else {})
 
 
 def _scale(norm: str, n: int, inverse: bool) -> float:
@@ -304,86 +282,118 @@ def _scale(norm: str, n: int, inverse: bool) -> float:
     return 1.0 / n if (norm == "forward") != inverse else 1.0
 
 
-def _rows(xp, matrix, z, scale, adjoint=False):
+def _rows(nxp, matrix, z, scale, adjoint=False):
     """``scale * M @ z`` (or ``scale * M^H @ z``) along axis -2 of ``z``, as one GEMM."""
-    m = xp.asarray(matrix)
+    m = nxp.asarray(matrix)
     if adjoint:
-        m = xp.conj(m.T)
+        m = nxp.conj(m.T)
     m = m * m.dtype.type(scale)
     n, k = z.shape[-2:]
     lead = z.shape[:-2]
-    out = m @ xp.moveaxis(z, -2, 0).reshape(n, -1)
-    return xp.moveaxis(out.reshape(m.shape[0], *lead, k), 0, -2)
+    out = m @ nxp.moveaxis(z, -2, 0).reshape(n, -1)
+    return nxp.moveaxis(out.reshape(m.shape[0], *lead, k), 0, -2)
 
 
-def _forward_transform(xp, x, plan, norm):
+def _forward_transform(nxp, x, plan, norm):
     """Kept modes of ``rfftn(x)``: rfft along the last axis, truncated, then the kept DFT rows."""
-    fft, kw = _fft(xp)
+    fft, kw = _fft(nxp)
     z = fft.rfft(x, axis=-1, norm=norm, **kw)[..., : plan.m_last]
     if plan.rows_dft is None:
-        return xp.ascontiguousarray(z)
-    return _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False))
+        return nxp.ascontiguousarray(z)
+    return _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False))
 
 
-def _forward_transform_adjoint(xp, g_hat, plan, norm):
+def _forward_transform_adjoint(nxp, g_hat, plan, norm):
     """Adjoint of :func:`_forward_transform`: ``irfft(F^H g / c)`` with the dual normalization."""
-    fft, kw = _fft(xp)
+    fft, kw = _fft(nxp)
     z = g_hat
     if plan.rows_dft is not None:
-        z = _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False), adjoint=True)
-    z = z / xp.asarray(plan.c)
+        z = _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False), adjoint=True)
+    z = z / nxp.asarray(plan.c)
     return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=_DUAL_NORM[norm], **kw)
 
 
-def _inverse_transform(xp, y_hat, plan, norm):
+def _inverse_transform(nxp, y_hat, plan, norm):
     """``irfftn`` of the kept modes zero-padded to the full grid."""
-    fft, kw = _fft(xp)
+    fft, kw = _fft(nxp)
     z = y_hat
     if plan.rows_dft is not None:
-        z = _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True), adjoint=True)
+        z = _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True), adjoint=True)
     return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=norm, **kw)
 
 
-def _inverse_transform_adjoint(xp, g, plan, norm):
+def _inverse_transform_adjoint(nxp, g, plan, norm):
     """Adjoint of :func:`_inverse_transform`: ``c * rfft`` then the kept DFT rows, dual normalization."""
-    fft, kw = _fft(xp)
-    z = fft.rfft(g, axis=-1, norm=_DUAL_NORM[norm], **kw)[..., : plan.m_last] * xp.asarray(plan.c)
+    fft, kw = _fft(nxp)
+    z = fft.rfft(g, axis=-1, norm=_DUAL_NORM[norm], **kw)[..., : plan.m_last] * nxp.asarray(plan.c)
     if plan.rows_dft is None:
         return z
-    return _rows(xp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True))
+    return _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True))
 
 
 # ------------------------------------------------------------------------------ dense contraction
-def _dense_contract(xp, x_hat, weight):
+def _dense_contract(nxp, x_hat, weight):
     """``y[b, o, k] = sum_i x[b, i, k] W[i, o, k]`` as one batched matmul over the modes ``k``."""
     b, i = x_hat.shape[:2]
     modes = x_hat.shape[2:]
     o = weight.shape[1]
-    xk = xp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)  # (K, b, i)
-    wk = xp.moveaxis(weight.reshape(i, o, -1), -1, 0)  # (K, i, o)
-    yk = xp.matmul(xk, wk)  # (K, b, o)
-    return xp.moveaxis(yk, 0, -1).reshape(b, o, *modes)
+    xk = nxp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)  # (K, b, i)
+    wk = nxp.moveaxis(weight.reshape(i, o, -1), -1, 0)  # (K, i, o)
+    yk = nxp.matmul(xk, wk)  # (K, b, o)
+    return nxp.moveaxis(yk, 0, -1).reshape(b, o, *modes)
 
 
-def _dense_contract_backward(xp, x_hat, weight, g_hat):
+def _dense_contract_backward(nxp, x_hat, weight, g_hat):
     """``(dL/dx_hat, dL/dW)`` of :func:`_dense_contract`: ``G conj(W)`` and ``sum_b conj(X) G``."""
     b, i = x_hat.shape[:2]
     modes = x_hat.shape[2:]
     o = weight.shape[1]
-    xk = xp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)
-    wk = xp.moveaxis(weight.reshape(i, o, -1), -1, 0)
-    gk = xp.moveaxis(g_hat.reshape(b, o, -1), -1, 0)
-    gx = xp.matmul(gk, xp.conj(xp.swapaxes(wk, -1, -2)))  # (K, b, i)
-    gw = xp.matmul(xp.conj(xp.swapaxes(xk, -1, -2)), gk)  # (K, i, o)
+    xk = nxp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)
+    wk = nxp.moveaxis(weight.reshape(i, o, -1), -1, 0)
+    gk = nxp.moveaxis(g_hat.reshape(b, o, -1), -1, 0)
+    gx = nxp.matmul(gk, nxp.conj(nxp.swapaxes(wk, -1, -2)))  # (K, b, i)
+    gw = nxp.matmul(nxp.conj(nxp.swapaxes(xk, -1, -2)), gk)  # (K, i, o)
     return (
-        xp.moveaxis(gx, 0, -1).reshape(b, i, *modes),
-        xp.moveaxis(gw, 0, -1).reshape(i, o, *modes),
+        nxp.moveaxis(gx, 0, -1).reshape(b, i, *modes),
+        nxp.moveaxis(gw, 0, -1).reshape(i, o, *modes),
     )
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
+def check_n_modes(n_modes: Any) -> tuple[int, ...]:
+    """Modes per spatial dimension: an int (1D) or a tuple of 1 or 2 positive ints."""
+    if isinstance(n_modes, (int, np.integer)) and not isinstance(n_modes, (bool, np.bool_)):
+        n_modes = (n_modes,)
+    if not isinstance(n_modes, (tuple, list)) or len(n_modes) not in (1, 2):
+        raise ValueError(f"n_modes must be an int or a tuple of 1 or 2 ints, got {n_modes!r}")
+    return tuple(check_int(m, f"n_modes[{k}]", minimum=1) for k, m in enumerate(n_modes))
+
+
+def _forward_steps(factorization: str, order: int) -> list[tuple[str, str, str]]:
+    """Pairwise contraction order for ``einsum(X, factors...)`` that never forms the dense weight.
+
+    The input is first reduced by the input-channel factor, the mode factors are merged into a
+    small ``(rank, modes)`` tensor, and the output-channel factor comes last.
+    """
+    if factorization == "cp":
+        steps = [("x", "f0", "x1"), ("weights", "f2", "w1")]
+        for k in range(1, order):
+            steps.append((f"w{k}", f"f{2 + k}", f"w{k + 1}"))
+        steps += [("x1", f"w{order}", "x2"), ("x2", "f1", "y")]
+        return steps
+    if factorization == "tucker":
+        steps = [("x", "f0", "x1"), ("core", "f2", "c1")]
+        for k in range(1, order):
+            steps.append((f"c{k}", f"f{2 + k}", f"c{k + 1}"))
+        steps += [("x1", f"c{order}", "x2"), ("x2", "f1", "y")]
+        return steps
+    # tt: merge the mode cores, then sweep the channel cores through the input.
+    steps = []
+    if order == 1:
+        merged = "f2"
+    else:
+        steps.append(("f2", "f3", "t1"))
+        for k in range(2, order):
+            steps.append((f"t{k - 1}", f"f{2 + k}", f"t{k}"))
+        merged = f"t{order - 1}"
+    steps += [("x", "f0", "x1"), ("x1", "f1", "x2"), ("x2", merged, "y")]
+    return steps

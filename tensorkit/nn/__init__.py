@@ -7,23 +7,47 @@ Driven by hand::
     model.zero_grad(); model.backward(g); optimizer.step()
 
 or by :class:`Trainer`. Every adjoint is checked by :func:`gradcheck` (finite differences).
+
+Factorized weights (CP, Tucker, tensor train) have one engine, :class:`FactorizedWeight` with the
+contractions :func:`contract_pairwise` / :func:`backprop_pairwise`, :func:`einsum_many` and
+:func:`einsum_gradient`: :class:`FactorizedConv` is built on it here, and so are the spectral
+weights of ``operators.SpectralConv``.
 """
 
+from ._activations import GELU, ReLU, Tanh
+from ._containers import Residual, Sequential
+from ._conv import Conv2d, Conv3d
+from ._factorized import (
+    FACTORIZATIONS,
+    FactorizedWeight,
+    FactorSpec,
+    backprop_pairwise,
+    contract_pairwise,
+    einsum_gradient,
+    einsum_many,
+)
+from ._factorized_conv import CPConv2d, FactorizedConv
 from ._gradcheck import GradcheckError, gradcheck
-from ._layers import GELU, Conv2d, CPConv2d, Linear, ReLU, Residual, Sequential, Tanh
-from ._losses import H1Loss, Loss, LpLoss, MSELoss, Normalizer
+from ._linear import Linear
+from ._losses import H1Loss, Loss, LpLoss, MSELoss
 from ._module import Module
+from ._normalizer import Normalizer
 from ._optim import SGD, Adam, AdamW, CosineLR, Lion, Optimizer, Scheduler, StepLR
 from ._trainer import Trainer, plot_history
 
 __all__ = [
+    "FACTORIZATIONS",
     "GELU",
     "SGD",
     "Adam",
     "AdamW",
     "CPConv2d",
     "Conv2d",
+    "Conv3d",
     "CosineLR",
+    "FactorSpec",
+    "FactorizedConv",
+    "FactorizedWeight",
     "GradcheckError",
     "H1Loss",
     "Linear",
@@ -41,6 +65,10 @@ __all__ = [
     "StepLR",
     "Tanh",
     "Trainer",
+    "backprop_pairwise",
+    "contract_pairwise",
+    "einsum_gradient",
+    "einsum_many",
     "gradcheck",
     "plot_history",
 ]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from ..backend import check_random_state, to_numpy
+from .._validation import check_int, check_real
+from ..backend import array_module, check_random_state, to_numpy
 from ._losses import Loss
-from ._module import Module, array_module
+from ._module import Module
 
 __all__ = ["GradcheckError", "gradcheck"]
 
@@ -66,8 +66,9 @@ def gradcheck(
     if not isinstance(module, (Module, Loss)):
         raise TypeError(f"module must be a tensorkit.nn Module or Loss, got {type(module).__name__}")
     for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
-        if not isinstance(value, numbers.Real) or not value >= 0:
-            raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        check_real(value, name, minimum=0.0)
+    if max_entries is not None:
+        check_int(max_entries, "max_entries", minimum=1)
     rng = check_random_state(random_state)
 
     if isinstance(module, Loss):
@@ -85,10 +86,10 @@ def gradcheck(
     else:
         x = inputs.copy()
         out = module.forward(x)
-        xp = array_module(out)
-        w = xp.asarray(rng.standard_normal(out.shape)).astype(out.dtype)
+        nxp = array_module(out)
+        w = nxp.asarray(rng.standard_normal(out.shape)).astype(out.dtype)
         if out.dtype.kind == "c":
-            w = w + 1j * xp.asarray(rng.standard_normal(out.shape)).astype(w.dtype)
+            w = w + 1j * nxp.asarray(rng.standard_normal(out.shape)).astype(w.dtype)
 
         def objective() -> float:
             y = module.forward(x)

@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_choice, check_dtype
 from ..backend import (
     array_module,
     check_random_state,
+    complex_dtype_for,
     real_dtype_for,
     to_device,
     to_numpy,
@@ -33,21 +35,6 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$")
 _CHECKPOINT_FORMAT = "tensorkit.nn.Module"
 _CHECKPOINT_VERSION = 1
 _PARAM_PREFIX = "param/"
-
-
-def complex_dtype_for(dtype: Any) -> np.dtype:
-    """complex64/complex128 matching a float or complex dtype."""
-    return np.result_type(real_dtype_for(dtype), np.complex64)
-
-
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
 
 
 class Module:
@@ -81,7 +68,7 @@ class Module:
     """
 
     def __init__(self, *, dtype: Any = np.float64, random_state: Any = None):
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.rng = check_random_state(random_state)
         self.params: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
@@ -99,22 +86,22 @@ class Module:
         """Register ``value`` as parameter ``name`` (cast to the module dtype, or its complex
         counterpart when ``value`` is complex) with a zero gradient; returns the stored array."""
         self._check_name(name)
-        xp = array_module(value)
-        value = xp.asarray(value)
+        nxp = array_module(value)
+        value = nxp.asarray(value)
         if value.dtype.kind not in "fc":
             raise TypeError(f"parameter {name!r} must be a float or complex array, got {value.dtype}")
         target = self.complex_dtype if value.dtype.kind == "c" else self.dtype
-        value = xp.ascontiguousarray(value.astype(target, copy=False))
+        value = nxp.ascontiguousarray(value.astype(target, copy=False))
         self.params[name] = value
-        self.grads[name] = xp.zeros_like(value)
+        self.grads[name] = nxp.zeros_like(value)
         return value
 
     def add_buffer(self, name: str, value: Any) -> Any:
         """Register a non-trained array (statistics, masks): saved in :meth:`state_dict` and moved
         by :meth:`to`, but not returned by :meth:`parameters`; returns the stored array."""
         self._check_name(name)
-        xp = array_module(value)
-        value = xp.ascontiguousarray(xp.asarray(value))
+        nxp = array_module(value)
+        value = nxp.ascontiguousarray(nxp.asarray(value))
         self.buffers[name] = value
         return value
 
@@ -236,16 +223,15 @@ class Module:
             if value.dtype.kind == "c" and p.dtype.kind != "c":
                 raise ValueError(f"state[{name!r}] is complex but the model's parameter is real")
         for name, p in params.items():
-            xp = array_module(p)
-            p[...] = xp.asarray(state[name]).astype(p.dtype, copy=False)
+            nxp = array_module(p)
+            p[...] = nxp.asarray(state[name]).astype(p.dtype, copy=False)
 
     def to(self, device: str) -> Module:
         """Move parameters and gradients to ``"gpu"`` or ``"cpu"``; returns self.
 
         Optimizers hold references to the parameter arrays: build them after moving the model.
         """
-        if device not in ("cpu", "gpu"):
-            raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
+        check_choice(device, "device", ("cpu", "gpu"))
         for _, module in self.named_modules():
             for name in list(module.params):
                 module.params[name] = to_device(module.params[name], device)

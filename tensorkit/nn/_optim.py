@@ -8,33 +8,29 @@ convention ``dL/da + i dL/db``, SGD and Lion act on both parts, and Adam's secon
 from __future__ import annotations
 
 import math
-import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
-from ._module import Module, array_module, real_dtype_for
+from .._validation import check_int, check_real
+from ..backend import array_module, real_dtype_for, to_numpy
+from ._module import Module
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineLR", "Lion", "Optimizer", "Scheduler", "StepLR"]
 
 
 def _check_nonneg(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 or not math.isfinite(
-        value
-    ):
-        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
-    return float(value)
+    return check_real(value, name, minimum=0.0)
 
 
 def _check_betas(betas: Any) -> tuple[float, float]:
-    try:
-        b1, b2 = (float(b) for b in betas)
-    except (TypeError, ValueError):
-        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}") from None
-    if not (0 <= b1 < 1 and 0 <= b2 < 1):
-        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
-    return b1, b2
+    if isinstance(betas, str) or not isinstance(betas, Sequence) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
+    return tuple(
+        check_real(b, f"betas[{k}]", minimum=0.0, maximum=1.0, strict_maximum=True)
+        for k, b in enumerate(betas)
+    )
 
 
 class Optimizer:
@@ -183,13 +179,13 @@ class Adam(Optimizer):
         self._scratch = [array_module(v).empty_like(v) for v in self.state["exp_avg_sq"]]
 
     def _zeros_for(self, state_name, p):
-        xp = array_module(p)
+        nxp = array_module(p)
         if state_name == "exp_avg_sq":
-            return xp.zeros(p.shape, dtype=real_dtype_for(p.dtype))
-        return xp.zeros_like(p)
+            return nxp.zeros(p.shape, dtype=real_dtype_for(p.dtype))
+        return nxp.zeros_like(p)
 
     def _update(self, i, p, g):
-        xp = array_module(p)
+        nxp = array_module(p)
         b1, b2 = self.betas
         if self.weight_decay:
             if self._decoupled:
@@ -202,10 +198,10 @@ class Adam(Optimizer):
         m *= b1
         m += (1.0 - b1) * g
         if g.dtype.kind == "c":
-            xp.multiply(g.real, g.real, out=tmp)
+            nxp.multiply(g.real, g.real, out=tmp)
             tmp += g.imag * g.imag
         else:
-            xp.multiply(g, g, out=tmp)
+            nxp.multiply(g, g, out=tmp)
         v *= b2
         tmp *= 1.0 - b2
         v += tmp
@@ -213,13 +209,13 @@ class Adam(Optimizer):
         bias1 = 1.0 - b1**t
         bias2 = 1.0 - b2**t
         # tmp <- sqrt(v / bias2) + eps, then p <- p - (lr / bias1) m / tmp
-        xp.sqrt(v, out=tmp)
+        nxp.sqrt(v, out=tmp)
         tmp *= 1.0 / math.sqrt(bias2)
         tmp += self.eps
         if p.dtype.kind == "c":
             p -= (self.lr / bias1) * (m / tmp)
         else:
-            xp.divide(m, tmp, out=tmp)
+            nxp.divide(m, tmp, out=tmp)
             tmp *= self.lr / bias1
             p -= tmp
 
@@ -262,11 +258,11 @@ class Lion(Optimizer):
         super().__init__(model, lr)
 
     def _update(self, i, p, g):
-        xp = array_module(p)
+        nxp = array_module(p)
         b1, b2 = self.betas
         m = self.state["exp_avg"][i]
         c = b1 * m + (1.0 - b1) * g
-        direction = xp.sign(c.real) + 1j * xp.sign(c.imag) if c.dtype.kind == "c" else xp.sign(c)
+        direction = nxp.sign(c.real) + 1j * nxp.sign(c.imag) if c.dtype.kind == "c" else nxp.sign(c)
         if self.weight_decay:
             p *= 1.0 - self.lr * self.weight_decay
         p -= self.lr * direction
@@ -309,9 +305,7 @@ class StepLR(Scheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         super().__init__(optimizer)
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
-        self.step_size = int(step_size)
+        self.step_size = check_int(step_size, "step_size", minimum=1)
         self.gamma = _check_nonneg(gamma, "gamma")
 
     def lr_at(self, epoch: int) -> float:
@@ -324,9 +318,7 @@ class CosineLR(Scheduler):
 
     def __init__(self, optimizer: Optimizer, t_max: int, eta_min: float = 0.0):
         super().__init__(optimizer)
-        if isinstance(t_max, bool) or not isinstance(t_max, numbers.Integral) or t_max < 1:
-            raise ValueError(f"t_max must be a positive int, got {t_max!r}")
-        self.t_max = int(t_max)
+        self.t_max = check_int(t_max, "t_max", minimum=1)
         self.eta_min = _check_nonneg(eta_min, "eta_min")
 
     def lr_at(self, epoch: int) -> float:

@@ -1,0 +1,293 @@
+r"""Dense N-d convolutions (:class:`Conv2d`, :class:`Conv3d`) and the convolution primitives that the
+factorized convolutions reuse.
+
+Arrays are ``(batch, channels, *spatial)``. A convolution is a cross-correlation, as in PyTorch:
+
+.. math::
+
+    y[b, o, h] = \mathrm{bias}[o] + \sum_{c, t} K[o, c, t] \, x_{pad}[b, c, s \odot h + t]
+
+with ``h`` and the tap ``t`` running over the spatial axes and ``s`` the per-axis stride. The
+primitives take the unpadded input and return a cache for their adjoint:
+
+- :func:`conv_forward` / :func:`conv_adjoint`: dense kernel ``(out, in, *k)``;
+- :func:`depthwise_forward` / :func:`depthwise_adjoint`: one filter per channel, ``(channels, *k)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_int, per_axis
+from ..backend import array_module
+from ._module import Module
+from ._padding import check_conv_input, pad, pad_adjoint, pad_into, resolve_padding
+
+__all__ = ["Conv2d", "Conv3d", "conv_adjoint", "conv_forward", "depthwise_adjoint", "depthwise_forward"]
+
+
+class _ConvNd(Module):
+    r"""Dense ``ndim``-d cross-correlation with zero or periodic padding, like ``torch.nn.Conv{ndim}d``.
+
+    Notes
+    -----
+    Stride 1 runs as shifted matmuls without im2col: with the padded input flattened per channel,
+    tap ``t`` of the kernel reads the contiguous window starting at ``sum_d t_d P_d`` (``P_d`` the
+    flattened stride of axis ``d``), so ``Y = sum_t K_t X[:, off_t : off_t + L]`` is ``prod(k)``
+    batched matmuls on views of one buffer, computed on a grid whose trailing padded entries are
+    dropped. The adjoint adds ``K_t^T G`` back into the same windows; ``dK_t = sum_b G_b X_b[:,
+    window]^T``. Memory stays at the size of the input (im2col would need ``prod(k)`` times that).
+    A stride above 1 gathers each tap's strided window (``prod(out)`` entries) for its matmul.
+    """
+
+    ndim = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        *,
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = "same",
+        padding_mode: str = "zeros",
+        bias: bool = True,
+        dtype: Any = np.float64,
+        random_state: Any = None,
+    ):
+        super().__init__(dtype=dtype, random_state=random_state)
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        self.kernel_size = per_axis(kernel_size, self.ndim, "kernel_size", _positive)
+        self.stride = per_axis(stride, self.ndim, "stride", _positive)
+        self.padding = resolve_padding(padding, self.kernel_size, padding_mode)
+        self.padding_mode = padding_mode
+        bound = 1.0 / math.sqrt(self.in_channels * math.prod(self.kernel_size))
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.add_parameter("weight", self.rng.uniform(-bound, bound, size=shape))
+        self.has_bias = bool(bias)
+        if self.has_bias:
+            self.add_parameter("bias", self.rng.uniform(-bound, bound, size=(self.out_channels,)))
+        self._cache = None
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, padding_mode={self.padding_mode!r}"
+        )
+
+    def forward(self, x):
+        x = check_conv_input(self, x, self.in_channels, self.kernel_size, self.padding, self.padding_mode)
+        y, self._cache = conv_forward(x, self.params["weight"], self.padding, self.padding_mode, self.stride)
+        if self.has_bias:
+            y += self.params["bias"].reshape((-1,) + (1,) * self.ndim)
+        return y
+
+    def backward(self, grad_out):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        weight = self.params["weight"]
+        g = grad_out.astype(weight.dtype, copy=False)
+        if self.has_bias:
+            self.grads["bias"] += g.sum(axis=(0, *range(2, g.ndim)))
+        dx, dweight = conv_adjoint(self._cache, weight, g)
+        self.grads["weight"] += dweight
+        return dx
+
+
+class Conv2d(_ConvNd):
+    r"""2D cross-correlation with zero or periodic padding, like ``torch.nn.Conv2d``.
+
+    ``y[b, o, h, w] = bias[o] + sum_{c, i, j} K[o, c, i, j] x_pad[b, c, s_0 h + i, s_1 w + j]``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or tuple of 2 ints
+    stride : int or tuple of 2 ints
+    padding : "same", int or tuple of 2 ints
+        ``"same"`` (default) pads ``k // 2`` on each side (odd kernels; the output keeps the input
+        size at stride 1).
+    padding_mode : {"zeros", "periodic"}
+        ``"periodic"`` wraps around (PyTorch's ``"circular"``).
+    bias : bool
+    dtype, random_state
+        See :class:`Module`; PyTorch's initialization ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
+
+    Notes
+    -----
+    See :class:`Conv3d` for the shifted-matmul scheme both use.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.nn import Conv2d
+    >>> Conv2d(2, 4, 3, stride=2, random_state=0)(np.ones((1, 2, 9, 8))).shape
+    (1, 4, 5, 4)
+    """
+
+    ndim = 2
+
+
+class Conv3d(_ConvNd):
+    r"""3D cross-correlation with zero or periodic padding, like ``torch.nn.Conv3d``.
+
+    ``y[b, o, h, w, d] = bias[o] + sum_{c, i, j, l} K[o, c, i, j, l] x_pad[b, c, s_0 h + i, s_1 w + j,
+    s_2 d + l]``. Parameters as :class:`Conv2d`, with 3 entries per tuple.
+
+    Notes
+    -----
+    Stride 1 runs as shifted matmuls without im2col: with the padded input flattened per channel,
+    tap ``t`` reads the contiguous window starting at ``sum_d t_d P_d`` (``P_d`` the flattened
+    stride of axis ``d``), so ``Y = sum_t K_t X[:, off_t : off_t + L]`` is ``prod(k)`` batched
+    matmuls on views of one buffer, computed on a grid whose trailing padded entries are dropped.
+    The adjoint adds ``K_t^T G`` back into the same windows and ``dK_t = sum_b G_b X_b[:, window]^T``.
+    Memory stays at the size of the input (im2col would need ``prod(k)`` times that). A stride
+    above 1 gathers each tap's strided window (``prod(out)`` entries) for its matmul.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.nn import Conv3d
+    >>> Conv3d(1, 2, 3, padding_mode="periodic", random_state=0)(np.ones((1, 1, 4, 5, 6))).shape
+    (1, 2, 4, 5, 6)
+    """
+
+    ndim = 3
+
+
+def _positive(value: Any, name: str) -> int:
+    return check_int(value, name, minimum=1)
+
+
+# ------------------------------------------------------------------------------------ primitives
+def output_shape(spatial, kernel, pads, stride) -> tuple[int, ...]:
+    """Spatial output size ``(n + 2p - k) // s + 1`` per axis."""
+    return tuple((n + 2 * p - k) // s + 1 for n, k, p, s in zip(spatial, kernel, pads, stride, strict=True))
+
+
+def conv_forward(x, kernel, pads, mode, stride):
+    """Dense convolution of ``x`` (batch, in, *n) with ``kernel`` (out, in, *k); returns ``(y, cache)``."""
+    nxp = array_module(x)
+    b, c = x.shape[:2]
+    k = kernel.shape[2:]
+    out_sp = output_shape(x.shape[2:], k, pads, stride)
+    o = kernel.shape[0]
+    taps = kernel.reshape(o, c, -1)
+    if all(s == 1 for s in stride):
+        padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], pads, strict=True))
+        steps = _flat_steps(padded)
+        total = math.prod(padded)
+        length = out_sp[0] * steps[0]
+        # trailing zeros: the last windows overrun only into grid entries that are dropped
+        extra = sum((kd - 1) * sd for kd, sd in zip(k[1:], steps[1:], strict=True))
+        flat = nxp.zeros((b, c, total + extra), dtype=x.dtype)
+        pad_into(x, flat[:, :, :total].reshape(b, c, *padded), pads, mode)
+        out = nxp.empty((b, o, length), dtype=x.dtype)
+        tmp = nxp.empty_like(out) if taps.shape[-1] > 1 else None
+        for n_tap, off in enumerate(_offsets(k, steps)):
+            window = flat[:, :, off: off + length]
+            w = nxp.ascontiguousarray(taps[:, :, n_tap])
+            if n_tap == 0:
+                nxp.matmul(w, window, out=out)
+            else:
+                nxp.matmul(w, window, out=tmp)
+                out += tmp
+        grid = out.reshape(b, o, out_sp[0], *padded[1:])
+        y = nxp.ascontiguousarray(grid[(slice(None), slice(None), slice(None), *map(slice, out_sp[1:]))])
+        return y, ("flat", flat, x.shape, pads, mode, stride, out_sp)
+    xpad = pad(x, pads, mode)
+    y = nxp.zeros((b, o, math.prod(out_sp)), dtype=x.dtype)
+    for n_tap, t in enumerate(itertools.product(*map(range, k))):
+        window = xpad[_window(t, out_sp, stride)].reshape(b, c, -1)
+        y += nxp.matmul(taps[:, :, n_tap], window)
+    return y.reshape(b, o, *out_sp), ("strided", xpad, x.shape, pads, mode, stride, out_sp)
+
+
+def conv_adjoint(cache, kernel, grad_out):
+    """``(dx, dkernel)`` of :func:`conv_forward` for the output gradient ``grad_out``."""
+    kind, xbuf, in_shape, pads, mode, stride, out_sp = cache
+    nxp = array_module(xbuf)
+    b, c = in_shape[:2]
+    o = kernel.shape[0]
+    k = kernel.shape[2:]
+    taps_t = kernel.reshape(o, c, -1)
+    dkernel = nxp.empty((o, c, taps_t.shape[-1]), dtype=kernel.dtype)
+    if kind == "flat":
+        padded = tuple(n + 2 * p for n, p in zip(in_shape[2:], pads, strict=True))
+        steps = _flat_steps(padded)
+        length = out_sp[0] * steps[0]
+        gflat = nxp.zeros((b, o, out_sp[0], *padded[1:]), dtype=kernel.dtype)
+        gflat[(slice(None), slice(None), slice(None), *map(slice, out_sp[1:]))] = grad_out
+        gflat = gflat.reshape(b, o, length)
+        dflat = nxp.zeros_like(xbuf)
+        tmp = nxp.empty((b, c, length), dtype=kernel.dtype)
+        for n_tap, off in enumerate(_offsets(k, steps)):
+            window = xbuf[:, :, off: off + length]
+            dkernel[:, :, n_tap] = nxp.matmul(gflat, window.transpose(0, 2, 1)).sum(axis=0)
+            nxp.matmul(nxp.ascontiguousarray(taps_t[:, :, n_tap].T), gflat, out=tmp)
+            dflat[:, :, off: off + length] += tmp
+        dxpad = dflat[:, :, : math.prod(padded)].reshape(b, c, *padded)
+    else:
+        g = grad_out.reshape(b, o, -1)
+        dxpad = nxp.zeros_like(xbuf)
+        for n_tap, t in enumerate(itertools.product(*map(range, k))):
+            index = _window(t, out_sp, stride)
+            window = xbuf[index].reshape(b, c, -1)
+            dkernel[:, :, n_tap] = nxp.matmul(g, window.transpose(0, 2, 1)).sum(axis=0)
+            dxpad[index] += nxp.matmul(taps_t[:, :, n_tap].T, g).reshape(b, c, *out_sp)
+    return pad_adjoint(dxpad, pads, mode), dkernel.reshape(kernel.shape)
+
+
+def depthwise_forward(x, weight, pads, mode, stride):
+    """Per-channel convolution of ``x`` (batch, c, *n) with ``weight`` (c, *k); returns ``(y, cache)``."""
+    xpad = pad(x, pads, mode)
+    k = weight.shape[1:]
+    out_sp = output_shape(x.shape[2:], k, pads, stride)
+    shape = (1, -1) + (1,) * len(k)
+    y = None
+    for t in itertools.product(*map(range, k)):
+        term = weight[(slice(None), *t)].reshape(shape) * xpad[_window(t, out_sp, stride)]
+        if y is None:
+            y = term
+        else:
+            y += term
+    return y, (xpad, pads, mode, stride, out_sp)
+
+
+def depthwise_adjoint(cache, weight, grad_out):
+    """``(dx, dweight)`` of :func:`depthwise_forward` for the output gradient ``grad_out``."""
+    xpad, pads, mode, stride, out_sp = cache
+    nxp = array_module(xpad)
+    k = weight.shape[1:]
+    shape = (1, -1) + (1,) * len(k)
+    letters = "nc" + "xyzuvw"[: len(k)]
+    dweight = nxp.empty_like(weight)
+    dxpad = nxp.zeros_like(xpad)
+    for t in itertools.product(*map(range, k)):
+        index = _window(t, out_sp, stride)
+        dweight[(slice(None), *t)] = nxp.einsum(f"{letters},{letters}->c", grad_out, xpad[index])
+        dxpad[index] += weight[(slice(None), *t)].reshape(shape) * grad_out
+    return pad_adjoint(dxpad, pads, mode), dweight
+
+
+def _flat_steps(padded) -> tuple[int, ...]:
+    """Flattened stride of every spatial axis of the padded grid."""
+    return tuple(math.prod(padded[d + 1:]) for d in range(len(padded)))
+
+
+def _offsets(k, steps):
+    return (sum(t * s for t, s in zip(tap, steps, strict=True)) for tap in itertools.product(*map(range, k)))
+
+
+def _window(tap, out_sp, stride) -> tuple:
+    """Index of the padded-input entries that tap ``tap`` reads for every output position."""
+    return (
+        slice(None),
+        slice(None),
+        *(slice(t, t + (n - 1) * s + 1, s) for t, n, s in zip(tap, out_sp, stride, strict=True)),
+    )
