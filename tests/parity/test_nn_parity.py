@@ -88,3 +88,18 @@ def test_loss(device, dtype, random_array, assert_parity, rtol, name):
     assert isinstance(value, float)
     assert value == pytest.approx(value0, rel=100 * rtol(dtype))
     assert_parity(loss.backward(), grad0, factor=100)
+
+
+@pytest.mark.parametrize("factorization", ["cp", "tucker", "tt"])
+@pytest.mark.parametrize("implementation", ["factorized", "reconstructed"])
+@pytest.mark.parametrize(("ndim", "x_shape"), [(2, (2, 3, 6, 5)), (3, (1, 3, 5, 4, 4))])
+def test_factorized_conv(device, dtype, random_array, assert_parity, factorization, implementation,
+                         ndim, x_shape):
+    if not hasattr(nn, "FactorizedConv"):
+        pytest.skip("tensorkit.nn.FactorizedConv is not there yet")
+
+    def build(dt):
+        return nn.FactorizedConv(3, 4, 3, ndim=ndim, factorization=factorization, rank=0.5,
+                                 implementation=implementation, dtype=dt, random_state=0)
+
+    check_module(build, x_shape, device, dtype, random_array, assert_parity)
