@@ -5,31 +5,38 @@ A sketch of ``A = [A_0; A_1; ...]`` is ``S A = sum_i S_i A_i`` with ``S_i`` seed
 the result depends on the seed and the chunking only, never on the scheduling. A subsampled
 Hadamard or DCT transform mixes all rows and cannot be split this way; Gaussian, CountSketch,
 sparse sign and a sparse sketch followed by a Gaussian can.
+
+The sizes, seeds, option checks, the QR of the sketch and the CG loop are those of
+:func:`tensorkit.sketch.lstsq` (its public building blocks), so both give the same answer for the
+same seed; only the passes over ``A`` differ.
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from ..sketch._lstsq import (
-    _DEFAULT_MAX_ITER,
-    LstsqResult,
-    _check_tol,
-    _precondition_size,
-    first_stage_size,
-    preconditioned_cg,
-    sketched_solve,
-)
-from ..sketch._operators import (
+from .. import _kernels
+from .._info import Info
+from .._validation import check_choice, check_int
+from ..backend import thread_limits
+from ..sketch import (
     ComposedSketch,
     CountSketch,
+    LstsqResult,
     SketchOperator,
-    _seed_from,
     make_sketch,
+    preconditioned_cg,
+    sketched_solve,
     sparse_then_gaussian,
+)
+from ..sketch.planning import (
+    check_iteration_options,
+    first_stage_size,
+    seed_from,
+    sketch_size_for,
+    working_dtype,
 )
 
 __all__ = ["lstsq", "sketch"]
@@ -38,7 +45,7 @@ _METHODS = ("direct", "sketch_solve", "sketch_precondition")
 _UNSPLITTABLE = ("srht", "srdct")
 
 
-def sketch(A: Any, kind: str | SketchOperator = "auto", sketch_size: int | None = None,
+def sketch(A: Any, kind: str | SketchOperator = "auto", sketch_size: int | None = None, *,
            random_state: Any = None) -> np.ndarray:
     """``S @ A`` for a dask array ``A`` chunked by rows, in one pass over the blocks.
 
@@ -59,16 +66,17 @@ def sketch(A: Any, kind: str | SketchOperator = "auto", sketch_size: int | None 
     numpy.ndarray (m, d) or (m,)
     """
     A, vector = _check_dask(A, "A")
-    d = A.shape[1]
-    m = 4 * d if sketch_size is None else sketch_size
-    op = _operator(kind, m, A.shape[0], d, _seed_from(random_state))
+    n, d = A.shape
+    m = 4 * d if sketch_size is None else check_int(sketch_size, "sketch_size", minimum=1)
+    op = _operator(kind, m, n, d, seed_from(random_state))
     out = _sketch_blocks(A, op)
     return out[:, 0] if vector else out
 
 
 def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
           sketch: str | SketchOperator = "auto", sketch_size: int | None = None, tol: float = 1e-12,
-          max_iter: int | None = None, random_state: Any = None) -> LstsqResult:
+          n_iter_max: int | None = None, random_state: Any = None,
+          max_iter: int | None = None) -> LstsqResult:
     """Least squares ``min ||A x - b||`` for dask arrays chunked by rows.
 
     ``"sketch_precondition"`` (default) gives the LAPACK answer to ``tol`` like
@@ -81,18 +89,19 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     ----------
     A : dask.array.Array (n, d), chunked by rows only
     b : dask.array.Array or numpy array (n,) or (n, k); rechunked to A's row blocks
-    method, sketch, sketch_size, tol, max_iter, random_state
+    method, sketch, sketch_size, tol, n_iter_max, random_state
         As in :func:`tensorkit.sketch.lstsq` (``"srht"``/``"srdct"`` are refused: not splittable).
+    max_iter : int, optional
+        Deprecated name of ``n_iter_max`` (``DeprecationWarning``).
 
     Returns
     -------
-    LstsqResult with ``x`` as a numpy array.
+    LstsqResult with ``x`` as a numpy array, and ``info`` as for :func:`tensorkit.sketch.lstsq`.
     """
     import dask
     import dask.array as da
 
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    check_choice(method, "method", _METHODS)
     A, a_vector = _check_dask(A, "A")
     if a_vector:
         raise ValueError(f"A must be a matrix (n, d), got shape {A.shape}")
@@ -105,26 +114,19 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     if not isinstance(b, da.Array):
         b = da.from_array(b, chunks=(A.chunks[0],) + ((b.ndim == 2) * (-1,)))
     B, vector = _check_dask(b.rechunk({0: A.chunks[0]}), "b")
-    tol = _check_tol(tol)
-    if max_iter is None:
-        max_iter = _DEFAULT_MAX_ITER
-    elif isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative int or None, got {max_iter!r}")
+    tol, n_iter_max = check_iteration_options(tol, n_iter_max, max_iter)
     if method == "direct":
         X, _, rank, _ = da.linalg.lstsq(A, B)
         X, res = dask.compute(X, da.linalg.norm(A @ X - B, axis=0))
-        result = LstsqResult(X, res, 0, "direct", None, None, True, 0.0, int(rank.compute()))
+        result = LstsqResult(X, res, Info("direct", rel_error=0.0), rank=int(rank.compute()))
         return _unwrap(result, vector)
-    if n < d:
-        raise ValueError(f"method={method!r} needs a tall A (n >= d); got A of shape {(n, d)}")
-    if sketch_size is None:
-        sketch_size = min(n, 4 * d) if method == "sketch_solve" else _precondition_size(n, d)
-    if isinstance(sketch_size, bool) or not isinstance(sketch_size, numbers.Integral):
-        raise TypeError(f"sketch_size must be an int, got {sketch_size!r}")
-    if sketch_size < d:
-        raise ValueError(f"sketch_size={sketch_size} is smaller than d={d}: the sketched problem "
-                         "would be underdetermined; use sketch_size >= d")
-    seed = _seed_from(random_state)
+    if isinstance(sketch, SketchOperator):
+        if sketch_size is not None and sketch_size != sketch.sketch_size:
+            raise ValueError(f"sketch_size={sketch_size} disagrees with the operator's "
+                             f"sketch_size={sketch.sketch_size}")
+        sketch_size = sketch.sketch_size
+    sketch_size = sketch_size_for(method, n, d, sketch_size)
+    seed = seed_from(random_state)
     if sketch == "auto" and method == "sketch_precondition":
         op = CountSketch(sketch_size, random_state=seed)
     else:
@@ -135,7 +137,6 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     if not np.all(np.isfinite(SAB)):
         raise ValueError("A or b contains non-finite (NaN or Inf) entries (their sketch is not finite)")
     R, X0 = sketched_solve(SA, SB, (n, d))
-    name = f"{op.first.kind}+{op.second.kind}" if isinstance(op, ComposedSketch) else op.kind
     a_blocks = A.to_delayed().ravel()
     b_blocks = B.to_delayed().ravel()
 
@@ -146,16 +147,19 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
         ]
         return dask.compute(dask.delayed(_sum_pairs)(parts))[0]
 
+    extras = {"sketch": op.name, "sketch_size": sketch_size}
     if method == "sketch_solve":
         _, rsq = normal_op(X0, np.arange(X0.shape[1]), True)
-        result = LstsqResult(X0, np.sqrt(rsq), 0, "sketch_solve", sketch_size, name, True, np.nan)
-        return _unwrap(result, vector)
+        info = Info("sketch_solve", extras=extras)
+        return _unwrap(LstsqResult(X0, np.sqrt(rsq), info, sketch_size, op.name), vector)
     b_norms = np.sqrt(da.sum(B * B, axis=0).compute())
+    history: list[float] = []
     X, res, its, converged, excess = preconditioned_cg(
-        normal_op, R, X0, b_norms, tol, int(max_iter), sketch_size
+        normal_op, R, X0, b_norms, tol, n_iter_max, sketch_size, history=history
     )
-    result = LstsqResult(X, res, its, "sketch_precondition", sketch_size, name, converged, excess)
-    return _unwrap(result, vector)
+    info = Info("sketch_precondition", iterations=its, converged=converged, rel_error=excess,
+                history=history, extras=extras)
+    return _unwrap(LstsqResult(X, res, info, sketch_size, op.name), vector)
 
 
 def _operator(kind, m, n, d, seed) -> SketchOperator:
@@ -170,7 +174,7 @@ def _operator(kind, m, n, d, seed) -> SketchOperator:
             "Gaussian: dense like SRHT)"
         )
     if kind == "auto":
-        return sparse_then_gaussian(first_stage_size(n, d), m, seed)
+        return sparse_then_gaussian(first_stage_size(n, d), m, random_state=seed)
     return make_sketch(kind, m, random_state=seed)
 
 
@@ -186,17 +190,12 @@ def _sketch_blocks(A, op) -> np.ndarray:
 
 
 def _sketch_block(op, block, index):
-    from ..backend import thread_limits
-
     with thread_limits(1):
         return op.apply_block(np.asarray(block), index)
 
 
 def _normal_block(a, b, W, cols):
     """``A_i^T (A_i W - B_i[:, cols])`` and squared residual norms for one block (serial kernel)."""
-    from .. import _kernels
-    from ..backend import thread_limits
-
     a = np.ascontiguousarray(a)
     bb = None if b is None else np.asarray(b)[:, cols]
     with thread_limits(1):
@@ -237,10 +236,9 @@ def _check_dask(A, name):
             f"{name} must be chunked by rows only; it has column chunks {A.chunks[1]}: rechunk with "
             f"{name}.rechunk({{1: -1}})"
         )
-    if A.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be real, got dtype {A.dtype}")
-    if A.dtype.kind != "f":
-        A = A.astype(np.float64)
+    dtype = working_dtype(A.dtype, name)
+    if A.dtype != dtype:
+        A = A.astype(dtype)
     return A, vector
 
 

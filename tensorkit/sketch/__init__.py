@@ -1,5 +1,12 @@
 """Sketching operators and fast least squares with an l-infinity guarantee.
 
+Operators (random ``S`` applied without forming it): dense :class:`GaussianSketch`, :class:`SRHT`,
+:class:`SRDCT`; sparse :class:`CountSketch`, :class:`SparseSign`; :class:`ComposedSketch` (sparse
+then dense, e.g. :func:`sparse_then_gaussian`); :class:`KroneckerSketch` for tensor-product rows.
+Solvers: :func:`lstsq` (LAPACK, sketch-and-solve, sketch-and-precondition) and its building blocks
+:func:`sketched_solve` and :func:`preconditioned_cg`, which :mod:`tensorkit.distributed` reuses
+with :mod:`tensorkit.sketch.planning` (sketch sizes, seeds, option checks).
+
 >>> import numpy as np
 >>> from tensorkit.sketch import GaussianSketch
 >>> S = GaussianSketch(8, random_state=0)
@@ -10,18 +17,15 @@
 True
 """
 
-from ._lstsq import METHODS, LstsqResult, linf_error, lstsq, preconditioned_cg
-from ._operators import (
-    SRDCT,
-    SRHT,
-    ComposedSketch,
-    CountSketch,
-    GaussianSketch,
-    KroneckerSketch,
-    SketchOperator,
-    SparseSign,
-    make_sketch,
-)
+from . import planning
+from ._base import SketchOperator
+from ._composed import ComposedSketch, make_sketch, sparse_then_gaussian
+from ._dense import SRDCT, SRHT, GaussianSketch
+from ._iteration import preconditioned_cg
+from ._kronecker import KroneckerSketch
+from ._lstsq import METHODS, LstsqResult, linf_error, lstsq
+from ._solve import sketched_solve
+from ._sparse import CountSketch, SparseSign
 
 __all__ = [
     "METHODS",
@@ -37,5 +41,8 @@ __all__ = [
     "linf_error",
     "lstsq",
     "make_sketch",
+    "planning",
     "preconditioned_cg",
+    "sketched_solve",
+    "sparse_then_gaussian",
 ]

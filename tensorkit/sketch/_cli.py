@@ -21,7 +21,8 @@ def register_lstsq(sub) -> None:
     p.add_argument("--sketch", choices=SKETCH_NAMES, default="auto")
     p.add_argument("--sketch-size", type=int, default=None, metavar="M")
     p.add_argument("--tol", type=float, default=1e-12, help="target relative residual excess")
-    p.add_argument("--max-iter", type=int, default=None)
+    p.add_argument("--n-iter-max", "--max-iter", dest="n_iter_max", type=int, default=None,
+                   help="iteration cap of sketch_precondition (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random_state of the sketch")
     p.add_argument("-o", "--output", type=Path, required=True, help="solution x (.npy)")
     p.set_defaults(func=_run_lstsq)
@@ -39,7 +40,7 @@ def _run_lstsq(args) -> int:
     b = load_array(args.b, key=args.key_b)
     start = time.perf_counter()
     result = lstsq(A, b, method=args.method, sketch=args.sketch, sketch_size=args.sketch_size,
-                   tol=args.tol, max_iter=args.max_iter, random_state=args.seed)
+                   tol=args.tol, n_iter_max=args.n_iter_max, random_state=args.seed)
     elapsed = time.perf_counter() - start
     save_array(args.output, result.x)
     print(f"A            {args.A} shape={A.shape} dtype={A.dtype}")

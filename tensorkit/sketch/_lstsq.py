@@ -3,13 +3,14 @@
 The preconditioned solver (Blendenpik/LSRN style) spends its time in three places, each made cheap:
 
 1. a sketch ``S A`` that reads ``A`` once (CountSketch: one signed scatter per row);
-2. a QR of the small ``m x d`` sketch, ``S A = Q R``; then ``A R^-1`` has singular values in
-   ``[1/(1 + sqrt(d/m)), 1/(1 - sqrt(d/m))]`` (for an embedding), so the preconditioned normal
-   equations are well conditioned whatever ``cond(A)`` is;
-3. conjugate gradients on ``R^-T A^T A R^-1 y = R^-T A^T b`` (CGNR), warm-started from the
-   sketch-and-solve answer ``x_0 = R^-1 Q^T S b``. Each iteration costs one fused pass
-   ``A^T (A p)`` that reads ``A`` once (:func:`tensorkit._kernels.normal_matvec`) and two
-   triangular solves; the error in the ``A``-norm falls by about ``sqrt(d/m)`` per iteration.
+2. a QR of the small ``m x d`` sketch, ``S A = Q R`` (:func:`~tensorkit.sketch.sketched_solve`);
+   then ``A R^-1`` has singular values in ``[1/(1 + sqrt(d/m)), 1/(1 - sqrt(d/m))]`` (for an
+   embedding), so the preconditioned normal equations are well conditioned whatever ``cond(A)`` is;
+3. conjugate gradients on ``R^-T A^T A R^-1 y = R^-T A^T b`` (CGNR,
+   :func:`~tensorkit.sketch.preconditioned_cg`), warm-started from the sketch-and-solve answer
+   ``x_0 = R^-1 Q^T S b``. Each iteration costs one fused pass ``A^T (A p)`` that reads ``A`` once
+   (:func:`tensorkit._kernels.normal_matvec`) and two triangular solves; the error in the
+   ``A``-norm falls by about ``sqrt(d/m)`` per iteration.
 
 With ``kappa(A R^-1)`` close to one, forming the normal equations implicitly loses nothing:
 the attainable residual excess is at rounding level even for ``cond(A) = 1e8``.
@@ -18,52 +19,32 @@ the attainable residual excess is at rounding level even for ``cond(A) = 1e8``.
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import _kernels
-from .._validation import as_float_array
-from ..backend import (
-    array_module,
-    get_namespace,
-    resolve_backend,
-    to_numpy,
-)
-from ._operators import (
-    CountSketch,
-    GaussianSketch,
-    KroneckerSketch,
-    SketchOperator,
-    _as_2d,
-    _seed_from,
-    make_sketch,
-    sparse_then_gaussian,
-)
+from .._info import Info
+from .._validation import as_float_array, check_choice, check_int
+from ..backend import get_namespace, native, resolve_backend
+from ._base import SketchOperator, as_matrix
+from ._composed import make_sketch, sparse_then_gaussian
+from ._dense import GaussianSketch
+from ._iteration import preconditioned_cg
+from ._kronecker import KroneckerSketch
+from ._solve import sketch_problem, sketched_solve
+from ._sparse import CountSketch
+from .planning import check_iteration_options, first_stage_size, seed_from, sketch_size_for
 
 __all__ = ["METHODS", "LstsqResult", "linf_error", "lstsq"]
 
 METHODS = ("auto", "direct", "sketch_solve", "sketch_precondition")
 
-# Rows per column of the sparse first stage of the sparse-then-Gaussian sketch-and-solve sketch:
-# measured on coherent matrices, 8 d to 32 d with 4 nonzeros per column keep eps_eff within the
-# bound; 16 d leaves a margin while the Gaussian stage (m x 16 d) stays cheap next to one pass.
-_FIRST_STAGE_FACTOR = 16
-
-
-def first_stage_size(n: int, d: int) -> int:
-    """Rows of the sparse first stage: ``16 d``, down to ``8 d`` when ``n < 256 d``, because the
-    Gaussian stage costs ``2 m m_1 d = 8 d^2 m_1`` flops and must stay well below a QR's ``2 n d^2``."""
-    return min(_FIRST_STAGE_FACTOR * d, max(8 * d, n // 16))
-_DEFAULT_MAX_ITER = 100
-
 
 @dataclass
 class LstsqResult:
-    """What :func:`lstsq` returns.
+    """What :func:`lstsq` (and :func:`tensorkit.distributed.lstsq`) return.
 
     Attributes
     ----------
@@ -71,34 +52,53 @@ class LstsqResult:
         The solution, on the device of ``A``.
     residual_norm : float or array (k,)
         ``||A x - b||_2`` per right-hand side.
-    iterations : int
-        Krylov iterations (0 for ``"direct"`` and ``"sketch_solve"``).
-    method : str
-        The method that ran (``"auto"`` resolved).
     sketch_size : int or None
         Rows of the sketch (None for ``"direct"``).
     sketch : str or None
-        The sketch used, e.g. ``"countsketch"`` or ``"countsketch+gaussian"``.
-    converged : bool
-        Whether the iteration met ``tol`` (True for the non-iterative methods).
+        The sketch used, e.g. ``"countsketch"`` or ``"sparse_sign+gaussian"``.
+    rank : int or None
+        Numerical rank found by ``"direct"`` (None otherwise).
+    info : Info
+        How the solve ended: ``method``, ``iterations`` (Krylov iterations; 0 for ``"direct"`` and
+        ``"sketch_solve"``), ``converged`` (whether the iteration met ``tol``; True for the
+        non-iterative methods), ``rel_error`` (the estimated relative residual excess, see
+        :attr:`excess_estimate`; None when not estimated), ``history`` (the estimated excess after
+        the warm start and each iteration of ``"sketch_precondition"``) and ``extras``
+        (``sketch``, ``sketch_size`` for the sketched methods).
+    method, iterations, converged : read from :attr:`info`
     excess_estimate : float
         For ``"sketch_precondition"``, the estimated relative residual excess
         ``||A x - b|| / ||A x* - b|| - 1`` reached (largest over right-hand sides); 0 for
         ``"direct"``; NaN for ``"sketch_solve"`` (not estimated; its expectation is about
         ``d / (2 (m - d - 1))`` for a Gaussian sketch).
-    rank : int or None
-        Numerical rank found by ``"direct"`` (None otherwise).
     """
 
     x: Any
     residual_norm: Any
-    iterations: int
-    method: str
-    sketch_size: int | None
-    sketch: str | None
-    converged: bool
-    excess_estimate: float
+    info: Info
+    sketch_size: int | None = None
+    sketch: str | None = None
     rank: int | None = None
+
+    @property
+    def method(self) -> str:
+        """The method that ran (``"auto"`` resolved)."""
+        return self.info.method
+
+    @property
+    def iterations(self) -> int:
+        """Krylov iterations (0 for the non-iterative methods)."""
+        return self.info.iterations
+
+    @property
+    def converged(self) -> bool:
+        """Whether the iteration met ``tol`` (True for the non-iterative methods)."""
+        return self.info.converged
+
+    @property
+    def excess_estimate(self) -> float:
+        """The estimated relative residual excess (NaN when not estimated)."""
+        return math.nan if self.info.rel_error is None else self.info.rel_error
 
 
 def lstsq(
@@ -109,9 +109,10 @@ def lstsq(
     sketch: str | SketchOperator = "auto",
     sketch_size: int | None = None,
     tol: float = 1e-12,
-    max_iter: int | None = None,
+    n_iter_max: int | None = None,
     random_state: Any = None,
     backend: str | None = None,
+    max_iter: int | None = None,
 ) -> LstsqResult:
     """Solve ``min_x ||A x - b||_2`` for a tall ``A`` exactly faster than LAPACK, or approximately
     with an l-infinity error guarantee much faster.
@@ -141,22 +142,31 @@ def lstsq(
         or an operator (whose ``sketch_size`` is used).
     sketch_size : int, optional
         Rows ``m >= d`` of the sketch. Default ``4 d`` for ``"sketch_solve"``; for
-        ``"sketch_precondition"`` a size balancing the QR of the sketch against iterations.
+        ``"sketch_precondition"`` a size balancing the QR of the sketch against iterations
+        (:func:`~tensorkit.sketch.planning.sketch_size_for`).
     tol : float
-        Target relative residual excess ``||A x - b|| / ||A x* - b|| - 1`` for
-        ``"sketch_precondition"`` (estimated from the CG coefficients and the embedding bound).
-    max_iter : int, optional
+        The accuracy target: relative residual excess ``||A x - b|| / ||A x* - b|| - 1`` for
+        ``"sketch_precondition"`` (estimated from the CG coefficients and the embedding bound; the
+        iteration stops once the estimate is below ``tol``). Any positive number.
+    n_iter_max : int, optional
         Iteration cap (default 100); reaching it warns and sets ``converged=False``.
     random_state : int, numpy.random.Generator or None
     backend : {"numpy", "numba", "cupy"} or None
         Kernel set (inferred from the arrays).
+    max_iter : int, optional
+        Deprecated name of ``n_iter_max`` (``DeprecationWarning``).
 
     Returns
     -------
     LstsqResult
+        With ``info`` (:class:`tensorkit.extend.Info`): iterations, converged, the estimated
+        residual excess as ``rel_error`` and its history.
 
     Raises
     ------
+    TypeError
+        Complex or non-numeric data, a bool or float where an int is expected, an unknown
+        ``sketch`` type.
     ValueError
         Shape mismatch, ``n < d`` or ``sketch_size < d`` for the sketched methods, non-finite
         entries, bad options.
@@ -176,23 +186,23 @@ def lstsq(
     >>> rng = np.random.default_rng(0)
     >>> A = rng.standard_normal((4000, 20)); b = rng.standard_normal(4000)
     >>> res = lstsq(A, b, method="sketch_precondition", random_state=0)
-    >>> bool(np.allclose(res.x, np.linalg.lstsq(A, b, rcond=None)[0], atol=1e-10))
+    >>> x_np = np.linalg.lstsq(A, b, rcond=None)[0]
+    >>> bool(np.linalg.norm(A @ res.x - b) / np.linalg.norm(A @ x_np - b) - 1 <= 1e-12)
     True
+    >>> res.info.converged, res.info.rel_error <= 1e-12, len(res.info.history) == res.iterations + 1
+    (True, True, True)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    A, B, vector = _check_problem(A, b)
+    check_choice(method, "method", METHODS)
+    A, B, vector, xp = _check_problem(A, b)
     n, d = A.shape
-    tol = _check_tol(tol)
-    if max_iter is None:
-        max_iter = _DEFAULT_MAX_ITER
-    elif isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative int or None, got {max_iter!r}")
+    tol, n_iter_max = check_iteration_options(tol, n_iter_max, max_iter)
+    if sketch_size is not None:
+        check_int(sketch_size, "sketch_size", minimum=1)
     backend = resolve_backend(backend, A, B)
-    if sketch != "auto" and not isinstance(sketch, (str, SketchOperator)):
-        raise TypeError(f"sketch must be a name or a SketchOperator, got {type(sketch).__name__}")
     if isinstance(sketch, KroneckerSketch):
         raise TypeError("KroneckerSketch sketches tensor-product rows; lstsq needs a row sketch")
+    if not isinstance(sketch, (str, SketchOperator)):
+        raise TypeError(f"sketch must be a name or a SketchOperator, got {type(sketch).__name__}")
 
     chosen = method
     if method == "auto":
@@ -203,24 +213,18 @@ def lstsq(
         else:
             chosen = "sketch_precondition"
     if chosen == "direct":
-        result = _direct(A, B)
+        result = _direct(A, B, xp)
     else:
-        if n < d:
-            raise ValueError(
-                f"method={chosen!r} needs a tall A (n >= d); got A of shape {(n, d)}: with fewer "
-                "rows than columns there is no overdetermined problem to compress; use "
-                "method='direct' for the minimum-norm solution"
-            )
         op = _build_sketch(sketch, sketch_size, chosen, n, d, random_state)
         try:
             if chosen == "sketch_solve":
-                result = _sketch_solve(A, B, op, backend)
+                result = _sketch_solve(A, B, op, backend, xp)
             else:
-                result = _sketch_precondition(A, B, op, backend, tol, int(max_iter))
+                result = _sketch_precondition(A, B, op, backend, tol, n_iter_max, xp)
         except np.linalg.LinAlgError:
             if method != "auto":
                 raise
-            result = _direct(A, B)
+            result = _direct(A, B, xp)
     if vector:
         result.x = result.x[:, 0]
         result.residual_norm = float(result.residual_norm[0])
@@ -246,24 +250,31 @@ def linf_error(A: Any, b: Any, x: Any, *, x_star: Any = None) -> Any:
     Returns
     -------
     float, or array (k,) for several right-hand sides
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.sketch import linf_error
+    >>> A = np.eye(3, 2); b = np.array([1.0, 2.0, 1.0])
+    >>> float(linf_error(A, b, np.array([1.0, 2.5])))
+    0.7071067811865476
     """
-    A, B, vector = _check_problem(A, b)
-    xp = array_module(A)
+    A, B, vector, xp = _check_problem(A, b)
+    nxp = native(xp)
     d = A.shape[1]
-    X, _ = _as_2d(x, "x")
+    X, _, _ = as_matrix(x, "x", xp=xp)
     if X.shape != (d, B.shape[1]):
         raise ValueError(f"x must have shape {(d,) if vector else (d, B.shape[1])}, got {x.shape}")
     if x_star is None:
-        X_star = xp.linalg.lstsq(A, B, rcond=None)[0]
+        X_star = nxp.linalg.lstsq(A, B, rcond=None)[0]
     else:
-        X_star, _ = _as_2d(x_star, "x_star")
+        X_star, _, _ = as_matrix(x_star, "x_star", xp=xp)
         if X_star.shape != X.shape:
             raise ValueError(f"x_star must have the shape of x {tuple(x.shape)}, got {x_star.shape}")
-    sigma = xp.linalg.svd(A, compute_uv=False)
-    sigma_min = float(sigma[-1])
+    sigma_min = float(xp.linalg.svdvals(A)[-1])
     if sigma_min <= 0.0:
         raise np.linalg.LinAlgError("A is singular: ||A^+|| is infinite, eps_eff is undefined")
-    r_star = xp.linalg.norm(A @ X_star - B, axis=0)
+    r_star = nxp.linalg.norm(A @ X_star - B, axis=0)
     if not bool(xp.all(r_star > 0)):
         raise ValueError("b lies in the range of A (zero optimal residual): eps_eff is undefined; "
                          "the sketched answer is then exact up to rounding")
@@ -275,159 +286,61 @@ def linf_error(A: Any, b: Any, x: Any, *, x_star: Any = None) -> Any:
 # --- the three methods ------------------------------------------------------------------------
 
 
-def _direct(A, B) -> LstsqResult:
-    xp = array_module(A)
-    as_float_array(A, "A", allow_complex=False)
-    as_float_array(B, "b", allow_complex=False)
-    X, _, rank, _ = xp.linalg.lstsq(A, B, rcond=None)
-    res = xp.linalg.norm(A @ X - B, axis=0)
-    return LstsqResult(X, res, 0, "direct", None, None, True, 0.0, int(rank))
+def _direct(A, B, xp) -> LstsqResult:
+    as_float_array(A, "A", allow_complex=False, xp=xp)
+    as_float_array(B, "b", allow_complex=False, xp=xp)
+    nxp = native(xp)
+    X, _, rank, _ = nxp.linalg.lstsq(A, B, rcond=None)
+    res = nxp.linalg.norm(A @ X - B, axis=0)
+    return LstsqResult(X, res, Info("direct", rel_error=0.0), rank=int(rank))
 
 
-def _sketch_solve(A, B, op, backend) -> LstsqResult:
-    xp = array_module(A)
-    SA, SB = _sketch_problem(A, B, op, backend)
+def _sketch_solve(A, B, op, backend, xp) -> LstsqResult:
+    SA, SB = sketch_problem(A, B, op, backend, xp)
     _, X = sketched_solve(SA, SB, A.shape)
-    res = xp.linalg.norm(A @ X - B, axis=0)
-    return LstsqResult(X, res, 0, "sketch_solve", op.sketch_size, _name(op), True, math.nan)
+    res = native(xp).linalg.norm(A @ X - B, axis=0)
+    return _sketched_result(X, res, op, Info("sketch_solve"))
 
 
-def _sketch_precondition(A, B, op, backend, tol, max_iter) -> LstsqResult:
-    xp = array_module(A)
-    SA, SB = _sketch_problem(A, B, op, backend)
+def _sketch_precondition(A, B, op, backend, tol, n_iter_max, xp) -> LstsqResult:
+    SA, SB = sketch_problem(A, B, op, backend, xp)
     R, X0 = sketched_solve(SA, SB, A.shape)
 
     def normal_op(W, cols, subtract_b):
         return _kernels.normal_matvec(A, W, B[:, cols] if subtract_b else None, backend)
 
+    history: list[float] = []
     X, res, its, converged, excess = preconditioned_cg(
-        normal_op, R, X0, xp.linalg.norm(B, axis=0), tol, max_iter, op.sketch_size
+        normal_op, R, X0, native(xp).linalg.norm(B, axis=0), tol, n_iter_max, op.sketch_size,
+        history=history,
     )
-    return LstsqResult(X, res, its, "sketch_precondition", op.sketch_size, _name(op), converged,
-                       excess)
+    info = Info("sketch_precondition", iterations=its, converged=converged, rel_error=excess,
+                history=history)
+    return _sketched_result(X, res, op, info)
 
 
-def sketched_solve(SA, SB, shape):
-    """``R`` of ``S A = Q R`` and ``X = R^-1 Q^T S B`` (rank checked against ``A``'s ``shape``).
-
-    On the CPU ``Q^T S B`` is applied from the Householder reflectors (``qr_multiply``) instead of
-    forming ``Q``, which halves the QR work.
-    """
-    xp = array_module(SA)
-    if xp is np:
-        from scipy.linalg import qr_multiply
-
-        m, d = SA.shape
-        # A small QR gains nothing from BLAS threads and stalls on them when cores are busy.
-        with _blas_threads(1 if 2 * m * d * d < 2e8 else None):
-            QtSB_t, R = qr_multiply(SA, SB.T, mode="right")
-        QtSB = QtSB_t.T
-    else:
-        Q, R = xp.linalg.qr(SA)
-        QtSB = Q.T @ SB
-    _check_full_rank(R, shape)
-    return R, _solve_upper(R, QtSB, xp)
-
-
-def preconditioned_cg(normal_op, R, X0, b_norms, tol, max_iter, sketch_size):
-    """CG on the normal equations preconditioned by ``(R^T R)^-1``, several right-hand sides.
-
-    Parameters
-    ----------
-    normal_op : callable ``(W, cols, subtract_b) -> (A^T (A W - B[:, cols]), ||A W - B[:, cols]||^2)``
-        (``B`` taken as zero when ``subtract_b`` is False); the only access to ``A``, so the same
-        loop runs on one machine and on dask.
-    R : array (d, d), upper triangular, from the QR of the sketch
-    X0 : array (d, k), the warm start
-    b_norms : array (k,), ``||b||`` per right-hand side (sets the rounding floor)
-    tol : float, target relative residual excess
-    max_iter : int
-    sketch_size : int, ``m`` (sets the embedding bound used by the error estimate)
-
-    Returns
-    -------
-    X, residual norms (k,), iterations, converged, estimated excess (max over right-hand sides)
-
-    Notes
-    -----
-    With ``M = A R^-1`` and ``g = A^T (b - A x)``, the squared ``A``-norm error is
-    ``||A (x - x*)||^2 = h^T (M^T M)^-1 h`` with ``h = R^-T g``, so it lies between
-    ``rz / sigma_max(M)^2`` and ``rz / sigma_min(M)^2`` where ``rz = g^T R^-1 R^-T g`` is the CG
-    inner product. The estimate uses ``sigma_min(M) >= 1 / (1 + sqrt(d / m))`` (an embedding) with
-    a safety factor 2 for sparse sketches. Since ``||A x - b||^2 = ||A x* - b||^2 +
-    ||A (x - x*)||^2``, the relative residual excess is about ``||A (x - x*)||^2 / (2 ||A x* - b||^2)``.
-    """
-    xp = array_module(X0)
-    d, k = X0.shape
-    eps = float(np.finfo(X0.dtype).eps)
-    bound = 2.0 * (1.0 + math.sqrt(d / sketch_size)) ** 2
-    # Below this A-norm error the recursion only tracks rounding noise.
-    floor2 = (8.0 * eps * math.sqrt(d)) ** 2 * xp.maximum(b_norms, 1e-300) ** 2
-    X = X0.copy()
-    all_cols = np.arange(k)
-    G, rsq = normal_op(X, all_cols, True)
-    Gr = -G
-    Z = _precondition(R, Gr, xp)
-    rz = xp.sum(Gr * Z, axis=0)
-    r_star2 = xp.maximum(rsq - rz, 0.0)
-    P = Z.copy()
-
-    def excess_of(rz_now):
-        err2 = bound * xp.maximum(rz_now, 0.0)
-        return err2 / (2.0 * xp.maximum(r_star2, floor2)), err2 <= floor2
-
-    excess, at_floor = excess_of(rz)
-    active = _to_host(~((excess <= tol) | at_floor))
-    its = 0
-    while active.any() and its < max_iter:
-        cols = np.flatnonzero(active)
-        Pa = P[:, cols]
-        Qa, _ = normal_op(Pa, cols, False)
-        alpha = rz[cols] / xp.sum(Pa * Qa, axis=0)
-        X[:, cols] += alpha * Pa
-        Gr[:, cols] -= alpha * Qa
-        Za = _precondition(R, Gr[:, cols], xp)
-        rz_new = xp.sum(Gr[:, cols] * Za, axis=0)
-        P[:, cols] = Za + (rz_new / rz[cols]) * Pa
-        rz[cols] = rz_new
-        its += 1
-        excess, at_floor = excess_of(rz)
-        active = _to_host(~((excess <= tol) | at_floor))
-    converged = not active.any()
-    if not converged:
-        warnings.warn(
-            f"sketch_precondition stopped at max_iter={max_iter} with estimated residual excess "
-            f"{float(xp.max(excess)):.2e} > tol={tol:.1e}; raise max_iter or the sketch size",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    _, rsq = normal_op(X, all_cols, True)
-    return X, xp.sqrt(rsq), its, converged, float(xp.max(excess))
+def _sketched_result(X, residual_norm, op, info) -> LstsqResult:
+    info.extras.update(sketch=op.name, sketch_size=op.sketch_size)
+    return LstsqResult(X, residual_norm, info, op.sketch_size, op.name)
 
 
 # --- pieces -----------------------------------------------------------------------------------
 
 
 def _check_problem(A, b):
-    """Validate shapes and dtypes (not finiteness: see :func:`_sketch_problem`)."""
-    A, a_vector = _as_2d(A, "A")
+    """Validate shapes and dtypes (not finiteness: see :func:`._solve.sketch_problem`)."""
+    A, a_vector, xp = as_matrix(A, "A")
     if a_vector:
         raise ValueError(f"A must be a matrix (n, d), got shape {(A.shape[0],)}")
-    get_namespace(A, b)
-    B, vector = _as_2d(b, "b")
+    xp = get_namespace(A, b)
+    B, vector, _ = as_matrix(b, "b", xp=xp)
     if B.shape[0] != A.shape[0]:
         raise ValueError(f"b has {B.shape[0]} rows but A has {A.shape[0]} (A shape {tuple(A.shape)}, "
-                         f"b shape {tuple(b.shape)})")
+                         f"b shape {np.shape(b)})")
     if A.shape[1] == 0 or B.shape[1] == 0:
-        raise ValueError(f"A and b need at least one column, got {tuple(A.shape)} and {tuple(b.shape)}")
-    dtype = np.result_type(A.dtype, B.dtype)
-    return A.astype(dtype, copy=False), B.astype(dtype, copy=False), vector
-
-
-def _check_tol(tol):
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (0.0 < float(tol) < 1e300):
-        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
-    return float(tol)
+        raise ValueError(f"A and b need at least one column, got {tuple(A.shape)} and {np.shape(b)}")
+    dtype = xp.result_type(A.dtype, B.dtype)
+    return A.astype(dtype, copy=False), B.astype(dtype, copy=False), vector, xp
 
 
 def _build_sketch(sketch, sketch_size, method, n, d, random_state) -> SketchOperator:
@@ -435,124 +348,15 @@ def _build_sketch(sketch, sketch_size, method, n, d, random_state) -> SketchOper
         if sketch_size is not None and sketch_size != sketch.sketch_size:
             raise ValueError(f"sketch_size={sketch_size} disagrees with the operator's "
                              f"sketch_size={sketch.sketch_size}")
-        m = sketch.sketch_size
-    elif sketch_size is None:
-        m = min(n, 4 * d) if method == "sketch_solve" else _precondition_size(n, d)
-    else:
-        m = sketch_size
-    if isinstance(m, bool) or not isinstance(m, numbers.Integral):
-        raise TypeError(f"sketch_size must be an int, got {m!r}")
-    if m < d:
-        raise ValueError(f"sketch_size={m} is smaller than d={d}: the sketched problem S A x = S b "
-                         "would be underdetermined; use sketch_size >= d (4 d or more recommended)")
-    if isinstance(sketch, SketchOperator):
+        sketch_size_for(method, n, d, sketch.sketch_size)
         return sketch
-    seed = _seed_from(random_state)
+    m = sketch_size_for(method, n, d, sketch_size)
+    seed = seed_from(random_state)
     if sketch == "auto":
         if method == "sketch_precondition":
             return CountSketch(m, random_state=seed)
         first = first_stage_size(n, d)
         if n <= 2 * first:
             return GaussianSketch(m, random_state=seed)
-        return sparse_then_gaussian(first, m, seed)
+        return sparse_then_gaussian(first, m, random_state=seed)
     return make_sketch(sketch, m, random_state=seed)
-
-
-def _precondition_size(n, d):
-    """Sketch rows for the preconditioner: minimize QR flops ``2 m d^2`` plus passes over ``A``.
-
-    The iteration count to reach ``tol = 1e-12`` is about ``27 / ln(m / d)``; one pass costs
-    like ``c n d`` with ``c`` near 3 flops per entry on a memory-bound machine. Capped at
-    ``n / 2`` (beyond that the sketch is no cheaper than the problem).
-    """
-    best, best_cost = 2 * d, math.inf
-    for ratio in (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128):
-        m = ratio * d
-        if m > n // 2:
-            break
-        passes = 2 + 27.0 / math.log(ratio)
-        cost = 2.0 * m * d * d + 6.0 * passes * n * d
-        if cost < best_cost:
-            best, best_cost = m, cost
-    return max(d, min(best, n))
-
-
-def _sketch_problem(A, B, op, backend):
-    """``S A`` and ``S B``; a non-finite sketch means non-finite data, reported by argument name
-    (checking the small sketch instead of ``A`` saves a full pass)."""
-    xp = array_module(A)
-    SA = op.apply(A, backend=backend)
-    SB = op.apply(B, backend=backend)
-    if not bool(xp.all(xp.isfinite(SA))):
-        as_float_array(A, "A", allow_complex=False)
-    if not bool(xp.all(xp.isfinite(SB))):
-        as_float_array(B, "b", allow_complex=False)
-    if not (bool(xp.all(xp.isfinite(SA))) and bool(xp.all(xp.isfinite(SB)))):
-        raise ValueError("the sketch of A overflowed: scale A and b down")
-    return SA, SB
-
-
-def _check_full_rank(R, shape):
-    """Refuse a numerically rank-deficient ``A`` (seen through ``R`` of its sketch, whose
-    condition number matches ``A``'s up to the embedding distortion)."""
-    xp = array_module(R)
-    d = R.shape[0]
-    eps = float(np.finfo(R.dtype).eps)
-    threshold = 10.0 * d * eps
-    if xp is np:
-        from scipy.linalg import get_lapack_funcs
-
-        (trcon,) = get_lapack_funcs(("trcon",), (R,))
-        rcond, info = trcon(R, norm="1")
-        rcond = float(rcond) if info == 0 else 0.0
-    else:
-        diag = xp.abs(xp.diag(R))
-        rcond = float(xp.min(diag) / xp.max(diag)) if float(xp.max(diag)) > 0 else 0.0
-    if not rcond > threshold:
-        cond = math.inf if rcond == 0 else 1.0 / rcond
-        raise np.linalg.LinAlgError(
-            f"A of shape {tuple(shape)} is numerically rank deficient (condition number of its "
-            f"sketch about {cond:.1e} > 1/(10 d eps) = {1 / threshold:.1e}); the sketched methods need "
-            "full column rank: use method='direct' for the minimum-norm solution"
-        )
-
-
-def _solve_upper(R, Y, xp, *, trans=False):
-    if xp is np:
-        from scipy.linalg import solve_triangular
-    else:
-        from cupyx.scipy.linalg import solve_triangular
-    return solve_triangular(R, Y, lower=False, trans="T" if trans else "N")
-
-
-def _precondition(R, G, xp):
-    """``(R^T R)^-1 G`` by two triangular solves."""
-    return _solve_upper(R, _solve_upper(R, G, xp, trans=True), xp)
-
-
-_BLAS = {}
-
-
-def _blas_threads(limit):
-    """Context limiting BLAS threads to ``limit`` (no-op for None); the controller is built once
-    because inspecting the loaded libraries costs milliseconds."""
-    import contextlib
-
-    if limit is None:
-        return contextlib.nullcontext()
-    if "controller" not in _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS["controller"] = ThreadpoolController()
-    return _BLAS["controller"].limit(limits=limit, user_api="blas")
-
-
-def _to_host(mask):
-    return np.asarray(to_numpy(mask), dtype=bool)
-
-
-def _name(op) -> str:
-    first = getattr(op, "first", None)
-    if first is not None:
-        return f"{first.kind}+{op.second.kind}"
-    return op.kind

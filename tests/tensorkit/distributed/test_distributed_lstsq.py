@@ -93,3 +93,50 @@ def test_bad_input(client, problem):
     bad[5, 5] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         lstsq(da.from_array(bad, chunks=(1000, 12)), b)
+
+
+def test_info_record(client, problem):
+    A, b = problem
+    Ad = da.from_array(A, chunks=(1000, 12))
+    res = lstsq(Ad, b[:, 0], random_state=0)
+    assert res.info.method == "sketch_precondition" and res.info.converged
+    assert res.info.iterations == res.iterations >= 1
+    # block-seeded sketch: not the single-machine S, so compare the shape of the record only
+    assert len(res.info.history) == res.iterations + 1 and res.info.history[-1] == res.info.rel_error
+    assert np.all(np.diff(res.info.history) < 0)
+    assert res.info.rel_error == res.excess_estimate <= 1e-12
+    assert res.info.extras == {"sketch": "countsketch", "sketch_size": res.sketch_size}
+    solve = lstsq(Ad, b, method="sketch_solve", random_state=0)
+    assert solve.info.rel_error is None and np.isnan(solve.excess_estimate)
+    direct = lstsq(Ad, b, method="direct")
+    assert direct.info.method == "direct" and direct.excess_estimate == 0.0 and direct.rank == 12
+
+
+def test_operator_sets_the_sketch_size(client, problem):
+    A, b = problem
+    Ad = da.from_array(A, chunks=(1000, 12))
+    res = lstsq(Ad, b, sketch=GaussianSketch(60, random_state=2), random_state=0)
+    assert res.sketch_size == 60 and res.sketch == "gaussian" and res.converged
+    with pytest.raises(ValueError, match="disagrees"):
+        lstsq(Ad, b, sketch=GaussianSketch(60), sketch_size=70)
+
+
+def test_conventions(client, problem):
+    A, b = problem
+    Ad = da.from_array(A, chunks=(1000, 12))
+    with pytest.warns(DeprecationWarning, match="use n_iter_max"):
+        old = lstsq(Ad, b[:, 0], max_iter=50, random_state=0)
+    new = lstsq(Ad, b[:, 0], n_iter_max=50, random_state=0)
+    np.testing.assert_array_equal(old.x, new.x)
+    with pytest.raises(TypeError, match="sketch_size must be an int, got True"):
+        lstsq(Ad, b, sketch_size=True)
+    with pytest.raises(TypeError, match="n_iter_max must be an int, got True"):
+        lstsq(Ad, b, n_iter_max=True)
+    with pytest.raises(TypeError, match="sketch_size must be an int, got True"):
+        sketch(Ad, "gaussian", True)
+    with pytest.raises(TypeError):
+        sketch(Ad, "gaussian", 10, 0)  # random_state is keyword-only
+    with pytest.raises(ValueError, match="method must be one of"):
+        lstsq(Ad, b, method="auto")
+    with pytest.raises(TypeError, match="A must be real"):
+        lstsq(Ad.astype(np.complex128), b)

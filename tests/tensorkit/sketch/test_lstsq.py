@@ -156,13 +156,14 @@ def test_linf_error_formula():
         linf_error(A, b, x[:2])
 
 
-def test_max_iter_warns_and_reports():
+def test_n_iter_max_warns_and_reports():
     rng = np.random.default_rng(10)
     A = _ill_conditioned(3000, 20, 1e6, rng)
     b = rng.standard_normal(3000)
-    with pytest.warns(RuntimeWarning, match="max_iter=1"):
-        res = lstsq(A, b, method="sketch_precondition", sketch_size=25, max_iter=1, random_state=0)
+    with pytest.warns(RuntimeWarning, match="n_iter_max=1"):
+        res = lstsq(A, b, method="sketch_precondition", sketch_size=25, n_iter_max=1, random_state=0)
     assert not res.converged and res.iterations == 1 and res.excess_estimate > 1e-12
+    assert not res.info.converged and res.info.iterations == 1 and len(res.info.history) == 2
 
 
 def test_preconditioned_cg_with_identity_preconditioner_solves_normal_equations():
@@ -217,8 +218,8 @@ def test_bad_input():
         lstsq(A, b, method="qr")
     with pytest.raises(ValueError, match="tol"):
         lstsq(A, b, tol=-1.0)
-    with pytest.raises(ValueError, match="max_iter"):
-        lstsq(A, b, max_iter=-2)
+    with pytest.raises(ValueError, match="n_iter_max must be >= 0, got -2"):
+        lstsq(A, b, n_iter_max=-2)
     with pytest.raises(ValueError, match="sketch must be one of"):
         lstsq(A, b, method="sketch_solve", sketch="fft")
     with pytest.raises(TypeError, match="KroneckerSketch"):
