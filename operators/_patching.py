@@ -216,7 +216,7 @@ class _Tables:
 
 
 def _padding(h: int, w: int, fraction: float) -> tuple[int, int]:
-    return int(round(h * fraction)), int(round(w * fraction))
+    return round(h * fraction), round(w * fraction)
 
 
 @functools.lru_cache(maxsize=64)
@@ -231,10 +231,8 @@ def _tables(h: int, w: int, levels: int, fraction: float) -> _Tables:
         for level in range(levels + 1):
             sub = 2**level
             stride = patch // sub
-            if level == 0:
-                offset = pad
-            else:
-                offset = math.ceil((patch + (n - 1) * stride - size // sub) / 2.0) + pad
+            # windows centred on the patch (at level 0 this is just the padding)
+            offset = math.ceil((patch + (n - 1) * stride - size // sub) / 2.0) + pad
             start = np.arange(n)[:, None] * stride + np.arange(window)[None, :] - offset
             per_level.append((start % (size // sub)) * sub)
         out.append(per_level)
