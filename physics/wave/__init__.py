@@ -7,19 +7,21 @@
   Dirichlet data over time, as in Boukraichi et al. (arXiv 2304.04964), where a network forecasts
   that boundary data and the submodel enforces the physics inside the zone.
 - :class:`WaveFEM` and :func:`leapfrog`: the matrices (scikit-fem assembly, lumped mass, CFL
-  bound, discrete energy) and the explicit time loop underneath both.
+  bound, discrete energy), the explicit time loop underneath both, and :func:`choose_step`
+  (the step they take).
 """
 
 from ._fem import WaveFEM, grid_coordinates, probe_matrix
 from ._io import load_wave, save_wave
 from ._leapfrog import leapfrog
-from ._simulate import draw_sources, ricker, wave2d
+from ._simulate import choose_step, draw_sources, ricker, wave2d
 from ._submodel import Submodel, boundary_trace
 
 __all__ = [
     "Submodel",
     "WaveFEM",
     "boundary_trace",
+    "choose_step",
     "draw_sources",
     "grid_coordinates",
     "leapfrog",
