@@ -190,9 +190,12 @@ class GauntTensorProduct:
         ``device`` is None or ``"cpu"`` for numpy arrays, ``"gpu"`` for CuPy arrays.
         """
         check_choice(device, "device", _DEVICES)
+        return self._method_for(gpu=device == "gpu")
+
+    def _method_for(self, *, gpu: bool) -> str:
         if self.method != "auto":
             return self.method
-        return _choose_method(self.lmax1, self.lmax2, self.lmax_out, gpu=device == "gpu")
+        return _choose_method(self.lmax1, self.lmax2, self.lmax_out, gpu=gpu)
 
     def __call__(self, x1: Any, x2: Any, *, weights: Any = None):
         """Apply the product to ``x1`` (..., (L1+1)**2) and ``x2`` (..., (L2+1)**2).
@@ -236,7 +239,7 @@ class GauntTensorProduct:
                 + ("" if w is None else f" and weights {tuple(w.shape)}")
                 + " do not broadcast"
             ) from None
-        method = self.resolved_method(device_of(xp))
+        method = self._method_for(gpu=device_of(xp) == "gpu")
         tables = self._tables(method, xp, dtype)
         x1 = xp.reshape(x1, (1,) * (len(batch) - x1.ndim + 1) + tuple(x1.shape))
         x2 = x1 if same else xp.reshape(x2, (1,) * (len(batch) - x2.ndim + 1) + tuple(x2.shape))
