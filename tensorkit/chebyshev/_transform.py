@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int
-from ..backend import get_namespace, is_numpy_namespace, real_dtype_for, scipy_for
+from ..backend import get_namespace, is_numpy_namespace, scipy_for
 from ._checks import check_interval, namespace_for_device
 
 __all__ = [
@@ -129,7 +129,7 @@ def _transform(x, axes, *, forward):
     elif isinstance(axes, (int, np.integer)):
         axes = (int(axes),)
     axes = tuple(int(a) % x.ndim if -x.ndim <= int(a) < x.ndim else _bad_axis(a, x.ndim) for a in axes)
-    if x.dtype.kind in "biu":
+    if xp.isdtype(x.dtype, ("bool", "integral")):
         x = xp.asarray(x, dtype=xp.float64)
     out = x
     for axis in axes:
@@ -155,11 +155,12 @@ def _dct1_along(x, axis, *, forward, xp):
     if forward:
         y = _dct1(x, axis, xp)
         scale = sign * ends / n
-        return y * xp.asarray(scale.reshape(shape), dtype=real_dtype_for(x.dtype))
+        return y * xp.asarray(scale.reshape(shape), dtype=xp.finfo(x.dtype).dtype)
     # Inverse: v_j = sum_k c_k cos(pi j k / n) = DCT-I of (c_0, c_1/2, ..., c_{n-1}/2, c_n).
     half = np.full(m, 0.5)
     half[0] = half[-1] = 1.0
-    scaled = x * xp.asarray((sign * half).reshape(shape), dtype=real_dtype_for(x.dtype))
+    # finfo(...).dtype is the real precision of a real or complex dtype, in any namespace
+    scaled = x * xp.asarray((sign * half).reshape(shape), dtype=xp.finfo(x.dtype).dtype)
     return _dct1(scaled, axis, xp)
 
 
@@ -179,10 +180,10 @@ def dct1_by_fft(x: Any, axis: int, xp: Any) -> Any:
     Used on the GPU and tested against scipy on the CPU. Complex input is transformed as its real
     and imaginary parts (the transform is real).
     """
-    if x.dtype.kind == "c":
-        return dct1_by_fft(x.real, axis, xp) + 1j * dct1_by_fft(x.imag, axis, xp)
+    if xp.isdtype(x.dtype, "complex floating"):
+        return dct1_by_fft(xp.real(x), axis, xp) + 1j * dct1_by_fft(xp.imag(x), axis, xp)
     m = x.shape[axis]
     moved = xp.moveaxis(x, axis, -1)
-    ext = xp.concatenate([moved, xp.flip(moved[..., 1 : m - 1], axis=-1)], axis=-1)
-    y = xp.fft.rfft(ext, axis=-1).real
+    ext = xp.concat([moved, xp.flip(moved[..., 1 : m - 1], axis=-1)], axis=-1)
+    y = xp.real(xp.fft.rfft(ext, axis=-1))
     return xp.moveaxis(xp.asarray(y, dtype=x.dtype), -1, axis)
