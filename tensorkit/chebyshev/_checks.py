@@ -16,7 +16,14 @@ import numpy as np
 from .._validation import as_float_array, check_choice, check_int
 from ..backend import get_namespace, to_device
 
-__all__ = ["check_axes", "check_domain", "check_interval", "check_points", "namespace_for_device", "to_reference"]
+__all__ = [
+    "check_axes",
+    "check_domain",
+    "check_interval",
+    "check_points",
+    "namespace_for_device",
+    "to_reference",
+]
 
 DEVICES = (None, "cpu", "gpu")
 
