@@ -128,7 +128,7 @@ def run_case(A, b, kind, repeats, *, peers):
 
 def _tk(A, b, method):
     res = lstsq(A, b, method=method, random_state=1)
-    return res.x, res.iterations
+    return res.x, res.info.iterations
 
 
 def _lsqr(A, b):

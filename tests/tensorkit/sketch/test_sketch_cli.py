@@ -40,3 +40,20 @@ def test_demo_section_quick(capsys):
     run(DemoOptions(quick=True, progress=False))
     out = capsys.readouterr().out
     assert "sketch_precondition" in out and "numpy.linalg.lstsq" in out
+
+
+@pytest.mark.parametrize("flag", ["--n-iter-max", "--max-iter"])
+def test_lstsq_command_iteration_cap(tmp_path, capsys, flag):
+    import warnings
+
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((3000, 5))
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "b.npy", A @ np.ones(5) + 0.01 * rng.standard_normal(3000))
+    args = ["lstsq", str(tmp_path / "A.npy"), str(tmp_path / "b.npy"), "--method", "sketch_precondition",
+            "--tol", "1e-30", flag, "2", "-o", str(tmp_path / "x.npy")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # the old flag name maps to n_iter_max
+        with pytest.warns(RuntimeWarning, match="n_iter_max=2"):
+            assert main(args) == 0
+    assert "iterations   2 " in capsys.readouterr().out
