@@ -113,7 +113,7 @@ def cp(
     weights = xp.ones(rank, dtype=dtype)
     target = (indices, values, shape) if sparse else tensor
 
-    cancellation_floor = 100 * math.sqrt(float(np.finfo(np.dtype(dtype)).eps))
+    cancellation_floor = 100 * math.sqrt(float(xp.finfo(dtype).eps))
     history: list[float] = []
     converged = False
     with progress_bar(progress, total=n_iter_max, desc="cp-als") as bar:
@@ -149,7 +149,7 @@ def cp(
         "cp_als", iterations=len(history), converged=converged, rel_error=history[-1],
         history=history,
     )
-    return CPTensor(weights.astype(dtype), factors, info=info)
+    return CPTensor(xp.astype(weights, dtype), factors, info=info)
 
 
 def _relative_error(factors, weights, last_mttkrp, norm, xp):
@@ -161,7 +161,7 @@ def _relative_error(factors, weights, last_mttkrp, norm, xp):
     gram = xp.ones((rank, rank), dtype=factors[0].dtype)
     for f in factors:
         gram = gram * (xp.conj(f).T @ f)
-    w = weights.astype(factors[0].dtype)
+    w = xp.astype(weights, factors[0].dtype)
     norm_hat_sq = float(xp.real(xp.conj(w) @ (gram @ w)))
     inner = float(xp.real(xp.sum(xp.conj(factors[-1] * w[None, :]) * last_mttkrp)))
     residual_sq = max(norm**2 - 2 * inner + norm_hat_sq, 0.0)
@@ -189,7 +189,7 @@ def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp):
     check_choice(init, "init", ("svd", "random"))
 
     def normal(size):
-        return standard_normal(rng, (size, rank), dtype, xp).astype(dtype)
+        return xp.astype(standard_normal(rng, (size, rank), dtype, xp), dtype)
 
     if init == "random" or sparse:
         return [normal(size) for size in shape]
@@ -199,7 +199,7 @@ def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp):
         u, _ = leading_subspace(unfold(tensor, mode, xp=xp), rank=keep, xp=xp)
         if keep < rank:
             u = xp.concat([u, normal(size)[:, : rank - keep]], axis=1)
-        factors.append(u.astype(dtype))
+        factors.append(xp.astype(u, dtype))
     return factors
 
 
