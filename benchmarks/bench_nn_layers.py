@@ -1,9 +1,10 @@
 """tensorkit.nn layers against PyTorch (CPU, float32): forward + backward per layer, and an Adam step.
 
 The FNO hot path at the issue's benchmark size (batch 8, width 32, 64x64): the 1x1 convolution
-(``Linear`` over channels), GELU, a 3x3 convolution (dense and CP), the relative L2 loss and one
-Adam step over 700k parameters. Peer and tensorkit run interleaved in one process with the same
-thread count; medians and minima over repeats are printed (minima are steadier on a loaded machine).
+(``Linear`` over channels), GELU, a 3x3 convolution (dense at strides 1 and 2; CP, Tucker and TT
+factorized), the relative L2 loss and one Adam step over 700k parameters. Peer and tensorkit run
+interleaved in one process with the same thread count; medians and minima over repeats are printed
+(minima are steadier on a loaded machine).
 
 Usage: python benchmarks/bench_nn_layers.py [--quick] [--threads N]
 """
@@ -55,7 +56,14 @@ def main() -> None:
     gelu = nn.GELU(dtype=f32)
     conv = nn.Conv2d(c, c, 3, padding_mode="periodic", dtype=f32, random_state=0)
     t_conv = torch.nn.Conv2d(c, c, 3, padding=1, padding_mode="circular")
+    conv_s2 = nn.Conv2d(c, c, 3, stride=2, padding_mode="periodic", dtype=f32, random_state=0)
+    t_conv_s2 = torch.nn.Conv2d(c, c, 3, stride=2, padding=1, padding_mode="circular")
     cpconv = nn.CPConv2d(c, c, 3, c // 2, padding_mode="periodic", dtype=f32, random_state=0)
+    factorized = {
+        kind: nn.FactorizedConv(c, c, 3, factorization=kind, rank=0.25, padding_mode="periodic",
+                                dtype=f32, random_state=0)
+        for kind in ("tucker", "tt")
+    }
     loss = nn.LpLoss()
     t_loss = None
     try:
@@ -67,15 +75,16 @@ def main() -> None:
 
     def fb(module):
         def run():
-            module.forward(x)
-            module.backward(g)
+            out = module.forward(x)
+            module.backward(g[:, :, : out.shape[2], : out.shape[3]])
 
         return run
 
     def t_fb(fn):
         def run():
             tx.grad = None
-            fn(tx).backward(tg)
+            out = fn(tx)
+            out.backward(tg[:, :, : out.shape[2], : out.shape[3]])
 
         return run
 
@@ -103,7 +112,9 @@ def main() -> None:
         "Linear 1x1 fwd+bwd": (fb(lin), t_fb(t_lin)),
         "GELU fwd+bwd": (fb(gelu), t_fb(torch.nn.functional.gelu)),
         "Conv2d 3x3 periodic fwd+bwd": (fb(conv), t_fb(t_conv)),
+        "Conv2d 3x3 stride 2 fwd+bwd": (fb(conv_s2), t_fb(t_conv_s2)),
         f"CPConv2d 3x3 rank {c // 2} fwd+bwd": (fb(cpconv), None),
+        **{f"FactorizedConv {kind} 0.25 fwd+bwd": (fb(layer), None) for kind, layer in factorized.items()},
         "LpLoss fwd+bwd": (ours_loss, theirs_loss if t_loss is not None else None),
         "Adam step (700k params)": (adam.step, t_adam.step),
     }
