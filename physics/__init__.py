@@ -1,6 +1,7 @@
 """Physics on top of tensorkit and operators: PDE data and operator learning on it
-(:mod:`physics.pde`), electrostatics of many point charges (:mod:`physics.electrostatics`), and
-:func:`fit_operator`, the training recipe of the FNO paper for any model and data."""
+(:mod:`physics.pde`), wave-equation simulators and their zone submodel (:mod:`physics.wave`),
+electrostatics of many point charges (:mod:`physics.electrostatics`), and :func:`fit_operator`,
+the training recipe of the FNO paper for any model and data."""
 
 from ._learning import OperatorFit, fit_operator
 
