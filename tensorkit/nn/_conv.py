@@ -31,18 +31,7 @@ __all__ = ["Conv2d", "Conv3d", "conv_adjoint", "conv_forward", "depthwise_adjoin
 
 
 class _ConvNd(Module):
-    r"""Dense ``ndim``-d cross-correlation with zero or periodic padding, like ``torch.nn.Conv{ndim}d``.
-
-    Notes
-    -----
-    Stride 1 runs as shifted matmuls without im2col: with the padded input flattened per channel,
-    tap ``t`` of the kernel reads the contiguous window starting at ``sum_d t_d P_d`` (``P_d`` the
-    flattened stride of axis ``d``), so ``Y = sum_t K_t X[:, off_t : off_t + L]`` is ``prod(k)``
-    batched matmuls on views of one buffer, computed on a grid whose trailing padded entries are
-    dropped. The adjoint adds ``K_t^T G`` back into the same windows; ``dK_t = sum_b G_b X_b[:,
-    window]^T``. Memory stays at the size of the input (im2col would need ``prod(k)`` times that).
-    A stride above 1 gathers each tap's strided window (``prod(out)`` entries) for its matmul.
-    """
+    """Dense ``ndim``-d cross-correlation (the body of :class:`Conv2d` and :class:`Conv3d`)."""
 
     ndim = 2
 

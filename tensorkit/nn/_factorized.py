@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import array_module, native
+from ..backend import array_module, is_numpy_namespace, native
 from ..decomposition import resolve_rank
 from ..formats import CPTensor, TTTensor, TuckerTensor
 
@@ -305,7 +305,7 @@ def einsum_many(eq: str, *operands: Any, xp: Any = None) -> Any:
     """``einsum(eq, *operands)``; with numpy and two or more operands along a cached greedy path
     (numpy's path search costs more than a small contraction itself)."""
     nxp = _native(xp, operands[0])
-    if len(operands) > 1 and nxp is np:
+    if len(operands) > 1 and is_numpy_namespace(nxp):
         path = _cached_path(eq, tuple(tuple(o.shape) for o in operands))
         return np.einsum(eq, *operands, optimize=path)
     return nxp.einsum(eq, *operands)
