@@ -1,4 +1,5 @@
-"""PDE datasets for operator learning: Darcy flow (the FNO benchmark), and training on them."""
+"""PDE datasets for operator learning: Darcy flow and 2D Navier-Stokes (the FNO benchmarks), and
+training on them."""
 
 from ._darcy import (
     darcy,
@@ -9,16 +10,28 @@ from ._darcy import (
     threshold_coefficient,
 )
 from ._learning import DarcyFit, fit_darcy
+from ._navier_stokes import (
+    fno_forcing,
+    load_navier_stokes,
+    navier_stokes2d,
+    random_vorticity,
+    save_navier_stokes,
+)
 from ._plots import plot_prediction
 
 __all__ = [
     "DarcyFit",
     "darcy",
     "fit_darcy",
+    "fno_forcing",
     "gaussian_random_field",
     "load_darcy",
+    "load_navier_stokes",
+    "navier_stokes2d",
     "plot_prediction",
+    "random_vorticity",
     "save_darcy",
+    "save_navier_stokes",
     "solve_darcy",
     "threshold_coefficient",
 ]
