@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.nn import Module, Normalizer
-from tensorkit.nn._processor import NormalizingProcessor
+from tensorkit.nn import Module, Normalizer, NormalizingProcessor
 
 from .._learning import OperatorFit, fit_operator
 

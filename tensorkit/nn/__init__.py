@@ -33,6 +33,7 @@ from ._losses import H1Loss, Loss, LpLoss, MSELoss
 from ._module import Module
 from ._normalizer import Normalizer
 from ._optim import SGD, Adam, AdamW, CosineLR, Lion, Optimizer, Scheduler, StepLR
+from ._processor import NormalizingProcessor, Processor
 from ._trainer import Trainer, plot_history
 
 __all__ = [
@@ -57,7 +58,9 @@ __all__ = [
     "MSELoss",
     "Module",
     "Normalizer",
+    "NormalizingProcessor",
     "Optimizer",
+    "Processor",
     "ReLU",
     "Residual",
     "Scheduler",

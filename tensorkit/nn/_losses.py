@@ -229,7 +229,3 @@ def _apply_along(D, x, axis: int):
     nxp = array_module(x)
     moved = nxp.moveaxis(x, axis, -2)
     return nxp.moveaxis(nxp.matmul(D, moved), -2, axis)
-
-
-# Normalizer moved to _normalizer.py; re-exported here only until _processor.py imports it from there.
-from ._normalizer import Normalizer  # noqa: E402, F401

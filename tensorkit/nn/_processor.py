@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import is_cupy_array, to_numpy
-from ._losses import Normalizer
+from ._normalizer import Normalizer
 
 __all__ = ["NormalizingProcessor", "Processor"]
 
@@ -56,7 +56,7 @@ class Processor:
     A processor that doubles the inputs and scales the prediction by 3 before the loss:
 
     >>> import numpy as np
-    >>> from tensorkit.nn._processor import Processor
+    >>> from tensorkit.nn import Processor
     >>> class Scale(Processor):
     ...     def preprocess(self, x, y):
     ...         return 2 * x, y
@@ -119,7 +119,7 @@ class NormalizingProcessor(Processor):
     --------
     >>> import numpy as np
     >>> from tensorkit.nn import Normalizer
-    >>> from tensorkit.nn._processor import NormalizingProcessor
+    >>> from tensorkit.nn import NormalizingProcessor
     >>> x = np.arange(8.0).reshape(4, 1, 2); y = 10 * x
     >>> proc = NormalizingProcessor(Normalizer(), Normalizer()).fit(x, y)
     >>> xn, yn = proc.preprocess(x, y)

@@ -8,8 +8,7 @@ import pytest
 from operators import FNO
 from physics import fit_operator
 from physics.pde import darcy, fit_darcy
-from tensorkit.nn import Adam, Conv2d, LpLoss, MSELoss, Normalizer, Trainer
-from tensorkit.nn._processor import NormalizingProcessor
+from tensorkit.nn import Adam, Conv2d, LpLoss, MSELoss, Normalizer, NormalizingProcessor, Trainer
 
 
 def test_short_training_run_reduces_the_loss():

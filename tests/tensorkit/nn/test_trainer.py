@@ -11,12 +11,13 @@ from tensorkit.nn import (
     LpLoss,
     MSELoss,
     Normalizer,
+    NormalizingProcessor,
+    Processor,
     Sequential,
     StepLR,
     Trainer,
     plot_history,
 )
-from tensorkit.nn._processor import NormalizingProcessor, Processor
 
 
 def make_model(dtype=np.float64, seed=0):
