@@ -9,7 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.extend import array_module, check_choice, check_int, is_numpy_namespace, scipy_for
+from tensorkit.extend import (
+    array_module,
+    check_allocation,
+    check_choice,
+    check_int,
+    is_numpy_namespace,
+    scipy_for,
+)
 from tensorkit.nn import (
     FACTORIZATIONS,
     FactorizedWeight,
@@ -115,10 +122,21 @@ class SpectralConv(Module):
         # Modes stored per dimension: all n_modes along leading dims, n // 2 + 1 of the real FFT last.
         self.weight_modes = (*self.n_modes[:-1], self.n_modes[-1] // 2 + 1)
         self.weight_shape = (self.in_channels, self.out_channels, *self.weight_modes)
+        if factorization is None or self.implementation == "reconstructed":
+            # the dense complex weight is held (or rebuilt every forward), with its draw's temporary
+            check_allocation(
+                self.weight_shape, self.complex_dtype, "SpectralConv's dense weight", count=2,
+                alternative="fewer n_modes, or factorization='cp'/'tucker'/'tt' with "
+                "implementation='factorized' (the dense weight is never formed)",
+            )
         self.weight = FactorizedWeight(
             self.weight_shape, factorization, rank, subscripts=_WEIGHT[: 2 + self.order]
         )
         self.rank = self.weight.rank
+        check_allocation(
+            (self.weight.num_parameters(),), self.complex_dtype, "SpectralConv's weight factors",
+            count=2, alternative="fewer n_modes or a smaller rank",
+        )
         std = math.sqrt(2.0 / (self.in_channels + self.out_channels))
         factor_std = self.weight.factor_std(std)
         for name, _, shape in self.weight.specs:
@@ -167,6 +185,18 @@ class SpectralConv(Module):
         if not self._cache:
             raise RuntimeError("SpectralConv.backward called before forward")
         nxp, plan, x_hat = self._cache["nxp"], self._cache["plan"], self._cache["x_hat"]
+        if not hasattr(grad_out, "dtype") or not hasattr(grad_out, "shape"):
+            raise TypeError(
+                f"SpectralConv.backward: grad_out must be an array, got {type(grad_out).__name__}"
+            )
+        if grad_out.dtype.kind not in "fiub":
+            raise TypeError(f"SpectralConv.backward: grad_out must be real, got dtype {grad_out.dtype}")
+        expected = (x_hat.shape[0], self.out_channels, *plan.spatial)
+        if tuple(grad_out.shape) != expected:
+            raise ValueError(
+                f"SpectralConv.backward: grad_out has shape {tuple(grad_out.shape)}, the last "
+                f"forward's output has shape {expected}"
+            )
         grad_out = grad_out.astype(self.dtype, copy=False)
         if "bias" in self.params:
             self.grads["bias"] += grad_out.sum(axis=(0, *range(2, grad_out.ndim)))
