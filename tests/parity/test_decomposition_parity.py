@@ -121,13 +121,9 @@ def test_no_warning_on_planted_tucker(device):
 
 
 @pytest.mark.parametrize("method", TUCKER_METHODS)
-def test_tucker_reported_error(device, dtype, method, request):
-    """``info.rel_error`` is the achieved relative error (the README's claim), on every device."""
-    if dtype == np.float32 and method in ("hosvd", "hooi"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "float32 hosvd/hooi report info.rel_error ~4.8e-4 for a true error ~2.6e-7: the "
-            "estimate from the core norm, sqrt(||X||^2 - ||G||^2), cancels at sqrt(eps32); "
-            "st_hosvd and randomized measure it (CP-ALS fixed the same cancellation in fee29b2)")))
+def test_tucker_reported_error(device, dtype, method):
+    """``info.rel_error`` is the achieved relative error (the README's claim), on every device
+    (float32 hosvd/hooi once reported the cancelling core-norm estimate, ~4.8e-4 for 2.6e-7)."""
     X = planted_tucker(dtype)
     result = tensorkit.tucker(device.put(X), rank=TUCKER_RANKS, method=method, random_state=0)
     actual = relative_error(device.get(result.to_dense()), X)
