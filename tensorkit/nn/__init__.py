@@ -17,6 +17,7 @@ weights of ``operators.SpectralConv``.
 from ._activations import GELU, ReLU, Tanh
 from ._containers import Residual, Sequential
 from ._conv import Conv2d, Conv3d
+from ._embedding import Embedding
 from ._factorized import (
     FACTORIZATIONS,
     FactorizedWeight,
@@ -30,10 +31,13 @@ from ._factorized_conv import CPConv2d, FactorizedConv
 from ._gradcheck import GradcheckError, gradcheck
 from ._linear import Linear
 from ._losses import H1Loss, Loss, LpLoss, MSELoss
+from ._merge import SkipConcat
 from ._module import Module
 from ._normalizer import Normalizer
+from ._oneway_conv import OneWayConv
 from ._optim import SGD, Adam, AdamW, CosineLR, Lion, Optimizer, Scheduler, StepLR
 from ._processor import NormalizingProcessor, Processor
+from ._resample import Upsample
 from ._trainer import Trainer, plot_history
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "Conv2d",
     "Conv3d",
     "CosineLR",
+    "Embedding",
     "FactorSpec",
     "FactorizedConv",
     "FactorizedWeight",
@@ -59,15 +64,18 @@ __all__ = [
     "Module",
     "Normalizer",
     "NormalizingProcessor",
+    "OneWayConv",
     "Optimizer",
     "Processor",
     "ReLU",
     "Residual",
     "Scheduler",
     "Sequential",
+    "SkipConcat",
     "StepLR",
     "Tanh",
     "Trainer",
+    "Upsample",
     "backprop_pairwise",
     "contract_pairwise",
     "einsum_gradient",
