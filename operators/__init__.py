@@ -1,12 +1,15 @@
-"""Neural operators built on tensorkit: spectral convolutions, FNO and TFNO, multigrid patching.
+"""Neural operators built on tensorkit: spectral convolutions, FNO, TFNO and MG-TFNO, multigrid patching.
 
 Every layer is a :class:`tensorkit.nn.Module` with a hand-written adjoint; spectral weights can be
-held as CP, Tucker or tensor-train factors (the factorized-weight engine of :mod:`tensorkit.nn`) and
-contracted without forming the dense weight.
+held as CP, Tucker or tensor-train factors (the factorized-weight engine of :mod:`tensorkit.nn`),
+per layer or jointly over all layers (:class:`JointSpectralWeight`), and contracted without forming
+the dense weight.
 """
 
 from ._fno import FNO, TFNO, FNOBlock
+from ._joint import JointSpectralWeight
+from ._mgtfno import MGTFNO
 from ._patching import MultigridPatching2D
 from ._spectral_conv import SpectralConv
 
-__all__ = ["FNO", "TFNO", "FNOBlock", "MultigridPatching2D", "SpectralConv"]
+__all__ = ["FNO", "MGTFNO", "TFNO", "FNOBlock", "JointSpectralWeight", "MultigridPatching2D", "SpectralConv"]

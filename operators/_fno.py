@@ -9,6 +9,7 @@ import numpy as np
 from tensorkit.extend import array_module, check_choice, check_int, check_real
 from tensorkit.nn import GELU, Linear, Module, Sequential
 
+from ._joint import JointSpectralWeight
 from ._spectral_conv import SpectralConv, check_n_modes
 
 __all__ = ["FNO", "TFNO", "FNOBlock"]
@@ -47,6 +48,10 @@ class FNO(Module):
         (and crop before projection), so the non-periodic problem is not wrapped around by the FFT.
     factorization, rank, implementation, fft_norm
         Passed to every :class:`SpectralConv`.
+    joint_factorization : bool
+        Factorize the spectral weights of all layers jointly, as ONE tensor ``(n_layers, hidden,
+        hidden, *modes)`` (a :class:`JointSpectralWeight`, child ``spectral_weight``; ``rank`` is
+        then the joint tensor's), instead of one tensor per layer.
     dtype, random_state
         See :class:`tensorkit.nn.Module`.
 
@@ -74,6 +79,7 @@ class FNO(Module):
         factorization: str | None = None,
         rank: float | int | tuple[int, ...] = 1.0,
         implementation: str = "factorized",
+        joint_factorization: bool = False,
         fft_norm: str = "forward",
         dtype: Any = np.float64,
         random_state: Any = None,
@@ -95,11 +101,22 @@ class FNO(Module):
         self.domain_padding = 0.0 if domain_padding is None else check_real(
             domain_padding, "domain_padding", minimum=0.0, maximum=1.0, strict_maximum=True
         )
+        if not isinstance(joint_factorization, (bool, np.bool_)):
+            raise TypeError(f"joint_factorization must be a bool, got {joint_factorization!r}")
+        self.joint_factorization = bool(joint_factorization)
         self.factorization = factorization
         self.rank = rank
         kw = {"dtype": self.dtype, "random_state": self.rng}
         lifting_in = self.in_channels + (self.n_dim if positional_embedding else 0)
         self.add_module("lifting", _channel_mlp(lifting_in, self.lifting_channels, self.hidden_channels, kw))
+        joint = None
+        if self.joint_factorization:
+            width = self.hidden_channels
+            weight_modes = (*self.n_modes[:-1], self.n_modes[-1] // 2 + 1)
+            joint = self.add_module("spectral_weight", JointSpectralWeight(
+                self.n_layers, width, width, weight_modes, _factorization(factorization), rank, **kw
+            ))
+            self.rank = joint.rank
         for k in range(self.n_layers):
             self.add_module(
                 f"block{k}",
@@ -109,6 +126,7 @@ class FNO(Module):
                     last=k == self.n_layers - 1,
                     factorization=factorization,
                     rank=rank,
+                    joint=None if joint is None else (joint, k),
                     implementation=implementation,
                     fft_norm=fft_norm,
                     **kw,
@@ -209,6 +227,7 @@ class FNOBlock(Module):
         factorization: str | None = None,
         rank: Any = 1.0,
         implementation: str = "factorized",
+        joint: tuple[Any, int] | None = None,
         fft_norm: str = "forward",
         dtype: Any = np.float64,
         random_state: Any = None,
@@ -227,6 +246,7 @@ class FNOBlock(Module):
                 factorization=factorization,
                 rank=rank,
                 implementation=implementation,
+                joint=joint,
                 fft_norm=fft_norm,
                 **kw,
             ),
@@ -295,6 +315,14 @@ def _channel_mlp(n_in: int, n_hidden: int, n_out: int, kw: dict) -> Module:
     if n_hidden == 0:
         return Sequential(Linear(n_in, n_out, **kw))
     return Sequential(Linear(n_in, n_hidden, **kw), GELU(**kw), Linear(n_hidden, n_out, **kw))
+
+
+def _factorization(value: Any) -> Any:
+    """SpectralConv's spelling of a factorization (``"dense"`` and any case accepted)."""
+    if isinstance(value, str):
+        value = value.lower()
+        return None if value == "dense" else value
+    return value
 
 
 def _width(value: Any, name: str, default: int) -> int:

@@ -74,6 +74,11 @@ class SpectralConv(Module):
         resolution-independent.
     bias : bool
         Add a learned per-channel bias (as neuraloperator).
+    joint : (JointSpectralWeight, int), optional
+        Take the weight from slice ``layer`` of a weight shared by several layers (MG-TFNO's joint
+        factorization, :class:`JointSpectralWeight`); this layer then holds no weight parameters
+        (the model registers the joint weight once) and ``factorization`` / ``rank`` are the joint
+        weight's.
     dtype, random_state
         See :class:`tensorkit.nn.Module`. Weights are drawn as in neuraloperator: complex normal
         with standard deviation ``sqrt(2 / (in + out))`` for the (reconstructed) weight.
@@ -104,6 +109,7 @@ class SpectralConv(Module):
         implementation: str = "factorized",
         fft_norm: str = "forward",
         bias: bool = True,
+        joint: tuple[Any, int] | None = None,
         dtype: Any = np.float64,
         random_state: Any = None,
     ):
@@ -122,16 +128,22 @@ class SpectralConv(Module):
         # Modes stored per dimension: all n_modes along leading dims, n // 2 + 1 of the real FFT last.
         self.weight_modes = (*self.n_modes[:-1], self.n_modes[-1] // 2 + 1)
         self.weight_shape = (self.in_channels, self.out_channels, *self.weight_modes)
-        if factorization is None or self.implementation == "reconstructed":
+        self._joint, self._layer = _check_joint(joint, self.weight_shape, self.factorization)
+        if self._joint is None and (factorization is None or self.implementation == "reconstructed"):
             # the dense complex weight is held (or rebuilt every forward), with its draw's temporary
             check_allocation(
                 self.weight_shape, self.complex_dtype, "SpectralConv's dense weight", count=2,
                 alternative="fewer n_modes, or factorization='cp'/'tucker'/'tt' with "
                 "implementation='factorized' (the dense weight is never formed)",
             )
-        self.weight = FactorizedWeight(
-            self.weight_shape, factorization, rank, subscripts=_WEIGHT[: 2 + self.order]
-        )
+        if self._joint is not None:
+            # the factors live in the joint weight, registered once by the model that owns it
+            self.weight = self._joint.layer_weight
+            self.factorization = self._joint.factorization
+        else:
+            self.weight = FactorizedWeight(
+                self.weight_shape, factorization, rank, subscripts=_WEIGHT[: 2 + self.order]
+            )
         self.rank = self.weight.rank
         check_allocation(
             (self.weight.num_parameters(),), self.complex_dtype, "SpectralConv's weight factors",
@@ -139,7 +151,7 @@ class SpectralConv(Module):
         )
         std = math.sqrt(2.0 / (self.in_channels + self.out_channels))
         factor_std = self.weight.factor_std(std)
-        for name, _, shape in self.weight.specs:
+        for name, _, shape in self.weight.specs if self._joint is None else ():
             if name == "weights":  # CP weights start at one, as in tltorch
                 value = np.ones(shape, dtype=np.complex128)
             else:
@@ -206,7 +218,17 @@ class SpectralConv(Module):
 
     # ------------------------------------------------------------------------------ contractions
     def _factors(self) -> list[Any]:
+        if self._joint is not None:
+            return self._joint.layer_factors(self._layer)
         return [self.params[name] for name in self.weight.names]
+
+    def _accumulate(self, grads: list[Any]) -> None:
+        """Add the gradients of :meth:`_factors` to the parameters that hold them."""
+        if self._joint is not None:
+            self._joint.accumulate(self._layer, grads)
+            return
+        for name, grad in zip(self.weight.names, grads, strict=True):
+            self.grads[name] += grad
 
     def _step_names(self) -> dict[str, str]:
         """Parameter name -> operand name in :func:`forward_steps` (f0, f1, ...; weights; core)."""
@@ -216,15 +238,16 @@ class SpectralConv(Module):
         }
 
     def _contract(self, nxp: Any, x_hat: Any) -> Any:
+        factors = self._used = self._factors()
         if self.factorization is None:
-            return _dense_contract(nxp, x_hat, self.params["weight"])
+            return _dense_contract(nxp, x_hat, factors[0])
         if self.implementation == "reconstructed":
-            return _dense_contract(nxp, x_hat, self.dense_weight())
+            return _dense_contract(nxp, x_hat, self.weight.dense(factors))
         w = self.weight.subscripts
         operands = {"x": ("n" + w[0] + w[2:], x_hat)}
         step_names = self._step_names()
-        for name, subs, _ in self.weight.specs:
-            operands[step_names[name]] = (subs, self.params[name])
+        for (name, subs, _), factor in zip(self.weight.specs, factors, strict=True):
+            operands[step_names[name]] = (subs, factor)
         tape: list = []
         out = contract_pairwise(
             operands, _forward_steps(self.factorization, self.order), "n" + w[1] + w[2:], tape=tape, xp=nxp
@@ -234,20 +257,18 @@ class SpectralConv(Module):
 
     def _contract_backward(self, nxp: Any, x_hat: Any, g_hat: Any) -> Any:
         """Accumulate the weight (factor) gradients; return the gradient of ``x_hat``."""
-        factors = self._factors()
+        factors = self._used
         if self.factorization is None:
             gx, gw = _dense_contract_backward(nxp, x_hat, factors[0], g_hat)
-            self.grads["weight"] += gw
+            self._accumulate([gw])
             return gx
         w = self.weight.subscripts
         if self.implementation == "reconstructed":
             gx, gw = _dense_contract_backward(nxp, x_hat, self.weight.dense(factors), g_hat)
-            for name, grad in zip(self.weight.names, self.weight.factor_gradients(factors, gw), strict=True):
-                self.grads[name] += grad
+            self._accumulate(self.weight.factor_gradients(factors, gw))
             return gx
         grads = backprop_pairwise(self._tape, g_hat, "n" + w[1] + w[2:], xp=nxp)
-        for name, step_name in self._step_names().items():
-            self.grads[name] += grads[step_name]
+        self._accumulate([grads[step] for step in self._step_names().values()])
         return grads["x"]
 
     def extra_repr(self) -> str:
@@ -387,6 +408,27 @@ def _dense_contract_backward(nxp, x_hat, weight, g_hat):
         nxp.moveaxis(gx, 0, -1).reshape(b, i, *modes),
         nxp.moveaxis(gw, 0, -1).reshape(i, o, *modes),
     )
+
+
+def _check_joint(joint: Any, weight_shape: tuple[int, ...], factorization: str | None) -> tuple[Any, Any]:
+    """``(JointSpectralWeight, layer)`` or ``(None, None)``, checked against this layer's weight."""
+    if joint is None:
+        return None, None
+    from ._joint import JointSpectralWeight
+
+    if not isinstance(joint, tuple) or len(joint) != 2 or not isinstance(joint[0], JointSpectralWeight):
+        raise TypeError(f"joint must be a (JointSpectralWeight, layer) pair, got {joint!r}")
+    weight, layer = joint
+    layer = check_int(layer, "layer", minimum=0, maximum=weight.n_layers - 1)
+    if weight.layer_shape != weight_shape:
+        raise ValueError(
+            f"the joint weight holds layers of shape {weight.layer_shape}, this layer needs {weight_shape}"
+        )
+    if factorization is not None and factorization != weight.factorization:
+        raise ValueError(
+            f"factorization={factorization!r} differs from the joint weight's {weight.factorization!r}"
+        )
+    return weight, layer
 
 
 def check_n_modes(n_modes: Any) -> tuple[int, ...]:

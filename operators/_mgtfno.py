@@ -1,0 +1,108 @@
+"""MG-TFNO: a tensorized FNO with jointly factorized spectral weights, trained on multi-grid patches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._fno import TFNO
+from ._patching import MultigridPatching2D
+from ._spectral_conv import check_n_modes
+
+__all__ = ["MGTFNO"]
+
+
+class MGTFNO(TFNO):
+    r"""Multi-grid tensorized FNO (Kossaifi et al., TMLR 2024).
+
+    A :class:`TFNO` whose spectral weights of all layers are ONE Tucker (or CP / TT) tensor of
+    shape ``(n_layers, hidden, hidden, *modes)`` (``joint_factorization=True``, a
+    :class:`JointSpectralWeight`), applied to multi-grid patches: the fields are cut into
+    ``2^levels x 2^levels`` circularly padded patches with ``levels`` coarser context windows
+    appended as channels (:class:`MultigridPatching2D`), so the network sees an input domain
+    ``4^levels`` times smaller (plus padding) and ``in_channels (levels + 1)`` channels.
+
+    The model maps PATCHES: train and predict through its :attr:`processor` (the trainer's
+    ``processor=`` hook, e.g. ``physics.fit_operator(model, x, y, processor=model.processor)``),
+    or use :meth:`predict_fields` on whole fields.
+
+    Parameters
+    ----------
+    n_modes : tuple of 2 ints
+        As :class:`FNO` (2D only: the patching is 2D).
+    in_channels : int
+        Channels of the whole fields (the patches carry ``in_channels * (levels + 1)``).
+    out_channels, hidden_channels, n_layers
+        As :class:`FNO`.
+    levels : int
+        Patching levels ``L`` (0: no patching, a jointly factorized TFNO).
+    padding_fraction : float
+        Circular padding of each patch as a fraction of the field's side.
+    stitching : bool
+        Stitch outputs back to whole fields in training (else the targets are patched).
+    factorization, rank : as :class:`TFNO` (Tucker, 0.1), of the joint tensor.
+    joint_factorization : bool
+        True (the paper's choice); False factorizes every layer on its own.
+    **kwargs
+        Passed to :class:`FNO` (``positional_embedding``, ``dtype``, ``random_state``, ...).
+
+    Attributes
+    ----------
+    processor : MultigridPatching2D
+        The patching, to pass to the trainer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from operators import MGTFNO
+    >>> model = MGTFNO((8, 8), 1, 1, 8, n_layers=2, levels=1, padding_fraction=0.125, random_state=0)
+    >>> x = np.zeros((2, 1, 32, 32))
+    >>> patches, _ = model.processor.patch(x)
+    >>> patches.shape, model(patches).shape, model.predict_fields(x).shape
+    ((8, 2, 24, 24), (8, 1, 24, 24), (2, 1, 32, 32))
+    """
+
+    def __init__(
+        self,
+        n_modes: int | tuple[int, ...],
+        in_channels: int,
+        out_channels: int,
+        hidden_channels: int,
+        n_layers: int = 4,
+        *,
+        levels: int = 1,
+        padding_fraction: float = 0.0625,
+        stitching: bool = True,
+        factorization: str | None = "tucker",
+        rank: float | int | tuple[int, ...] = 0.1,
+        joint_factorization: bool = True,
+        **kwargs: Any,
+    ):
+        if len(check_n_modes(n_modes)) != 2:
+            raise ValueError(f"MGTFNO is 2D: n_modes must be a pair of ints, got {n_modes!r}")
+        self.processor = MultigridPatching2D(levels, padding_fraction, stitching=stitching)
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
+        self.data_channels = in_channels
+        self.levels = self.processor.levels
+        super().__init__(
+            n_modes,
+            in_channels * (self.levels + 1),
+            out_channels,
+            hidden_channels,
+            n_layers,
+            factorization=factorization,
+            rank=rank,
+            joint_factorization=joint_factorization,
+            **kwargs,
+        )
+
+    def predict_fields(self, x: Any) -> Any:
+        """The model on whole fields ``(batch, in_channels, H, W)``: patch, forward, stitch."""
+        patches, _ = self.processor.patch(x)
+        return self.processor.unpatch(self.forward(patches))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{super().extra_repr()}, levels={self.levels}, "
+            f"padding_fraction={self.processor.padding_fraction}, joint={self.joint_factorization}"
+        )
