@@ -1,0 +1,122 @@
+"""GPU completion kernels: CuPy built-ins (gathers, sorting, batched solves) and ``numba.cuda``
+kernels for the per-row Gram matrices and the values at cells.
+
+The ``numba.cuda`` kernels take CuPy arrays on a GPU and numpy arrays under the CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``), where the tests run them; the glue uses the arrays' own module.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import cuda
+
+from ...backend import array_module
+
+_THREADS = 128
+
+
+def row_groups(keys, n_rows):
+    """``(perm, rowptr)`` by a stable sort on the device; see
+    :func:`tensorkit.completion._kernels.row_groups`."""
+    xp = array_module(keys)
+    perm = xp.argsort(keys, kind="stable")
+    rowptr = xp.zeros(n_rows + 1, dtype=xp.int64)
+    xp.cumsum(xp.bincount(keys, minlength=n_rows), out=rowptr[1:])
+    return perm, rowptr
+
+
+def cp_rows(indices, values, rowptr, factors, mode, reg):
+    """Row-wise ridge solves of CP; see :func:`tensorkit.completion._kernels.cp_rows`.
+
+    The design rows ``z_e`` are formed by gathers on the device (nnz x R: GPU memory is ample for
+    it), then :func:`solve_rows` does the rest.
+    """
+    xp = array_module(values)
+    dtype = xp.result_type(values, *factors)
+    Z = xp.ones((indices.shape[0], factors[0].shape[1]), dtype=dtype)
+    for k, factor in enumerate(factors):
+        if k != mode:
+            Z *= factor[indices[:, k]]
+    return solve_rows(Z, values.astype(dtype), rowptr, reg)
+
+
+def solve_rows(Z, values, rowptr, reg):
+    """Row-wise ridge solves; see :func:`tensorkit.completion._kernels.solve_rows`.
+
+    One thread block per row accumulates its Gram matrix and right-hand side (``gram_rows_kernel``),
+    then one batched ``linalg.solve`` solves all rows. Rows without observations solve ``I x = 0``.
+    """
+    xp = array_module(Z)
+    n_rows, rank = rowptr.shape[0] - 1, Z.shape[1]
+    G = xp.empty((n_rows, rank, rank), dtype=Z.dtype)
+    b = xp.empty((n_rows, rank), dtype=Z.dtype)
+    if n_rows:
+        gram_rows_kernel[n_rows, _THREADS](xp.ascontiguousarray(Z), xp.ascontiguousarray(values),
+                                           rowptr, G, b)
+    counts = xp.diff(rowptr).astype(Z.dtype)
+    G += xp.where(counts > 0, reg * counts, 1.0)[:, None, None] * xp.eye(rank, dtype=Z.dtype)
+    singular = xp.zeros(n_rows, dtype=bool)
+    if reg == 0 and n_rows:
+        # Only unregularized rows can fail; they are swapped for I x = 0 so that the batched solve
+        # (which does not report singular members on the GPU) stays finite.
+        eig = xp.linalg.eigvalsh(G)
+        singular = eig[:, 0] <= 1e-12 * xp.abs(eig[:, -1])
+        G[singular] = xp.eye(rank, dtype=Z.dtype)
+        b[singular] = 0
+    out = xp.linalg.solve(G, b[:, :, None])[:, :, 0] if n_rows else b
+    return out, singular
+
+
+@cuda.jit
+def gram_rows_kernel(Z, values, rowptr, G, b):
+    """Block ``i`` fills ``G[i] = sum_e Z_e Z_e^T`` and ``b[i] = sum_e y_e Z_e`` over row ``i``'s
+    observations; each thread owns entries of ``G[i]`` / ``b[i]`` (no atomics)."""
+    i = cuda.blockIdx.x
+    rank = Z.shape[1]
+    start = rowptr[i]
+    stop = rowptr[i + 1]
+    for entry in range(cuda.threadIdx.x, rank * rank + rank, cuda.blockDim.x):
+        acc = 0.0
+        if entry < rank * rank:
+            a = entry // rank
+            c = entry % rank
+            for e in range(start, stop):
+                acc += Z[e, a] * Z[e, c]
+            G[i, a, c] = acc
+        else:
+            a = entry - rank * rank
+            for e in range(start, stop):
+                acc += values[e] * Z[e, a]
+            b[i, a] = acc
+
+
+def cp_values(indices, weights, factors):
+    """Values of a CP model at cells; see :func:`tensorkit.completion._kernels.cp_values`."""
+    xp = array_module(weights)
+    dtype = xp.result_type(weights, *factors)
+    offsets = [0]
+    for f in factors:
+        offsets.append(offsets[-1] + f.shape[0])
+    stacked = xp.ascontiguousarray(xp.concatenate(factors, axis=0).astype(dtype))
+    out = xp.empty(indices.shape[0], dtype=dtype)
+    if indices.shape[0]:
+        cp_values_kernel[math.ceil(indices.shape[0] / _THREADS), _THREADS](
+            xp.ascontiguousarray(indices), xp.ascontiguousarray(weights.astype(dtype)), stacked,
+            xp.asarray(offsets, dtype=xp.int64), out)
+    return out
+
+
+@cuda.jit
+def cp_values_kernel(indices, weights, stacked, offsets, out):
+    """One thread per cell: ``out[e] = sum_r w_r prod_k A_k[i_k(e), r]``."""
+    e = cuda.grid(1)
+    if e >= indices.shape[0]:
+        return
+    total = 0.0
+    for r in range(stacked.shape[1]):
+        p = weights[r]
+        for k in range(indices.shape[1]):
+            p *= stacked[offsets[k] + indices[e, k], r]
+        total += p
+    out[e] = total

@@ -1,0 +1,104 @@
+"""Errors of a completion model on observed cells, and a model's values at given cells."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import get_namespace, resolve_backend
+from ..formats import CPTensor, TuckerTensor
+from ..observed import ObservedTensor
+from . import _kernels
+
+__all__ = ["mae", "nrmse", "rmse", "values_at"]
+
+# Cells per chunk of the Tucker gather: bounds the (chunk, prod of ranks) Kronecker rows in memory.
+_CHUNK = 1 << 15
+
+
+def values_at(model: Any, indices: Any, *, backend: str | None = None) -> Any:
+    """The model's values at cells ``indices`` (nnz, order), without forming the dense tensor.
+
+    ``model`` is a :class:`~tensorkit.CPTensor` (``sum_r w_r prod_k A_k[i_k, r]``, a kernel), a
+    :class:`~tensorkit.TuckerTensor` (the core contracted with the cells' factor rows, in chunks)
+    or a callable ``model(indices) -> values``.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorkit
+    >>> from tensorkit.completion import values_at
+    >>> C = tensorkit.CPTensor([2.0], [np.arange(3.0)[:, None], np.ones((4, 1))])
+    >>> values_at(C, np.array([[2, 0], [1, 3]]))
+    array([4., 2.])
+    """
+    if isinstance(model, CPTensor):
+        backend = resolve_backend(backend, indices, model.weights, *model.factors)
+        return _kernels.cp_values(indices, model.weights, list(model.factors), backend)
+    if isinstance(model, TuckerTensor):
+        return tucker_values(model.core, list(model.factors), indices)
+    if callable(model):
+        return model(indices)
+    raise TypeError(f"model must be a CPTensor, a TuckerTensor or a callable, got {type(model).__name__}")
+
+
+def rmse(model: Any, obs: ObservedTensor) -> float:
+    """Root-mean-square error of ``model`` on the cells of ``obs``: ``sqrt(mean (m_e - y_e)^2)``.
+
+    Examples
+    --------
+    >>> import numpy as np, tensorkit
+    >>> from tensorkit.completion import rmse
+    >>> from tensorkit.observed import ObservedTensor
+    >>> obs = ObservedTensor([[0, 0], [1, 1]], [1.0, 3.0], (2, 2))
+    >>> rmse(tensorkit.CPTensor([1.0], [np.ones((2, 1)), np.ones((2, 1))]), obs)
+    1.4142135623730951
+    """
+    xp, residual = _residual(model, obs)
+    return float(xp.sqrt(xp.mean(residual**2)))
+
+
+def mae(model: Any, obs: ObservedTensor) -> float:
+    """Mean absolute error of ``model`` on the cells of ``obs``."""
+    xp, residual = _residual(model, obs)
+    return float(xp.mean(xp.abs(residual)))
+
+
+def nrmse(model: Any, obs: ObservedTensor) -> float:
+    """RMSE over the standard deviation of the observed values (1 = no better than their mean)."""
+    xp = get_namespace(obs.values)
+    std = float(xp.std(obs.values))
+    if std == 0:
+        raise ValueError("nrmse is undefined: the observed values are all equal")
+    return rmse(model, obs) / std
+
+
+def _residual(model: Any, obs: ObservedTensor):
+    if not isinstance(obs, ObservedTensor):
+        raise TypeError(f"obs must be an ObservedTensor, got {type(obs).__name__}")
+    if isinstance(model, (CPTensor, TuckerTensor)) and model.shape != obs.shape:
+        raise ValueError(f"model has shape {model.shape}, obs has shape {obs.shape}")
+    xp = get_namespace(obs.values)
+    predicted = values_at(model, obs.indices)
+    if tuple(predicted.shape) != (obs.nnz,):
+        raise ValueError(f"the model returned shape {tuple(predicted.shape)} for {obs.nnz} cells")
+    return xp, predicted - obs.values
+
+
+def kron_rows(factors: list[Any], indices: Any, skip: int | None = None) -> Any:
+    """Rows ``kron_k A_k[i_k(e), :]`` over the modes other than ``skip`` (C order: last mode
+    fastest, matching a core reshaped with ``reshape``): shape (nnz, prod of their ranks)."""
+    out = None
+    for k, factor in enumerate(factors):
+        if k == skip:
+            continue
+        rows = factor[indices[:, k]]
+        out = rows if out is None else (out[:, :, None] * rows[:, None, :]).reshape(rows.shape[0], -1)
+    return out
+
+
+def tucker_values(core: Any, factors: list[Any], indices: Any) -> Any:
+    """Values of a Tucker model at cells: the Kronecker rows of each chunk times ``vec(core)``."""
+    xp = get_namespace(core, *factors)
+    flat = xp.reshape(core, (-1,))
+    parts = [kron_rows(factors, indices[s:s + _CHUNK]) @ flat
+             for s in range(0, indices.shape[0], _CHUNK)]
+    return xp.concat(parts) if parts else xp.zeros(0, dtype=core.dtype)
