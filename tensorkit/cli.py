@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as exc:
-        print(f"tensorkit {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the library's message holds
+        print(f"tensorkit {args.command}: error: {message or type(exc).__name__}", file=sys.stderr)
         return 2
 
 
@@ -143,6 +144,10 @@ def _run_compress(args) -> int:
         raise ValueError(f"--output must end in .npz, got {str(args.output)!r}")
     if not args.output.parent.is_dir() and str(args.output.parent):
         raise ValueError(f"output directory {str(args.output.parent)!r} does not exist")
+    if args.input.is_dir():
+        raise ValueError(f"input {str(args.input)!r} is a directory, not a tensor file")
+    if args.output.is_dir():
+        raise ValueError(f"--output {str(args.output)!r} is a directory, not a file to write")
     tensor = load_array(args.input, key=args.key)
     rank = None
     if args.rank is not None:

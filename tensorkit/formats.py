@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 from ._info import Info
 from ._validation import check_allocation
@@ -90,12 +92,47 @@ class _LowRankFormat:
 
     @classmethod
     def load(cls, path: str | os.PathLike):
-        """Read an archive written by :meth:`save` (numpy arrays)."""
-        return cls._from_stored(load_archive(path, cls._FORMAT, cls._VERSION))
+        """Read an archive written by :meth:`save` (numpy arrays).
+
+        Raises
+        ------
+        ValueError
+            Naming the file and the array, for an archive that is unreadable, of another format,
+            missing an array, holding non-numbers or non-finite entries, or inconsistent shapes.
+        """
+        return cls._from_archive(read_archive(path, cls._FORMAT, cls._VERSION), path)
+
+    @classmethod
+    def _from_archive(cls, data: dict[str, Any], path: str | os.PathLike):
+        """``_from_stored(data)`` with every failure of a malformed archive as one ValueError."""
+        where = f"{str(path)!r} is not a valid {cls._FORMAT} archive"
+        for key, value in data.items():
+            if value.dtype.kind not in "biufc":
+                raise ValueError(f"{where}: array {key!r} holds {value.dtype}, not numbers")
+            if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+                n_bad = int(np.sum(~np.isfinite(value)))
+                raise ValueError(f"{where}: array {key!r} has {n_bad} non-finite (NaN or Inf) entries")
+        try:
+            return cls._from_stored(data)
+        except KeyError as exc:
+            if isinstance(exc, ValueError):  # io's archive already names the file and the key
+                raise ValueError(str(exc)) from None
+            raise ValueError(f"{where}: no array {exc.args[0]!r} (it holds {sorted(data)})") from None
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+
+
+def read_archive(path: str | os.PathLike, format_name: str, version: int) -> dict[str, Any]:
+    """:func:`tensorkit.io.load_archive` for formats, which refuse non-finite arrays themselves
+    (:meth:`_LowRankFormat._from_archive`): a warning before that error would say it twice."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return load_archive(path, format_name, version)
 
 
 def _numbered(data: dict[str, Any], prefix: str) -> list[Any]:
-    """``[data["prefix0"], data["prefix1"], ...]`` for as many as the archive holds."""
+    """``[data["prefix0"], data["prefix1"], ...]`` for as many as the archive holds (a missing
+    number is a ``KeyError`` naming it)."""
     return [data[f"{prefix}{k}"] for k in range(sum(1 for key in data if key.startswith(prefix)))]
 
 

@@ -25,7 +25,7 @@ import array_api_compat
 
 from . import _kernels
 from ._validation import check_int
-from .backend import get_namespace, native, resolve_backend
+from .backend import get_namespace, is_cupy_array, native, resolve_backend
 
 __all__ = ["fold", "khatri_rao", "mode_dot", "mttkrp", "multi_mode_dot", "unfold"]
 
@@ -305,7 +305,30 @@ def _mttkrp_coo(tensor, factors, mode, backend, xp):
                     f"indices[:, {k}] spans [{int(low[k])}, {int(high[k])}], outside "
                     f"[0, {shape[k] - 1}] for shape={shape}"
                 )
+    # compiled kernels read native byte order and float32/float64/complex only: convert here
+    indices = _kernel_ready(indices, "indices", integer=True)
+    values = _kernel_ready(values, "values")
+    factors = [_kernel_ready(f, f"factors[{k}]") for k, f in enumerate(factors)]
     return _kernels.mttkrp_coo(indices, values, factors, mode, shape[mode], backend)
+
+
+def _kernel_ready(x, name, *, integer=False):
+    """``x`` in native byte order, and (unless ``integer``) as float32 or wider: float16 becomes
+    float32, integers and bools float64 (Numba has no float16 arithmetic)."""
+    if x.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+    if integer:
+        if not is_cupy_array(x) and not x.dtype.isnative:
+            x = x.astype(x.dtype.newbyteorder("="))
+        return x
+    kind, itemsize = x.dtype.kind, x.dtype.itemsize
+    if kind in "biu":
+        return x.astype("float64")
+    if kind == "f" and itemsize < 4:
+        return x.astype("float32")
+    if not is_cupy_array(x) and not x.dtype.isnative:
+        return x.astype(x.dtype.newbyteorder("="))
+    return x
 
 
 def _factor_rank(factors, shape):

@@ -32,8 +32,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_dtype, check_int, check_real, check_tol, per_axis
 from ..backend import get_namespace
-from ..formats import TuckerTensor
-from ..io import load_archive, save_archive
+from ..formats import TuckerTensor, read_archive
+from ..io import save_archive
 from . import _arithmetic, _calculus, _construct
 from ._checks import check_axes, check_domain, check_points, namespace_for_device, to_reference
 from ._evaluate import evaluate
@@ -438,7 +438,13 @@ class ChebTucker:
         and rounded to ``max(tol)``.
         """
         if isinstance(other, numbers.Number):
-            return ChebTucker(self.core * other, self.factors, self.domain, tol=self.tol)
+            other = check_real(other, "other")
+            xp = get_namespace(self.core)
+            with np.errstate(over="ignore"):
+                core = self.core * other
+            if not bool(xp.all(xp.isfinite(core))):
+                raise ValueError(f"other={other!r} times this function overflows {self.dtype}")
+            return ChebTucker(core, self.factors, self.domain, tol=self.tol)
         if not isinstance(other, ChebTucker):
             return NotImplemented
         xp = self._check_compatible(other)
@@ -450,6 +456,7 @@ class ChebTucker:
 
     def __truediv__(self, other: Any) -> ChebTucker:
         if isinstance(other, numbers.Number):
+            other = check_real(other, "other")
             if other == 0:
                 raise ZeroDivisionError("division of a ChebTucker by zero")
             return self * (1.0 / other)
@@ -465,10 +472,17 @@ class ChebTucker:
     @classmethod
     def load(cls, path: str | os.PathLike) -> ChebTucker:
         """Read an archive written by :meth:`save` (numpy arrays)."""
-        data = load_archive(path, cls._FORMAT, cls._VERSION)
-        domain = [tuple(row) for row in data.pop("domain").tolist()]
-        tol = float(data.pop("tol"))
-        return cls.from_tucker(TuckerTensor._from_stored(data), domain, tol=tol)
+        data = read_archive(path, cls._FORMAT, cls._VERSION)
+        for key in ("domain", "tol"):
+            if key not in data:
+                raise ValueError(f"{str(path)!r} is not a valid {cls._FORMAT} archive: no array {key!r}")
+        try:
+            domain = [tuple(row) for row in data.pop("domain").tolist()]
+            tol = float(data.pop("tol"))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r} is not a valid {cls._FORMAT} archive: domain or tol: "
+                             f"{exc}") from exc
+        return cls.from_tucker(TuckerTensor._from_archive(data, path), domain, tol=tol)
 
     # ------------------------------------------------------------------ helpers
     def _like(self, coefficients: TuckerTensor, tol: float) -> ChebTucker:

@@ -68,13 +68,21 @@ def compress(coefficients: Any, tol: float, rank: Sequence[int] | None, xp: Any)
 
     The ranks by tolerance are :func:`tensorkit.decomposition.tucker`'s per-mode rule
     (``sqrt(sum_{i > r_k} sigma_i^2) <= tol ||C||_F / sqrt(d)``); a fixed ``rank`` is clipped to the
-    shape. A vector is one normalised column; the zero tensor is the rank-1 zero.
+    shape and then to a multilinear rank (``r_k <= prod_{l != k} r_l``: no tensor has more). A vector
+    is one normalised column; the zero tensor is the rank-1 zero.
     """
     if coefficients.ndim == 1:
         return _normalized_vector(coefficients, xp)
     if rank is not None:
-        ranks = tuple(min(r, s) for r, s in zip(rank, coefficients.shape, strict=True))
-        return tucker(coefficients, rank=ranks)
+        ranks = [min(r, s) for r, s in zip(rank, coefficients.shape, strict=True)]
+        changed = True
+        while changed:  # lowering one rank can lower the bound of another
+            changed = False
+            for k, r in enumerate(ranks):
+                bound = math.prod(ranks[:k] + ranks[k + 1:])
+                if r > bound:
+                    ranks[k], changed = bound, True
+        return tucker(coefficients, rank=tuple(ranks))
     if not bool(xp.any(coefficients != 0)):
         return constant_tucker(0.0, coefficients.ndim, coefficients.dtype, xp)
     return tucker(coefficients, tol=tol)

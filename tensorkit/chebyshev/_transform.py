@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import check_allocation, check_int, device_of
 from ..backend import get_namespace, is_numpy_namespace, scipy_for
 from ._checks import check_interval, namespace_for_device
 
@@ -52,6 +52,12 @@ def chebyshev_points(m: int, domain: Sequence[float] = (-1.0, 1.0), *, device: s
     m = check_int(m, "m", minimum=1)
     a, b = check_interval(domain, "domain")
     xp = namespace_for_device(device)
+    # j, the sines and the result on the host (and the copy on the device)
+    check_allocation((m,), np.float64, f"chebyshev_points(m={m})", count=3,
+                     alternative="use fewer points, or build functions with ChebTucker, which adapts "
+                     "the degree per axis")
+    if device_of(xp) == "gpu":
+        check_allocation((m,), np.float64, f"chebyshev_points(m={m}) on the GPU", device="gpu")
     if m == 1:
         return xp.asarray([0.5 * (a + b)], dtype=xp.float64)
     # sin form: symmetric about the midpoint and exactly 0 there (cos(pi/2) is not).

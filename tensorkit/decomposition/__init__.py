@@ -8,11 +8,12 @@ from . import linalg
 from ._cp import cp
 from ._ranks import FACTORIZATIONS, cp_rank, resolve_rank, tt_rank, tucker_rank
 from ._tt import tt
-from ._tucker import TUCKER_METHODS, check_ranks, tucker
+from ._tucker import TUCKER_METHODS, check_multilinear_rank, check_ranks, tucker
 
 __all__ = [
     "FACTORIZATIONS",
     "TUCKER_METHODS",
+    "check_multilinear_rank",
     "check_ranks",
     "cp",
     "cp_rank",

@@ -13,13 +13,14 @@ from .._info import Info
 from .._progress import progress_bar
 from .._validation import (
     as_float_array,
+    check_allocation,
     check_choice,
     check_int,
     check_stop_tol,
+    device_of,
 )
 from ..backend import (
     check_random_state,
-    frobenius_norm,
     get_namespace,
     resolve_backend,
     standard_normal,
@@ -28,7 +29,8 @@ from ..formats import CPTensor
 from ..tenalg import mttkrp, unfold
 from ._ranks import cp_rank
 from ._tucker import check_dense_input
-from .linalg import leading_subspace
+from .linalg import leading_subspace, safe_scale
+from .linalg import norm as scaled_norm
 
 __all__ = ["cp"]
 
@@ -96,20 +98,28 @@ def cp(
     if sparse:
         indices, values, shape, xp = _check_coo(tensor)
         backend = resolve_backend(backend, indices, values)
-        norm = frobenius_norm(values)
         dtype = values.dtype
     else:
         tensor, xp = check_dense_input(tensor)
         backend = resolve_backend(backend, tensor)
         shape = tuple(int(s) for s in tensor.shape)
-        norm = frobenius_norm(tensor)
         dtype = tensor.dtype
     rank = cp_rank(rank, shape)
     n_iter_max = check_int(n_iter_max, "n_iter_max", minimum=1)
     stop_tol = check_stop_tol(stop_tol)
-    norm = norm or 1.0
+    check_cp_memory(shape, rank, dtype, xp)
+    # ALS squares the data's scale (Gram matrices, the error from ||X||^2 - 2<X, X_hat> + ...):
+    # work on X times a power of two that brings max|X| near 1 when it is far from it (exact),
+    # and scale the weights back at the end.
+    scale = safe_scale(values if sparse else tensor, xp)
+    if scale != 1.0:
+        if sparse:
+            values = values * scale
+        else:
+            tensor = tensor * scale
+    norm = scaled_norm(values if sparse else tensor)
     rng = check_random_state(random_state, xp)
-    factors = _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp)
+    factors = _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp, scale)
     weights = xp.ones(rank, dtype=dtype)
     target = (indices, values, shape) if sparse else tensor
 
@@ -131,7 +141,7 @@ def cp(
             error = _relative_error(factors, weights, m, norm, xp)
             if not sparse and error < cancellation_floor:
                 # the Gram-based estimate cancels below ~sqrt(eps); measure small errors directly
-                error = frobenius_norm(tensor - CPTensor(weights, factors).to_dense()) / norm
+                error = scaled_norm(tensor - CPTensor(weights, factors).to_dense()) / (norm or 1.0)
             history.append(error)
             bar.update()
             bar.set_postfix(rel_error=f"{error:.3e}")
@@ -149,7 +159,24 @@ def cp(
         "cp_als", iterations=len(history), converged=converged, rel_error=history[-1],
         history=history,
     )
+    if scale != 1.0:
+        with np.errstate(over="ignore"):
+            weights = weights / scale
+        if not bool(xp.all(xp.isfinite(weights))):
+            raise ValueError("the CP weights of tensor overflow its dtype; scale tensor down first")
     return CPTensor(xp.astype(weights, dtype), factors, info=info)
+
+
+def check_cp_memory(shape: tuple[int, ...], rank: int, dtype: Any, xp: Any) -> None:
+    """Refuse a rank whose factors, Gram matrices and MTTKRP buffers cannot fit, before any of them
+    is allocated (they take ``(2 sum_k I_k + 3 R) R`` numbers: factors, their conjugates for the
+    MTTKRP and its result, Gram products)."""
+    numbers = (2 * sum(shape) + 3 * rank) * rank
+    check_allocation(
+        (numbers,), dtype, f"CP-ALS at rank={rank} (factors, Gram matrices and MTTKRP buffers)",
+        alternative="use a smaller rank, or tucker/tt for a compressed format of this tensor",
+        device=device_of(xp),
+    )
 
 
 def _relative_error(factors, weights, last_mttkrp, norm, xp):
@@ -165,7 +192,8 @@ def _relative_error(factors, weights, last_mttkrp, norm, xp):
     norm_hat_sq = float(xp.real(xp.conj(w) @ (gram @ w)))
     inner = float(xp.real(xp.sum(xp.conj(factors[-1] * w[None, :]) * last_mttkrp)))
     residual_sq = max(norm**2 - 2 * inner + norm_hat_sq, 0.0)
-    return math.sqrt(residual_sq) / norm
+    # a zero tensor: the error relative to 1 (0 for the exact, zero, reconstruction)
+    return math.sqrt(residual_sq) / (norm or 1.0)
 
 
 def _solve_normal(gram, rhs, xp):
@@ -179,13 +207,14 @@ def _solve_normal(gram, rhs, xp):
     return rhs @ xp.linalg.pinv(gram)
 
 
-def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp):
+def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp, scale):
     if isinstance(init, CPTensor):
         if init.shape != shape or init.rank != rank:
             raise ValueError(
                 f"init has shape {init.shape} and rank {init.rank}; expected {shape} and {rank}"
             )
-        return [f * (init.weights[None, :] if k == 0 else 1) for k, f in enumerate(init.factors)]
+        weights = init.weights * scale
+        return [f * (weights[None, :] if k == 0 else 1) for k, f in enumerate(init.factors)]
     check_choice(init, "init", ("svd", "random"))
 
     def normal(size):

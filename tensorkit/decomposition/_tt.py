@@ -9,10 +9,11 @@ from typing import Any
 from .._info import Info
 from .._progress import progress_bar
 from .._validation import check_tol
-from ..backend import frobenius_norm, resolve_backend, to_numpy
+from ..backend import resolve_backend, to_numpy
 from ..formats import TTTensor
 from ._ranks import tt_rank
 from ._tucker import check_dense_input, exactly_one_of_rank_and_tol
+from .linalg import norm as scaled_norm
 
 __all__ = ["tt"]
 
@@ -76,23 +77,30 @@ def tt(
     shape = tuple(int(s) for s in tensor.shape)
     n_modes = len(shape)
     max_ranks = _feasible_ranks(shape)
-    norm = frobenius_norm(tensor)
     if tol is not None:
-        threshold = check_tol(tol) * norm / math.sqrt(n_modes - 1)
+        tol = check_tol(tol)
+    norm = scaled_norm(tensor)
+    if not math.isfinite(norm):
+        raise ValueError(f"tensor has a Frobenius norm above the float range ({norm}); scale it down first")
+    if tol is not None:
+        threshold = tol * norm / math.sqrt(n_modes - 1)
         caps = max_ranks
     else:
         threshold = None
         caps = tuple(min(r, m) for r, m in zip(tt_rank(rank, shape)[1:-1], max_ranks, strict=True))
 
     cores = []
-    discarded_sq = 0.0
+    discarded_sq = 0.0  # relative to ||X||^2
     left = 1
     remainder = xp.reshape(tensor, (shape[0], -1))
     with progress_bar(progress, total=n_modes - 1, desc="tt_svd") as bar:
         for k in range(n_modes - 1):
             remainder = xp.reshape(remainder, (left * shape[k], -1))
             u, s, vh = xp.linalg.svd(remainder, full_matrices=False)
-            s_host = [float(v) for v in to_numpy(s)]
+            # LAPACK's SVD scales its input; the squares below are taken relative to ||X|| so that
+            # they neither overflow nor underflow at any scale of X
+            unit = norm if norm > 0 else 1.0
+            s_host = [float(v) / unit for v in to_numpy(s)]
             # tails[r] = sqrt(sum_{i >= r} s_i^2): the error of keeping r terms
             tails_sq = [0.0] * (len(s_host) + 1)
             for i in range(len(s_host) - 1, -1, -1):
@@ -100,7 +108,9 @@ def tt(
             if threshold is None:
                 r = caps[k]
             else:
-                r = next(r for r in range(1, len(s_host) + 1) if math.sqrt(tails_sq[r]) <= threshold)
+                r = next(
+                    r for r in range(1, len(s_host) + 1) if math.sqrt(tails_sq[r]) <= threshold / unit
+                )
             r = max(1, min(r, len(s_host)))
             discarded_sq += tails_sq[r]
             cores.append(xp.reshape(u[:, :r], (left, shape[k], r)))
@@ -108,7 +118,7 @@ def tt(
             left = r
             bar.update()
     cores.append(xp.reshape(remainder, (left, shape[-1], 1)))
-    rel_error = math.sqrt(discarded_sq) / norm if norm > 0 else 0.0
+    rel_error = math.sqrt(discarded_sq) if norm > 0 else 0.0
     return TTTensor(cores, info=Info(method="tt_svd", rel_error=rel_error))
 
 

@@ -18,13 +18,14 @@ from .._validation import (
     check_tol,
     per_axis,
 )
-from ..backend import check_random_state, frobenius_norm, resolve_backend, standard_normal
+from ..backend import check_random_state, resolve_backend, standard_normal
 from ..formats import CPTensor, TTTensor, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
 from ._ranks import tucker_rank
-from .linalg import leading_subspace
+from .linalg import leading_subspace, safe_scale
+from .linalg import norm as scaled_norm
 
-__all__ = ["TUCKER_METHODS", "check_ranks", "tucker"]
+__all__ = ["TUCKER_METHODS", "check_multilinear_rank", "check_ranks", "tucker"]
 
 TUCKER_METHODS = ("hosvd", "st_hosvd", "hooi", "randomized")
 
@@ -52,7 +53,11 @@ def tucker(
     rank : int, sequence of int or float, optional
         Multilinear rank, one per mode (an int is used for every mode; a float in ``(0, 1]`` is
         the fraction of the tensor's parameter count to keep, as
-        :func:`tensorkit.decomposition.resolve_rank` reads it). At most the size of each mode.
+        :func:`tensorkit.decomposition.resolve_rank` reads it). At most the size of each mode, and
+        a multilinear rank (``r_k <= prod_{l != k} r_l``, see
+        :func:`~tensorkit.decomposition.check_multilinear_rank`): other ranks are refused with the
+        reason, never delivered smaller. Every valid rank is delivered exactly, by every method and
+        in every ``mode_order``.
     tol : float in (0, 1), optional
         Relative error target. Exactly one of ``rank`` and ``tol`` is given. Per mode the smallest
         ``r_k`` with :math:`\sqrt{\sum_{i>r_k}\sigma_i^2} \le tol \|X\|_F / \sqrt{N}` is kept, which
@@ -64,8 +69,9 @@ def tucker(
         higher-order orthogonal iteration; ``"randomized"`` uses a randomized range finder with
         ``oversampling`` extra columns and ``n_power_iter`` power iterations per mode.
     n_iter_max, stop_tol : int, float
-        HOOI stops after ``n_iter_max`` sweeps or when the relative error improves by less than
-        ``stop_tol``; it warns (``RuntimeWarning``) when the iteration limit stopped it.
+        HOOI stops after ``n_iter_max`` sweeps (at least 1; ``0`` is refused for every method) or
+        when the relative error improves by less than ``stop_tol``; it warns (``RuntimeWarning``)
+        when the iteration limit stopped it.
     mode_order : sequence of int, optional
         Order in which ST-HOSVD processes the modes; by default the mode that shrinks most first.
     random_state : int, Generator or None
@@ -85,7 +91,10 @@ def tucker(
     -----
     Singular subspaces come from Gram matrices and ``eigh`` where the decision sits well above
     their noise level (``sqrt(eps)`` relative), and from a QR of the unfolding's transpose followed
-    by a small SVD where it does not, so tolerances down to ``1e-12`` (float64) are met.
+    by a small SVD where it does not, so tolerances down to ``1e-12`` (float64) are met. Norms,
+    Gram matrices and tail sums are formed from data rescaled by a power of two when needed
+    (:mod:`tensorkit.decomposition.linalg`), so ``tucker(c * X)`` has the ranks and relative error
+    of ``tucker(X)`` for any finite ``c * X``.
 
     References
     ----------
@@ -224,6 +233,9 @@ def _randomized(tensor, ranks, threshold, order, oversampling, n_power_iter, rng
 def _range_finder(y, rank, oversampling, n_power_iter, rng, xp):
     """``rank`` leading left singular vectors of ``y`` from a Gaussian sketch (Halko et al.)."""
     n_rows, n_cols = y.shape
+    s = safe_scale(y, xp)
+    if s != 1.0:
+        y = y * s  # power iterations square the scale
     width = min(rank + oversampling, n_rows)
     if width >= n_rows or n_cols <= width:
         return leading_subspace(y, rank=rank, xp=xp)[0]
@@ -238,6 +250,9 @@ def _range_finder(y, rank, oversampling, n_power_iter, rng, xp):
 def _adaptive_range_finder(y, threshold, oversampling, n_power_iter, rng, xp):
     """Grow the sketch until the residual outside its range leaves room for the threshold."""
     n_rows, n_cols = y.shape
+    s = safe_scale(y, xp)
+    if s != 1.0:
+        y, threshold = y * s, threshold * s  # power iterations and the residual square the scale
     width = min(n_rows, max(2 * oversampling, 16))
     while True:
         if width >= n_rows or n_cols <= width:
@@ -246,7 +261,7 @@ def _adaptive_range_finder(y, threshold, oversampling, n_power_iter, rng, xp):
         for _ in range(n_power_iter):
             q = _orthonormal(y @ (xp.conj(y).T @ q), xp)
         small = xp.conj(q).T @ y
-        outside = frobenius_norm(y - q @ small)
+        outside = scaled_norm(y - q @ small)
         if outside <= threshold / math.sqrt(2):
             budget = math.sqrt(threshold**2 - outside**2)
             u_small, _sigma = leading_subspace(small, threshold=budget, xp=xp)
@@ -264,8 +279,8 @@ def _error_from_core(core, norm):
     """``||X - X_hat|| / ||X||`` for orthonormal factors: ``sqrt(||X||^2 - ||G||^2) / ||X||``."""
     if norm == 0.0:
         return 0.0  # a zero tensor decomposes exactly
-    core_norm = frobenius_norm(core)
-    return math.sqrt(max(norm**2 - core_norm**2, 0.0)) / norm
+    ratio = min(scaled_norm(core) / norm, 1.0)  # a ratio <= 1: no overflow or underflow when squared
+    return math.sqrt(max(1.0 - ratio**2, 0.0))
 
 
 def _relative_error(tensor, result, norm, xp):
@@ -278,7 +293,7 @@ def _relative_error(tensor, result, norm, xp):
     """
     error = _error_from_core(result.core, norm)
     if norm > 0.0 and error < 100 * math.sqrt(float(xp.finfo(tensor.dtype).eps)):
-        error = frobenius_norm(tensor - result.to_dense()) / norm
+        error = scaled_norm(tensor - result.to_dense()) / norm
     return error
 
 
@@ -334,6 +349,36 @@ def check_ranks(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     return ranks
 
 
+def check_multilinear_rank(ranks: Sequence[int]) -> tuple[int, ...]:
+    """``ranks`` when they can be the multilinear rank of a tensor: ``r_k <= prod_{l != k} r_l``
+    for every mode (the mode-``k`` unfolding of an ``r_1 x ... x r_N`` core has only that many
+    columns, so no tensor has a larger ``r_k``).
+
+    Tucker refuses other ranks rather than return fewer columns than asked for (or pad factors
+    with directions that carry nothing).
+
+    Examples
+    --------
+    >>> from tensorkit.decomposition import check_multilinear_rank
+    >>> check_multilinear_rank((2, 2, 1))
+    (2, 2, 1)
+    >>> check_multilinear_rank((2, 3, 1))
+    Traceback (most recent call last):
+        ...
+    ValueError: rank (2, 3, 1) is not a multilinear rank: r_1=3 > r_0 * r_2 = 2
+    """
+    ranks = tuple(int(r) for r in ranks)
+    for k, r in enumerate(ranks):
+        others = [l for l in range(len(ranks)) if l != k]
+        bound = math.prod(ranks[l] for l in others)
+        if r > bound:
+            names = " * ".join(f"r_{l}" for l in others)
+            raise ValueError(
+                f"rank {ranks} is not a multilinear rank: r_{k}={r} > {names} = {bound}"
+            )
+    return ranks
+
+
 def exactly_one_of_rank_and_tol(rank: Any, tol: Any) -> None:
     """Rank-or-tolerance decompositions (Tucker, TT) take exactly one of the two."""
     if (rank is None) == (tol is None):
@@ -355,10 +400,18 @@ def check_dense_input(tensor: Any) -> tuple[Any, Any]:
 
 def _check_rank_tol(tensor, rank, tol):
     exactly_one_of_rank_and_tol(rank, tol)
-    norm = frobenius_norm(tensor)
     if tol is not None:
-        return None, check_tol(tol) * norm / math.sqrt(tensor.ndim), norm
-    return check_ranks(rank, tuple(tensor.shape)), None, norm
+        tol = check_tol(tol)
+    else:
+        ranks = check_multilinear_rank(check_ranks(rank, tuple(tensor.shape)))
+    value = scaled_norm(tensor)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"tensor has a Frobenius norm above the float range ({value}); scale it down first"
+        )
+    if tol is not None:
+        return None, tol * value / math.sqrt(tensor.ndim), value
+    return ranks, None, value
 
 
 def _check_mode_order(order, ndim):

@@ -13,6 +13,12 @@ The workhorse of every HOSVD-type method. Two routes:
 
 Gram is used when everything the decision depends on (the kept singular values, or the tail energy
 compared against the threshold) sits well above its noise level; otherwise the accurate route runs.
+
+Scaling: squares of finite numbers overflow above ``~1e154`` and underflow below ``~1e-154`` (float64;
+``~1e19`` and ``~1e-19`` in float32), which would make a Gram matrix, a squared norm or a tail sum
+meaningless. Every squared quantity here is formed from data whose largest entry lies in a safe
+band (:func:`safe_scale`), multiplying by a power of two (exact) when it does not; ordinary data
+never leave the band and take the unscaled path.
 """
 
 from __future__ import annotations
@@ -24,10 +30,72 @@ import numpy as np
 
 from ..backend import frobenius_norm, native, to_numpy
 
-__all__ = ["leading_subspace", "rank_from_tail"]
+__all__ = ["leading_subspace", "norm", "rank_from_tail", "safe_scale"]
 
 # How far above the Gram noise level (eps * sigma_1^2 * sqrt(I)) a decision must sit to trust it.
 _GRAM_SAFETY = 1e3
+
+
+def _band(dtype: Any) -> tuple[float, float]:
+    """``(low, high)``: when ``max|x|`` lies in it, sums of up to ``2**48`` squares of ``x`` do not
+    overflow and squares down to ``(eps max|x|)**2`` are still normal numbers (float64: 2**-451 to
+    2**488; float32: 2**-32 to 2**40)."""
+    info = np.finfo(dtype)
+    return 2.0 ** (info.minexp // 2 + info.nmant + 8), 2.0 ** (info.maxexp // 2 - 24)
+
+
+def safe_scale(x: Any, xp: Any = None) -> float:
+    """A power of two ``s`` with ``max|s x|`` in ``[1, 2)``, or ``1.0`` when ``max|x|`` already lies
+    in the safe band for squaring (or ``x`` is zero or empty): multiplying by ``s`` is exact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.decomposition.linalg import safe_scale
+    >>> safe_scale(np.array([3.0, -1.0])), safe_scale(np.array([1e-300])) == 2.0**997
+    (1.0, True)
+    """
+    if x.size == 0:
+        return 1.0
+    amax = float(_max_abs(x, xp))
+    low, high = _band(x.dtype)
+    if amax == 0.0 or low <= amax <= high:
+        return 1.0
+    return math.ldexp(1.0, -math.frexp(amax)[1] + 1)
+
+
+def _max_abs(x: Any, xp: Any = None) -> Any:
+    """``max |x|`` (a 0-d array) without the complex ``abs`` temporary's square roots."""
+    nxp = native(xp) if xp is not None else np
+    if np.dtype(x.dtype).kind == "c":
+        return max(nxp.max(nxp.abs(x.real)), nxp.max(nxp.abs(x.imag)))
+    return nxp.max(nxp.abs(x))
+
+
+def norm(x: Any) -> float:
+    """``||x||_F`` as a Python float, without overflow or underflow for any finite ``x``.
+
+    BLAS's dot product (the fast path) squares without scaling; when its result is not finite or so
+    small that squares may have underflowed, ``x`` is rescaled by :func:`safe_scale` first, as
+    LAPACK's ``nrm2`` does. The result is ``inf`` only when the norm itself exceeds the float range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.decomposition.linalg import norm
+    >>> [round(norm(np.array([3.0, 4.0]) * c) / c, 12) for c in (1e-200, 1.0, 1e200)]
+    [5.0, 5.0, 5.0]
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        value = frobenius_norm(x)
+    low, _ = _band(x.dtype)
+    if math.isfinite(value) and value >= low:
+        return value
+    s = safe_scale(x)
+    if s == 1.0:
+        return value
+    with np.errstate(over="ignore"):
+        return float(np.float64(frobenius_norm(x * s)) / s)
 
 
 def leading_subspace(
@@ -50,17 +118,32 @@ def leading_subspace(
     """
     n_rows, n_cols = unfolding.shape
     if n_cols <= n_rows:
+        # LAPACK's SVD scales its input itself; only the tail sums need care (rank_from_tail)
         return _accurate(unfolding, rank, threshold, xp)
     eps = float(np.finfo(unfolding.dtype).eps)
-    if threshold is not None:
-        # sigma_1^2 >= ||Y||_F^2 / I: when even that lower bound puts the threshold under the
-        # Gram noise level, skip the Gram matrix altogether.
-        lower = frobenius_norm(unfolding) ** 2 / n_rows
-        if threshold**2 <= _GRAM_SAFETY * eps * lower * math.sqrt(n_rows):
-            return _accurate(unfolding, rank, threshold, xp)
+    # sigma_1^2 >= ||Y||_F^2 / I: when even that lower bound puts the threshold under the Gram
+    # noise level, skip the Gram matrix altogether (compared unsquared: no overflow).
+    if threshold is not None and threshold <= norm(unfolding) * math.sqrt(
+        _GRAM_SAFETY * eps / math.sqrt(n_rows)
+    ):
+        return _accurate(unfolding, rank, threshold, xp)
     # For real data skip conj: numpy then sees Y @ Y.T and uses a symmetric rank-k update.
     adjoint = xp.conj(unfolding).T if np.dtype(unfolding.dtype).kind == "c" else unfolding.T
-    gram = unfolding @ adjoint
+    with np.errstate(over="ignore", under="ignore"):
+        gram = unfolding @ adjoint
+    # The largest diagonal entry (a squared row norm) tells, for free, whether squaring left the
+    # safe range; only then is max|Y| computed and Y rescaled by a power of two.
+    low, high = _band(unfolding.dtype)
+    top = float(xp.max(xp.real(native(xp).diagonal(gram))))
+    if not low**2 <= top <= high**2:
+        s = safe_scale(unfolding, xp)
+        if s != 1.0:
+            u, sigma = leading_subspace(
+                unfolding * s, rank=rank, threshold=None if threshold is None else threshold * s, xp=xp
+            )
+            return u, sigma / s
+        if not math.isfinite(top):
+            return _accurate(unfolding, rank, threshold, xp)
     eigvals, eigvecs = _eigh(gram, xp)
     lam = np.maximum(to_numpy(eigvals)[::-1], 0.0)  # descending
     eigvecs = eigvecs[:, ::-1]
@@ -73,8 +156,16 @@ def leading_subspace(
 
 
 def rank_from_tail(sigma: np.ndarray, threshold: float) -> int:
-    """Smallest ``r >= 1`` with ``sqrt(sum_{i >= r} sigma_i^2) <= threshold`` (sigma descending)."""
-    return _rank_from_tail(np.asarray(sigma, dtype=np.float64) ** 2, threshold)
+    """Smallest ``r >= 1`` with ``sqrt(sum_{i >= r} sigma_i^2) <= threshold`` (sigma descending).
+
+    The sums are formed relative to ``sigma_1`` (a power of two), so any finite scale works.
+    """
+    sigma = np.asarray(sigma, dtype=np.float64)
+    top = float(np.max(sigma)) if sigma.size else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return _rank_from_tail(sigma**2, threshold)
+    s = math.ldexp(1.0, -math.frexp(top)[1])
+    return _rank_from_tail((sigma * s) ** 2, threshold * s)
 
 
 def _rank_from_tail(lam: np.ndarray, threshold: float) -> int:
