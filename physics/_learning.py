@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tensorkit.extend import Info, check_int, check_real
-from tensorkit.nn import Adam, Loss, LpLoss, Module, Optimizer, Scheduler, StepLR, Trainer
+from tensorkit.extend import Info, array_module, check_choice, check_int, check_real
+from tensorkit.nn import Adam, H1Loss, Loss, LpLoss, Module, Optimizer, Processor, Scheduler, StepLR, Trainer
 
-__all__ = ["OperatorFit", "fit_operator"]
+__all__ = ["OperatorFit", "ProcessorChain", "fit_operator"]
+
+LOSSES = ("l2", "h1")
 
 
 @dataclass
@@ -62,6 +64,87 @@ class OperatorFit:
         metric = self.metric or _relative_l2(y)
         return float(metric(self.trainer.predict(x), y))
 
+    def rollout(self, x: Any, n_steps: int, *, batch_size: int | None = None) -> Any:
+        """Autoregressive prediction: ``n_steps`` applications, each output fed back as input.
+
+        For a model mapping ``k`` input channels (e.g. the last ``k`` snapshots of a flow) to ``m <= k``
+        output channels, the next input drops the oldest ``m`` channels of the current one and appends
+        the prediction. Returns the ``n_steps`` predictions, ``(batch, n_steps * m, *spatial)``.
+        """
+        n_steps = check_int(n_steps, "n_steps", minimum=1)
+        nxp = array_module(x)
+        outputs = []
+        for _ in range(n_steps):
+            pred = self.trainer.predict(x, batch_size=batch_size)
+            m = pred.shape[1]
+            if m > x.shape[1]:
+                raise ValueError(
+                    f"rollout needs at most as many output channels ({m}) as input channels ({x.shape[1]})"
+                )
+            outputs.append(pred)
+            x = nxp.concatenate([x[:, m:], pred.astype(x.dtype, copy=False)], axis=1)
+        return nxp.concatenate(outputs, axis=1)
+
+
+class ProcessorChain(Processor):
+    """Several processors in a row: preprocessing in the given order, postprocessing (and its adjoint)
+    in reverse, so ``ProcessorChain([normalize, patch])`` normalizes, then patches the normalized fields
+    (what :func:`fit_operator` builds from a list of processors). Its state is the members' state,
+    keyed ``"<position>/<name>"``.
+    """
+
+    def __init__(self, processors: Any):
+        super().__init__()
+        self.processors = [_check_processor(p) for p in processors]
+
+    def preprocess(self, x: Any, y: Any) -> tuple[Any, Any]:
+        for p in self.processors:
+            x, y = p.preprocess(x, y)
+        return x, y
+
+    def postprocess(self, pred: Any, y: Any) -> tuple[Any, Any]:
+        for p in reversed(self.processors):
+            pred, y = p.postprocess(pred, y)
+        return pred, y
+
+    def postprocess_adjoint(self, grad: Any) -> Any:
+        for p in self.processors:
+            grad = p.postprocess_adjoint(grad)
+        return grad
+
+    def train(self, mode: bool = True) -> ProcessorChain:
+        self.training = bool(mode)
+        for p in self.processors:
+            hook = getattr(p, "train", None)
+            if callable(hook):
+                hook(mode)
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {}
+        for k, p in enumerate(self.processors):
+            get = getattr(p, "state_dict", None)
+            if callable(get):
+                state.update({f"{k}/{name}": v for name, v in get().items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, p in enumerate(self.processors):
+            part = {name.split("/", 1)[1]: v for name, v in state.items() if name.split("/", 1)[0] == str(k)}
+            load = getattr(p, "load_state_dict", None)
+            if callable(load):
+                load(part)
+            elif part:
+                raise ValueError(f"processor state {sorted(part)} for {type(p).__name__}, which keeps none")
+
+
+def _check_processor(p: Any) -> Any:
+    names = ("preprocess", "postprocess", "postprocess_adjoint")
+    missing = [m for m in names if not callable(getattr(p, m, None))]
+    if missing:
+        raise TypeError(f"processor {type(p).__name__} lacks {', '.join(missing)} (tensorkit.nn.Processor)")
+    return p
+
 
 def fit_operator(
     model: Module,
@@ -104,10 +187,13 @@ def fit_operator(
         Training data, as :meth:`tensorkit.nn.Trainer.fit` takes it.
     epochs : int
         Epochs to train now (0: build only; :meth:`OperatorFit.train` continues).
-    processor : Processor, optional
-        Per-batch processing (see :class:`tensorkit.nn.Trainer`).
-    loss : Loss, optional
-        Default ``LpLoss(d=y.ndim - 2, reduction="sum")`` (``d=2`` for a batch source).
+    processor : Processor or sequence of processors, optional
+        Per-batch processing (see :class:`tensorkit.nn.Trainer`); a list or tuple runs as a
+        :class:`ProcessorChain` (e.g. normalization, then :class:`operators.MultigridPatching2D`).
+    loss : Loss, "l2" or "h1", optional
+        Default and ``"l2"``: ``LpLoss(d=y.ndim - 2, reduction="sum")`` (``d=2`` for a batch
+        source), the relative L2 error; ``"h1"``: the relative H1 error ``H1Loss`` (periodic
+        differences, neuraloperator's training loss for Navier-Stokes).
     optimizer : Optimizer or callable(model) -> Optimizer, optional
         Default ``Adam(model, lr=lr, weight_decay=weight_decay)``.
     batch_size : int
@@ -154,10 +240,14 @@ def fit_operator(
         raise TypeError(f"model must be a tensorkit.nn.Module, got {type(model).__name__}")
     check_int(epochs, "epochs", minimum=0)
     arrays = hasattr(y, "ndim")
-    if loss is None:
-        loss = LpLoss(d=max(1, y.ndim - 2) if arrays else 2, reduction="sum")
+    d = max(1, y.ndim - 2) if arrays else 2
+    if isinstance(processor, (list, tuple)):
+        processor = ProcessorChain(processor)
+    if loss is None or isinstance(loss, str):
+        loss = check_choice("l2" if loss is None else loss, "loss", LOSSES)
+        loss = LpLoss(d=d, reduction="sum") if loss == "l2" else H1Loss(d=min(d, 3), reduction="sum")
     elif not isinstance(loss, Loss):
-        raise TypeError(f"loss must be a tensorkit.nn Loss, got {type(loss).__name__}")
+        raise TypeError(f"loss must be a tensorkit.nn Loss, 'l2' or 'h1', got {type(loss).__name__}")
     optimizer = _optimizer(model, optimizer, lr, weight_decay)
     if scheduler == "step":
         scheduler = StepLR(optimizer, step_size=check_int(step_size, "step_size", minimum=1),

@@ -1,7 +1,8 @@
-"""``tensorkit train fno``: generate Darcy data, train an FNO / TFNO, report the test error.
+"""``tensorkit train fno``: generate Darcy or Navier-Stokes data, train an FNO / TFNO / MG-TFNO, report
+the test error.
 
 Contributed to the ``tensorkit`` command through the ``tensorkit.commands`` entry point (the command
-lives in ``physics`` because it needs the Darcy data; shared/ARCHITECTURE.md).
+lives in ``physics`` because it needs the PDE data; shared/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -12,24 +13,47 @@ from pathlib import Path
 import numpy as np
 
 FACTORIZATIONS = ("none", "cp", "tucker", "tt")
+PROBLEMS = ("darcy", "navier-stokes")
+MODELS = ("fno", "tfno", "mgtfno")
 
 
 def register_train(sub) -> None:
     """Add ``tensorkit train fno`` to the ``tensorkit`` subcommands."""
     p = sub.add_parser("train", help="train neural operators on generated PDE data")
     models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
-    f = models.add_parser("fno", help="Fourier neural operator on Darcy flow (the FNO benchmark)")
-    f.add_argument("--resolution", type=int, default=32, help="grid nodes per side (default 32)")
-    f.add_argument("--samples", type=int, default=1000,
-                   help="training samples (a tenth as many more are drawn for testing)")
+    f = models.add_parser("fno", help="Fourier neural operators (FNO, TFNO, MG-TFNO) on Darcy flow or "
+                          "2D Navier-Stokes (the FNO benchmarks)")
+    f.add_argument("--problem", choices=PROBLEMS, default="darcy",
+                   help="darcy: coefficient -> solution; navier-stokes: vorticity w(t) -> w(t + 1)")
+    f.add_argument("--model", dest="architecture", choices=MODELS, default="fno",
+                   help="fno (dense unless --factorization), tfno (Tucker per layer), mgtfno (joint Tucker "
+                   "over the layers, trained on multi-grid patches)")
+    f.add_argument("--resolution", type=int, default=None,
+                   help="grid nodes per side (default 32 for darcy, 64 for navier-stokes)")
+    f.add_argument("--samples", type=int, default=None,
+                   help="training samples / flows (default 1000 / 200; a tenth as many more are drawn "
+                   "for testing unless --test-samples)")
+    f.add_argument("--test-samples", type=int, default=None)
     f.add_argument("--epochs", type=int, default=40)
-    f.add_argument("--factorization", choices=FACTORIZATIONS, default="none",
-                   help="spectral weights dense (FNO) or factorized (TFNO with tucker)")
+    f.add_argument("--factorization", choices=FACTORIZATIONS, default=None,
+                   help="spectral weights dense or factorized (default: none for fno, tucker otherwise)")
     f.add_argument("--rank", type=float, default=0.1,
                    help="factorization rank as a fraction of the dense weight (default 0.1)")
     f.add_argument("--modes", type=int, default=12, help="Fourier modes per dimension (default 12)")
     f.add_argument("--width", type=int, default=32, help="hidden channels (default 32)")
     f.add_argument("--layers", type=int, default=4)
+    f.add_argument("--levels", type=int, default=1, help="mgtfno: patching levels (default 1)")
+    f.add_argument("--padding", type=float, default=0.0625,
+                   help="mgtfno: patch padding as a fraction of the side (default 0.0625)")
+    f.add_argument("--loss", choices=("l2", "h1"), default="l2", help="relative L2 or H1 training loss")
+    f.add_argument("--viscosity", type=float, default=1e-3, help="navier-stokes: viscosity (default 1e-3)")
+    f.add_argument("--t-final", type=float, default=10.0,
+                   help="navier-stokes: trajectory length, one snapshot per unit time (default 10)")
+    f.add_argument("--dt", type=float, default=None,
+                   help="navier-stokes: solver time step (default: from a CFL bound on the initial flow)")
+    f.add_argument("--data", type=Path, default=None,
+                   help="navier-stokes: a dataset .npz (save_navier_stokes) instead of generating one; "
+                   "its last --test-samples flows are held out")
     f.add_argument("--batch-size", type=int, default=20)
     f.add_argument("--lr", type=float, default=1e-3)
     f.add_argument("--float64", action="store_true", help="train in float64 (default float32)")
@@ -41,47 +65,156 @@ def register_train(sub) -> None:
 
 
 def _run_train_fno(args) -> int:
-    from operators import FNO
-    from physics.pde import darcy, fit_darcy
+    _check_args(args)
+    if args.problem == "darcy":
+        data, (x, y, x_test, y_test) = _darcy_data(args)
+    else:
+        data, (x, y, x_test, y_test) = _navier_stokes_data(args)
+    model, processor = _model(args, in_channels=x.shape[1])
+    start = time.perf_counter()
+    try:
+        if args.problem == "darcy":
+            from physics.pde import fit_darcy
 
-    for name in ("resolution", "samples", "epochs", "modes", "width", "layers", "batch_size"):
+            fit = fit_darcy(model, x[:, 0], y[:, 0], epochs=args.epochs,
+                            validation=(x_test[:, 0], y_test[:, 0]), batch_size=args.batch_size,
+                            lr=args.lr, checkpoint=args.output,
+                            progress=args.progress, random_state=args.seed, processor=processor,
+                            loss=args.loss)
+        else:
+            from physics import fit_operator
+
+            fit = fit_operator(model, x, y, epochs=args.epochs, processor=processor, loss=args.loss,
+                               validation=(x_test, y_test), batch_size=args.batch_size, lr=args.lr,
+                               checkpoint=args.output, progress=args.progress, random_state=args.seed)
+    except FloatingPointError as exc:
+        # a diverged run: the trainer names the epoch and step and keeps the last good checkpoint
+        raise RuntimeError(str(exc)) from exc
+    train_time = time.perf_counter() - start
+    errors = fit.history["val_metric"]
+    print(f"data         {data}")
+    fact = args.factorization
+    print(f"model        {args.architecture.upper()} modes {args.modes}x{args.modes}, width {args.width}, "
+          f"{args.layers} layers, factorization {fact}"
+          + (f", levels {args.levels}, padding {args.padding}" if args.architecture == "mgtfno" else "")
+          + f": {model.num_parameters()} parameters")
+    print(f"test error   {errors[-1]:.3%} relative L2 (mean of last {min(10, len(errors))} epochs: "
+          f"{np.mean(errors[-10:]):.3%})")
+    if args.problem == "navier-stokes":
+        _report_rollout(args, fit)
+    print(f"time         {train_time:.1f} s ({np.median(fit.history['epoch_time']):.2f} s per epoch)")
+    if args.output is not None:
+        print(f"wrote        {args.output}")
+    return 0
+
+
+def _check_args(args) -> None:
+    ns = args.problem == "navier-stokes"
+    if args.resolution is None:
+        args.resolution = 64 if ns else 32
+    if args.samples is None:
+        args.samples = 200 if ns else 1000
+    if args.test_samples is None:
+        args.test_samples = max(args.samples // 10, 1)
+    if args.factorization is None:
+        args.factorization = "none" if args.architecture == "fno" else "tucker"
+    for name in ("resolution", "samples", "test_samples", "epochs", "modes", "width", "layers", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.resolution < 3:
         raise ValueError(f"--resolution must be at least 3, got {args.resolution}")
     if args.modes > args.resolution:
         raise ValueError(f"--modes {args.modes} does not fit a grid of {args.resolution} nodes")
+    if ns and args.data is None and (args.resolution % 2 or args.resolution < 8):
+        raise ValueError(f"--resolution must be even and >= 8 for navier-stokes (a periodic grid), "
+                         f"got {args.resolution}")
+    if args.architecture == "mgtfno":
+        if args.levels < 0:
+            raise ValueError(f"--levels must be >= 0, got {args.levels}")
+        if not 0.0 <= args.padding < 1.0:
+            raise ValueError(f"--padding must be in [0, 1), got {args.padding}")
+        if args.data is None and args.resolution % 4**args.levels:
+            raise ValueError(f"--resolution {args.resolution} is not divisible by 4^levels = "
+                             f"{4**args.levels} (--levels {args.levels} cuts patches of side R / 2^levels, "
+                             f"subsampled 2^levels times)")
+    if ns and args.data is None and args.viscosity <= 0:
+        raise ValueError(f"--viscosity must be positive, got {args.viscosity}")
+    if ns and args.dt is not None and args.dt <= 0:
+        raise ValueError(f"--dt must be positive, got {args.dt}")
+    if ns and args.t_final < 1:
+        raise ValueError(f"--t-final must be at least 1 (one snapshot per unit time), got {args.t_final}")
+    if args.data is not None and (not ns or not args.data.is_file()):
+        raise ValueError(f"--data {str(args.data)!r}: needs --problem navier-stokes and an existing file")
     if args.output is not None:
         if args.output.suffix != ".npz":
             raise ValueError(f"--output must end in .npz, got {str(args.output)!r}")
         if str(args.output.parent) and not args.output.parent.is_dir():
             raise ValueError(f"output directory {str(args.output.parent)!r} does not exist")
-    factorization = None if args.factorization == "none" else args.factorization
+
+
+def _darcy_data(args):
+    from physics.pde import darcy
+
     start = time.perf_counter()
-    n_test = max(args.samples // 10, 1)
     a, u = darcy(args.samples, args.resolution, random_state=args.seed, progress=args.progress)
-    a_test, u_test = darcy(n_test, args.resolution, random_state=args.seed + 1, progress=args.progress)
-    data_time = time.perf_counter() - start
-    model = FNO((args.modes, args.modes), 1, 1, args.width, n_layers=args.layers,
-                factorization=factorization, rank=args.rank if factorization else 1.0,
-                dtype=np.float64 if args.float64 else np.float32, random_state=args.seed)
+    a_test, u_test = darcy(args.test_samples, args.resolution, random_state=args.seed + 1,
+                           progress=args.progress)
+    text = (f"Darcy {args.resolution}x{args.resolution}: {args.samples} train / {args.test_samples} test "
+            f"({time.perf_counter() - start:.1f} s)")
+    return text, (a[:, None], u[:, None], a_test[:, None], u_test[:, None])
+
+
+def _navier_stokes_data(args):
+    from physics.pde import load_navier_stokes, navier_stokes2d
+    from physics.pde._learning import check_vorticity, navier_stokes_pairs
+
     start = time.perf_counter()
-    try:
-        fit = fit_darcy(model, a, u, epochs=args.epochs, validation=(a_test, u_test),
-                        batch_size=args.batch_size, lr=args.lr, checkpoint=args.output,
-                        progress=args.progress, random_state=args.seed)
-    except FloatingPointError as exc:
-        # a diverged run: the trainer names the epoch and step and keeps the last good checkpoint
-        raise RuntimeError(str(exc)) from exc
-    train_time = time.perf_counter() - start
-    errors = fit.history["val_metric"]
-    print(f"data         Darcy {args.resolution}x{args.resolution}: {args.samples} train / {n_test} test "
-          f"({data_time:.1f} s)")
-    print(f"model        FNO modes {args.modes}x{args.modes}, width {args.width}, {args.layers} layers, "
-          f"factorization {args.factorization}: {model.num_parameters()} parameters")
-    print(f"test error   {errors[-1]:.3%} relative L2 (mean of last {min(10, len(errors))} epochs: "
-          f"{np.mean(errors[-10:]):.3%})")
-    print(f"time         {train_time:.1f} s ({np.median(fit.history['epoch_time']):.2f} s per epoch)")
-    if args.output is not None:
-        print(f"wrote        {args.output}")
-    return 0
+    if args.data is not None:
+        w, _ = load_navier_stokes(args.data)
+        w = check_vorticity(w, f"--data {str(args.data)!r}")
+        if w.shape[0] <= args.test_samples:
+            raise ValueError(f"--data holds {w.shape[0]} flows, not more than --test-samples "
+                             f"{args.test_samples}")
+        if args.architecture == "mgtfno" and w.shape[2] % 4**args.levels:
+            raise ValueError(f"--data grids of {w.shape[2]} are not divisible by 4^levels = {4**args.levels}")
+        w_train, w_test = w[: -args.test_samples], w[-args.test_samples:]
+        source = f"{str(args.data)!r}"
+    else:
+        n_snapshots = round(args.t_final) + 1
+        kw = {"viscosity": args.viscosity, "dt": args.dt, "t_final": float(n_snapshots - 1),
+              "n_snapshots": n_snapshots, "progress": args.progress}
+        w_train, _ = navier_stokes2d(args.samples, args.resolution, random_state=args.seed, **kw)
+        w_test, _ = navier_stokes2d(args.test_samples, args.resolution, random_state=args.seed + 1, **kw)
+        source = f"viscosity {args.viscosity:g}"
+    args.w_test = w_test
+    x, y = navier_stokes_pairs(w_train)
+    x_test, y_test = navier_stokes_pairs(w_test[:, :2])
+    r, t = w_train.shape[2], w_train.shape[1]
+    text = (f"Navier-Stokes {r}x{r}, {source}: w(t) -> w(t+1), {w_train.shape[0]} train flows x {t - 1} "
+            f"pairs / {w_test.shape[0]} test flows ({time.perf_counter() - start:.1f} s)")
+    return text, (x, y, x_test, y_test)
+
+
+def _model(args, in_channels: int):
+    from operators import FNO, MGTFNO
+
+    factorization = None if args.factorization == "none" else args.factorization
+    kw = {"factorization": factorization, "rank": args.rank if factorization else 1.0,
+          "dtype": np.float64 if args.float64 else np.float32, "random_state": args.seed}
+    modes = (args.modes, args.modes)
+    if args.architecture == "mgtfno":
+        model = MGTFNO(modes, in_channels, 1, args.width, n_layers=args.layers, levels=args.levels,
+                       padding_fraction=args.padding, **kw)
+        return model, model.processor
+    return FNO(modes, in_channels, 1, args.width, n_layers=args.layers, **kw), None
+
+
+def _report_rollout(args, fit) -> None:
+    from physics.pde._learning import relative_errors
+
+    w_test = args.w_test
+    steps = w_test.shape[1] - 1
+    pred = fit.rollout(w_test[:, :1], steps)
+    errors = relative_errors(pred, w_test[:, 1:]).mean(axis=0)
+    print(f"rollout      {steps} steps on {w_test.shape[0]} test flows: relative L2 {errors[0]:.3%} after 1, "
+          f"{errors[-1]:.3%} after {steps}")

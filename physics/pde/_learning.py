@@ -1,5 +1,5 @@
-"""Operator learning on Darcy data: :func:`physics.fit_operator` with the FNO paper's
-normalization, on fields shaped ``(n, R, R)``."""
+"""Operator learning on PDE data: :func:`physics.fit_operator` with the FNO paper's normalization
+on Darcy fields shaped ``(n, R, R)``, and training pairs / errors for Navier-Stokes trajectories."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from tensorkit.extend import array_module, check_int, to_numpy
 from tensorkit.nn import Module, Normalizer, NormalizingProcessor
 
 from .._learning import OperatorFit, fit_operator
 
-__all__ = ["DarcyFit", "fit_darcy"]
+__all__ = ["DarcyFit", "fit_darcy", "navier_stokes_pairs", "relative_errors"]
 
 
 @dataclass
@@ -27,12 +28,16 @@ class DarcyFit(OperatorFit):
     @property
     def a_normalizer(self) -> Normalizer:
         """Fitted on the training coefficients."""
-        return self.processor.x_normalizer
+        return self._normalizing().x_normalizer
 
     @property
     def u_normalizer(self) -> Normalizer:
         """Fitted on the training solutions."""
-        return self.processor.y_normalizer
+        return self._normalizing().y_normalizer
+
+    def _normalizing(self) -> NormalizingProcessor:
+        proc = self.processor
+        return proc.processors[0] if hasattr(proc, "processors") else proc
 
     def predict(self, a: Any, *, batch_size: int = 50) -> np.ndarray:
         """Solutions ``u`` (n, R, R) predicted for coefficients ``a`` (n, R, R) at any resolution."""
@@ -58,6 +63,8 @@ def fit_darcy(
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
     random_state: Any = None,
+    processor: Any = None,
+    loss: Any = None,
 ) -> DarcyFit:
     """Train ``model`` to map ``a`` to ``u`` with the recipe of the FNO paper.
 
@@ -83,6 +90,10 @@ def fit_darcy(
     progress : bool
     random_state : int, Generator or None
         Seeds the minibatch shuffling.
+    processor : Processor, optional
+        Applied after the normalization (e.g. :attr:`operators.MGTFNO.processor`, the patching).
+    loss : Loss, "l2" or "h1", optional
+        As :func:`physics.fit_operator` (relative L2 by default).
 
     Returns
     -------
@@ -90,12 +101,13 @@ def fit_darcy(
     """
     x = _with_channel(a_train, "a_train").astype(model.dtype)
     y = _with_channel(u_train, "u_train").astype(model.dtype)
-    processor = NormalizingProcessor(Normalizer(dtype=model.dtype), Normalizer(dtype=model.dtype))
-    processor.fit(x, y)
+    normalizing = NormalizingProcessor(Normalizer(dtype=model.dtype), Normalizer(dtype=model.dtype))
+    normalizing.fit(x, y)
     if validation is not None:
         validation = (_with_channel(validation[0], "validation a"),
                       _with_channel(validation[1], "validation u"))
-    fit = fit_operator(model, x, y, epochs=0, processor=processor, batch_size=batch_size, lr=lr,
+    chain = normalizing if processor is None else [normalizing, processor]
+    fit = fit_operator(model, x, y, epochs=0, processor=chain, loss=loss, batch_size=batch_size, lr=lr,
                        weight_decay=weight_decay, step_size=step_size, gamma=gamma,
                        validation=validation, checkpoint=checkpoint, progress=progress,
                        random_state=random_state)
@@ -110,3 +122,51 @@ def _with_channel(a: Any, name: str) -> Any:
     if a.ndim != 3:
         raise ValueError(f"{name} must have shape (n, R, R), got {tuple(a.shape)}")
     return a[:, None]
+
+
+def navier_stokes_pairs(w: Any, *, n_in: int = 1, n_out: int = 1) -> tuple[Any, Any]:
+    """Training pairs from vorticity trajectories: ``n_in`` consecutive snapshots -> the next ``n_out``.
+
+    Parameters
+    ----------
+    w : array (n_flows, n_snapshots, R, R)
+        As :func:`physics.pde.navier_stokes2d` returns (a periodic grid: square, R even).
+    n_in, n_out : int
+
+    Returns
+    -------
+    x : array (n_flows * n_windows, n_in, R, R)
+    y : array (n_flows * n_windows, n_out, R, R)
+        With ``n_windows = n_snapshots - n_in - n_out + 1`` windows per flow, flow-major.
+    """
+    w = check_vorticity(w, "w")
+    n_in = check_int(n_in, "n_in", minimum=1)
+    n_out = check_int(n_out, "n_out", minimum=1)
+    n, t, r, _ = w.shape
+    windows = t - n_in - n_out + 1
+    if windows < 1:
+        raise ValueError(f"{t} snapshots per flow cannot give {n_in} inputs and {n_out} outputs")
+    nxp = array_module(w)
+    x = nxp.stack([w[:, k:k + n_in] for k in range(windows)], axis=1).reshape(n * windows, n_in, r, r)
+    y = nxp.stack([w[:, k + n_in:k + n_in + n_out] for k in range(windows)], axis=1)
+    return x, y.reshape(n * windows, n_out, r, r)
+
+
+def check_vorticity(w: Any, name: str) -> Any:
+    """Vorticity trajectories ``(n, T, R, R)`` on a periodic grid (square, R even), else ValueError."""
+    if not hasattr(w, "ndim"):
+        w = np.asarray(w)
+    if w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[2] % 2:
+        raise ValueError(
+            f"{name} must be vorticity trajectories (n_flows, n_snapshots, R, R) on a periodic grid "
+            f"(square, R even, as navier_stokes2d returns), got shape {tuple(w.shape)}"
+        )
+    return w
+
+
+def relative_errors(pred: Any, truth: Any) -> np.ndarray:
+    """Relative L2 error ``||pred - truth|| / ||truth||`` per sample and channel (e.g. per rollout
+    step), as a host array ``(n, C)``."""
+    nxp = array_module(truth)
+    diff = nxp.sqrt(((pred - truth) ** 2).sum(axis=(-2, -1)))
+    return to_numpy(diff / nxp.sqrt((truth**2).sum(axis=(-2, -1))))

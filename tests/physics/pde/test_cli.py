@@ -43,3 +43,48 @@ def test_diverging_run_stops_with_a_clear_message(tmp_path, capsys):
     assert main(["train", "fno", *TINY, "--lr", "1e12", "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "training loss is nan" in err and "step" in err
+
+
+NS = ["--problem", "navier-stokes", "--resolution", "16", "--samples", "4", "--test-samples", "2",
+      "--t-final", "2", "--epochs", "1", "--modes", "4", "--width", "4", "--layers", "1",
+      "--batch-size", "4", "--no-progress"]
+
+
+@pytest.mark.parametrize("model", ["fno", "tfno", "mgtfno"])
+def test_train_navier_stokes_tiny_run(model, capsys):
+    extra = ["--padding", "0.125"] if model == "mgtfno" else []
+    assert main(["train", "fno", *NS, "--model", model, "--loss", "h1", *extra]) == 0
+    text = capsys.readouterr().out
+    assert "Navier-Stokes 16x16" in text and "rollout" in text and model.upper() in text
+
+
+def test_train_darcy_mgtfno_and_navier_stokes_from_a_file(tmp_path, capsys):
+    assert main(["train", "fno", *TINY, "--resolution", "16", "--model", "mgtfno", "--padding", "0.125"]) == 0
+    from physics.pde import navier_stokes2d, save_navier_stokes
+
+    w, t = navier_stokes2d(5, 16, t_final=2, n_snapshots=3, random_state=0, progress=False)
+    path = tmp_path / "ns.npz"
+    save_navier_stokes(path, w, t)
+    assert main(["train", "fno", *NS, "--data", str(path)]) == 0
+    assert "3 train flows" in capsys.readouterr().out
+    bad = tmp_path / "bad.npz"
+    save_navier_stokes(bad, w[:, :, :, :15], t)
+    assert main(["train", "fno", *NS, "--data", str(bad)]) == 2
+    assert "periodic grid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--resolution", "15"], "even"),
+        (["--model", "mgtfno", "--resolution", "24", "--levels", "2"], "divisible by 4^levels"),
+        (["--model", "mgtfno", "--padding", "0.75"], "padding_fraction"),
+        (["--viscosity", "0"], "--viscosity"),
+        (["--dt", "0.5"], "CFL"),
+        (["--dt", "-1"], "--dt"),
+        (["--data", "missing.npz"], "existing file"),
+    ],
+)
+def test_navier_stokes_bad_input(extra, message, capsys):
+    assert main(["train", "fno", *NS, *extra]) == 2
+    assert message in capsys.readouterr().err

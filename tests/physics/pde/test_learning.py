@@ -89,8 +89,12 @@ def test_fit_operator_bad_input():
     x = np.ones((4, 1, 3, 3))
     with pytest.raises(ValueError, match="give them to your optimizer"):
         fit_operator(model, x, x, epochs=1, optimizer=Adam(model), lr=0.1, progress=False)
+    with pytest.raises(ValueError, match="loss"):
+        fit_operator(model, x, x, epochs=1, loss="mse", progress=False)
     with pytest.raises(TypeError, match="loss"):
-        fit_operator(model, x, x, epochs=1, loss="l2", progress=False)
+        fit_operator(model, x, x, epochs=1, loss=2.0, progress=False)
+    with pytest.raises(TypeError, match="postprocess_adjoint"):
+        fit_operator(model, x, x, epochs=1, processor=[object()], progress=False)
     with pytest.raises(ValueError, match="epochs"):
         fit_operator(model, x, x, epochs=-1, progress=False)
     with pytest.raises(TypeError, match="model"):
