@@ -62,6 +62,7 @@ class GELU(Module):
     def backward(self, grad_out):
         if self._x is None:
             raise RuntimeError("GELU.backward called before forward")
+        grad_out = self._as_grad(grad_out, self._x.shape)
         nxp = array_module(self._x)
         x, cdf = self._x, self._cdf
         t = x.dtype.type
@@ -97,7 +98,7 @@ class ReLU(Module):
     def backward(self, grad_out):
         if self._mask is None:
             raise RuntimeError("ReLU.backward called before forward")
-        return grad_out * self._mask
+        return self._as_grad(grad_out, self._mask.shape) * self._mask
 
 
 class Tanh(Module):
@@ -113,5 +114,5 @@ class Tanh(Module):
     def backward(self, grad_out):
         if self._y is None:
             raise RuntimeError("Tanh.backward called before forward")
-        return grad_out * (1 - self._y * self._y)
+        return self._as_grad(grad_out, self._y.shape) * (1 - self._y * self._y)
 

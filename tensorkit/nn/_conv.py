@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, per_axis
+from .._validation import check_allocation, check_int, per_axis
 from ..backend import array_module
 from ._module import Module
 from ._padding import check_conv_input, pad, pad_adjoint, pad_into, resolve_padding
@@ -57,6 +57,10 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         bound = 1.0 / math.sqrt(self.in_channels * math.prod(self.kernel_size))
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        check_allocation(
+            shape, self.dtype, f"{type(self).__name__}'s kernel", count=2,
+            alternative="a factorized convolution (tensorkit.nn.FactorizedConv) or a smaller kernel",
+        )
         self.add_parameter("weight", self.rng.uniform(-bound, bound, size=shape))
         self.has_bias = bool(bias)
         if self.has_bias:
@@ -74,13 +78,14 @@ class _ConvNd(Module):
         y, self._cache = conv_forward(x, self.params["weight"], self.padding, self.padding_mode, self.stride)
         if self.has_bias:
             y += self.params["bias"].reshape((-1,) + (1,) * self.ndim)
+        self._out_shape = y.shape
         return y
 
     def backward(self, grad_out):
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         weight = self.params["weight"]
-        g = grad_out.astype(weight.dtype, copy=False)
+        g = self._as_grad(grad_out, self._out_shape)
         if self.has_bias:
             self.grads["bias"] += g.sum(axis=(0, *range(2, g.ndim)))
         dx, dweight = conv_adjoint(self._cache, weight, g)

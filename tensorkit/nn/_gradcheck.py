@@ -43,8 +43,9 @@ def gradcheck(
         Evaluated in its current mode; run it in float64 (float32 cannot resolve the differences).
     inputs : array, or ``(pred, target)`` for a loss
     eps, rtol, atol : float
-        Step and tolerance: an entry passes when ``|fd - an| <= atol + rtol * max(|fd|, |an|, s)``
-        with ``s`` the largest analytic gradient magnitude of that array (so tiny entries are
+        Step (> 0) and tolerances (>= 0, finite): an entry passes when
+        ``|fd - an| <= atol + rtol * max(|fd|, |an|, s)`` with ``s`` the largest analytic
+        gradient magnitude of that array (so tiny entries are
         judged on the array's scale, not their own).
     max_entries : int or None
         Entries checked per array (a random subset, always including the largest-gradient entry);
@@ -61,11 +62,16 @@ def gradcheck(
     Raises
     ------
     GradcheckError
-        Naming the array, the entry and both values of the worst mismatch.
+        Naming the array, the entry and both values of the worst mismatch; or naming the array
+        whose analytic or finite-difference gradient is NaN or infinite (a NaN never compares
+        greater than a tolerance, so it is a failure by itself).
+    TypeError, ValueError
+        For a bad ``module``, ``inputs``, ``eps``, ``rtol``, ``atol`` or ``max_entries``.
     """
     if not isinstance(module, (Module, Loss)):
         raise TypeError(f"module must be a tensorkit.nn Module or Loss, got {type(module).__name__}")
-    for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
+    eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
+    for name, value in (("rtol", rtol), ("atol", atol)):
         check_real(value, name, minimum=0.0)
     if max_entries is not None:
         check_int(max_entries, "max_entries", minimum=1)
@@ -75,7 +81,7 @@ def gradcheck(
         if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
             raise ValueError("for a loss, inputs must be the pair (pred, target)")
         x, target = inputs
-        x = x.copy()
+        x = _as_array(x, "inputs[0] (pred)")
 
         def objective() -> float:
             return module.forward(x, target)
@@ -84,7 +90,7 @@ def gradcheck(
         analytic = {"input": module.backward().copy()}
         arrays = {"input": x}
     else:
-        x = inputs.copy()
+        x = _as_array(inputs, "inputs")
         out = module.forward(x)
         nxp = array_module(out)
         w = nxp.asarray(rng.standard_normal(out.shape)).astype(out.dtype)
@@ -111,11 +117,23 @@ def gradcheck(
         an = to_numpy(analytic[label])
         if an.shape != arr.shape:
             raise GradcheckError(f"gradient of {label} has shape {an.shape}, expected {arr.shape}")
+        n_bad = int((~np.isfinite(an)).sum())
+        if n_bad:
+            raise GradcheckError(
+                f"gradcheck failed for {type(module).__name__}: backward gave {n_bad} NaN or Inf "
+                f"entries in the gradient of {label}"
+            )
         scale = float(np.abs(an).max()) if an.size else 0.0
         for idx in _entries(an, max_entries, rng):
             parts = [(1.0, "real")] + ([(1j, "imag")] if arr.dtype.kind == "c" else [])
             for unit, part in parts:
                 fd = _central_difference(objective, arr, idx, unit, eps)
+                if not np.isfinite(fd):
+                    raise GradcheckError(
+                        f"gradcheck failed for {type(module).__name__}: the finite difference at "
+                        f"{label} entry {idx} is {fd} (NaN or Inf inputs, or a forward that is not "
+                        f"finite near them; eps={eps})"
+                    )
                 value = an[idx].real if part == "real" else an[idx].imag
                 err = abs(fd - value)
                 bound = atol + rtol * max(abs(fd), abs(value), scale)
@@ -130,6 +148,15 @@ def gradcheck(
             f"(|diff| = {abs(fd - value):.3g}, {ratio:.3g} x the tolerance)"
         )
     return True
+
+
+def _as_array(x: Any, name: str) -> Any:
+    """A private copy of an input array (finite differences perturb it in place)."""
+    if not hasattr(x, "dtype") or not hasattr(x, "copy"):
+        raise TypeError(f"gradcheck: {name} must be a numpy or CuPy array, got {type(x).__name__}")
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"gradcheck: {name} must be a float or complex array, got dtype {x.dtype}")
+    return x.copy()
 
 
 def _entries(an: np.ndarray, max_entries: int | None, rng) -> list[tuple[int, ...]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import check_allocation, check_int
 from ..backend import array_module
 from ._module import Module
 
@@ -55,6 +55,10 @@ class Linear(Module):
         self.axis = check_int(axis, "axis")
         bound = 1.0 / math.sqrt(self.in_features)
         shape = (self.out_features, self.in_features)
+        check_allocation(
+            shape, self.dtype, "Linear's weight", count=2,
+            alternative="a low-rank map instead (two Linear layers through a small bottleneck)",
+        )
         self.add_parameter("weight", self.rng.uniform(-bound, bound, size=shape))
         self.has_bias = bool(bias)
         if self.has_bias:
@@ -93,7 +97,9 @@ class Linear(Module):
             if self.has_bias:
                 y += self.params["bias"][:, None]
         self._x = x
-        return y.reshape((*x.shape[:axis], self.out_features, *x.shape[axis + 1:]))
+        y = y.reshape((*x.shape[:axis], self.out_features, *x.shape[axis + 1:]))
+        self._out_shape = y.shape
+        return y
 
     def backward(self, grad_out):
         x = self._x
@@ -102,7 +108,7 @@ class Linear(Module):
         _, pre, post = self._view(x)
         nxp = array_module(x)
         w = self.params["weight"]
-        grad_out = grad_out.astype(w.dtype, copy=False)
+        grad_out = self._as_grad(grad_out, self._out_shape)
         if post == 1:
             g = grad_out.reshape(pre, self.out_features)
             x2 = x.reshape(pre, self.in_features)

@@ -28,6 +28,8 @@ def _check_pair(pred, target, d: int, name: str):
         raise ValueError(f"{name}: needs at least d={d} dimensions, got shape {tuple(pred.shape)}")
     if pred.dtype.kind != "f":
         raise TypeError(f"{name}: pred must be a real float array, got {pred.dtype}")
+    if target.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: target must be a real array, got {target.dtype}")
     return target.astype(pred.dtype, copy=False)
 
 

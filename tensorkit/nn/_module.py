@@ -199,11 +199,22 @@ class Module:
 
         Raises
         ------
+        TypeError
+            When ``state`` is not a dict or a value is not an array (a list, say).
         ValueError
-            When the keys differ (missing or unexpected names are listed) or a shape or the
-            real/complex kind does not match: typically a checkpoint of another architecture.
-            Nothing is modified in that case.
+            When the keys differ (missing or unexpected names are listed), a shape or the
+            real/complex kind does not match (typically a checkpoint of another architecture), or
+            a value holds NaN or Inf. Nothing is modified in that case.
         """
+        self._check_state(state)
+        for name, p in {**self.parameters(), **self.named_buffers()}.items():
+            nxp = array_module(p)
+            p[...] = nxp.asarray(state[name]).astype(p.dtype, copy=False)
+
+    def _check_state(self, state: Any) -> None:
+        """Every check of :meth:`load_state_dict`, changing nothing (for atomic loads)."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
         params = {**self.parameters(), **self.named_buffers()}
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
@@ -215,16 +226,22 @@ class Module:
             )
         for name, p in params.items():
             value = state[name]
+            if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+                raise TypeError(
+                    f"state[{name!r}] must be a numpy or CuPy array, got {type(value).__name__}"
+                )
             if tuple(value.shape) != tuple(p.shape):
                 raise ValueError(
                     f"state[{name!r}] has shape {tuple(value.shape)}, the model's parameter has "
                     f"{tuple(p.shape)} (a checkpoint of another architecture?)"
                 )
+            if value.dtype.kind not in "fciub":
+                raise TypeError(f"state[{name!r}] must hold numbers, got dtype {value.dtype}")
             if value.dtype.kind == "c" and p.dtype.kind != "c":
                 raise ValueError(f"state[{name!r}] is complex but the model's parameter is real")
-        for name, p in params.items():
-            nxp = array_module(p)
-            p[...] = nxp.asarray(state[name]).astype(p.dtype, copy=False)
+            n_bad = int((~array_module(value).isfinite(value)).sum())
+            if n_bad:
+                raise ValueError(f"state[{name!r}] holds {n_bad} NaN or Inf entries")
 
     def to(self, device: str) -> Module:
         """Move parameters and gradients to ``"gpu"`` or ``"cpu"``; returns self.
@@ -251,8 +268,10 @@ class Module:
         )
 
     def load(self, path: str | os.PathLike) -> Module:
-        """Load parameters saved by :meth:`save` into this model (checked); returns self."""
-        data = load_archive(path, _CHECKPOINT_FORMAT, _CHECKPOINT_VERSION)
+        """Load parameters saved by :meth:`save` into this model (checked: nothing changes when a
+        check fails, and NaN or Inf parameters are refused); returns self."""
+        # NaN parameters are refused below (load_state_dict), naming the key
+        data = load_archive(path, _CHECKPOINT_FORMAT, _CHECKPOINT_VERSION, nonfinite="allow")
         saved_class = str(data.get("module_class", ""))
         if saved_class != type(self).__name__:
             raise ValueError(
@@ -264,8 +283,11 @@ class Module:
         return self
 
     # ----------------------------------------------------------------------------- helpers
-    def _as_input(self, x: Any, name: str = "x", *, min_ndim: int = 1) -> Any:
-        """Validate an input array and cast it to the module dtype (no copy when it matches)."""
+    def _as_input(self, x: Any, name: str = "x", *, min_ndim: int = 1, allow_complex: bool = False) -> Any:
+        """Validate an input array and cast it to the module dtype (no copy when it matches).
+
+        Layers are real unless they say otherwise: complex data is a TypeError, not a silent cast.
+        """
         if not hasattr(x, "dtype") or not hasattr(x, "ndim"):
             raise TypeError(f"{name} must be a numpy or CuPy array, got {type(x).__name__}")
         if x.ndim < min_ndim:
@@ -274,10 +296,35 @@ class Module:
                 f"got shape {tuple(x.shape)}"
             )
         if x.dtype.kind == "c":
+            if not allow_complex:
+                raise TypeError(f"{type(self).__name__} is real: {name} must be real, got dtype {x.dtype}")
             return x.astype(self.complex_dtype, copy=False)
         if x.dtype.kind not in "fiub":
             raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
         return x.astype(self.dtype, copy=False)
+
+    def _as_grad(self, grad_out: Any, shape: tuple[int, ...] | None, *, allow_complex: bool = False) -> Any:
+        """``grad_out`` checked against the last forward's output ``shape`` (None: any shape) and
+        cast to the dtype.
+
+        A gradient of another shape would broadcast or reshape into a wrong answer, so it is refused.
+        """
+        layer = type(self).__name__
+        if not hasattr(grad_out, "dtype") or not hasattr(grad_out, "shape"):
+            raise TypeError(
+                f"{layer}.backward: grad_out must be a numpy or CuPy array, got {type(grad_out).__name__}"
+            )
+        if grad_out.dtype.kind == "c" and not allow_complex:
+            raise TypeError(f"{layer}.backward: grad_out must be real, got dtype {grad_out.dtype}")
+        if grad_out.dtype.kind not in "fciub":
+            raise TypeError(f"{layer}.backward: grad_out must hold numbers, got dtype {grad_out.dtype}")
+        if shape is not None and tuple(grad_out.shape) != tuple(shape):
+            raise ValueError(
+                f"{layer}.backward: grad_out has shape {tuple(grad_out.shape)}, the last forward's "
+                f"output has shape {tuple(shape)}"
+            )
+        target = self.complex_dtype if grad_out.dtype.kind == "c" else self.dtype
+        return grad_out.astype(target, copy=False)
 
     def extra_repr(self) -> str:
         """Layer settings shown by ``repr``."""

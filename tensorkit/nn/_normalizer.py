@@ -112,10 +112,12 @@ class Normalizer(Module):
 
     def forward(self, x):
         out = self.encode(x)
-        self._shape = x.shape
+        self._shape = out.shape
         return out
 
     def backward(self, grad_out):
+        # a linear map: its adjoint needs no forward, but after one the shapes must agree
+        grad_out = self._as_grad(grad_out, getattr(self, "_shape", None))
         _, scale = self._stats(grad_out)
         return grad_out / scale
 
@@ -138,8 +140,11 @@ class _Decoder(Module):
         self.normalizer = normalizer
 
     def forward(self, x):
-        return self.normalizer.decode(x)
+        out = self.normalizer.decode(x)
+        self._shape = out.shape
+        return out
 
     def backward(self, grad_out):
+        grad_out = self._as_grad(grad_out, getattr(self, "_shape", None))
         _, scale = self.normalizer._stats(grad_out)
         return grad_out * scale

@@ -87,7 +87,27 @@ class Optimizer:
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` output (checked against this model's parameters)."""
+        """Restore :meth:`state_dict` output (checked against this model's parameters; nothing
+        changes when a check fails).
+
+        Raises
+        ------
+        TypeError
+            When ``state`` is not a dict or a value is not an array.
+        ValueError
+            Missing or unexpected keys, a shape that differs, or NaN/Inf entries.
+        """
+        self._check_state(state)
+        for state_name, arrays in self.state.items():
+            for name, a in zip(self._names, arrays, strict=True):
+                a[...] = array_module(a).asarray(state[f"{state_name}/{name}"]).astype(a.dtype)
+        self.step_count = int(state["step_count"])
+        self.lr = float(state["lr"])
+
+    def _check_state(self, state: Any) -> None:
+        """Every check of :meth:`load_state_dict`, changing nothing (for atomic loads)."""
+        if not isinstance(state, dict):
+            raise TypeError(f"optimizer state must be a dict of arrays, got {type(state).__name__}")
         expected = {"step_count", "lr"} | {
             f"{s}/{n}" for s in self.state for n in self._names
         }
@@ -101,16 +121,22 @@ class Optimizer:
         for state_name, arrays in self.state.items():
             for name, a in zip(self._names, arrays, strict=True):
                 value = state[f"{state_name}/{name}"]
+                key = f"{state_name}/{name}"
+                if not hasattr(value, "shape") or not hasattr(value, "dtype"):
+                    raise TypeError(
+                        f"optimizer state {key} must be a numpy or CuPy array, got {type(value).__name__}"
+                    )
                 if tuple(value.shape) != tuple(a.shape):
                     raise ValueError(
-                        f"optimizer state {state_name}/{name} has shape {tuple(value.shape)}, "
-                        f"expected {tuple(a.shape)}"
+                        f"optimizer state {key} has shape {tuple(value.shape)}, expected {tuple(a.shape)}"
                     )
-        for state_name, arrays in self.state.items():
-            for name, a in zip(self._names, arrays, strict=True):
-                a[...] = array_module(a).asarray(state[f"{state_name}/{name}"]).astype(a.dtype)
-        self.step_count = int(state["step_count"])
-        self.lr = float(state["lr"])
+                if value.dtype.kind not in "fciub" or (value.dtype.kind == "c" and a.dtype.kind != "c"):
+                    raise TypeError(f"optimizer state {key} has dtype {value.dtype}, expected {a.dtype}")
+                n_bad = int((~array_module(value).isfinite(value)).sum())
+                if n_bad:
+                    raise ValueError(f"optimizer state {key} holds {n_bad} NaN or Inf entries")
+        check_int(_scalar(state["step_count"], "step_count"), "optimizer state step_count", minimum=0)
+        check_real(_scalar(state["lr"], "lr"), "optimizer state lr", minimum=0.0)
 
 
 class SGD(Optimizer):
@@ -270,6 +296,15 @@ class Lion(Optimizer):
         m += (1.0 - b2) * g
 
 
+def _scalar(value: Any, key: str) -> Any:
+    """The Python number inside a 0-d array (as saved in checkpoints), or ``value`` itself."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        if tuple(value.shape) != ():
+            raise ValueError(f"state {key!r} must be a scalar, got shape {tuple(value.shape)}")
+        return value.item() if value.dtype.kind in "fiub" else value
+    return value
+
+
 # ------------------------------------------------------------------------------------ schedulers
 class Scheduler:
     """Base of the learning-rate schedulers: call :meth:`step` once per epoch."""
@@ -284,6 +319,14 @@ class Scheduler:
     def lr_at(self, epoch: int) -> float:
         raise NotImplementedError
 
+    def _check_state(self, state: Any) -> None:
+        """Every check of :meth:`load_state_dict`, changing nothing (for atomic loads)."""
+        if not isinstance(state, dict) or set(state) != {"epoch", "base_lr"}:
+            found = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"scheduler state must hold 'epoch' and 'base_lr', got {found}")
+        check_int(_scalar(state["epoch"], "epoch"), "scheduler state epoch", minimum=0)
+        check_real(_scalar(state["base_lr"], "base_lr"), "scheduler state base_lr", minimum=0.0)
+
     def step(self) -> None:
         """Advance one epoch and set the optimizer's learning rate."""
         self.epoch += 1
@@ -293,8 +336,7 @@ class Scheduler:
         return {"epoch": np.asarray(self.epoch), "base_lr": np.asarray(self.base_lr)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if set(state) != {"epoch", "base_lr"}:
-            raise ValueError(f"scheduler state must hold 'epoch' and 'base_lr', got {sorted(state)}")
+        self._check_state(state)
         self.epoch = int(state["epoch"])
         self.base_lr = float(state["base_lr"])
         self.optimizer.lr = self.lr_at(self.epoch)

@@ -19,17 +19,11 @@ from .._progress import progress_bar
 from .._validation import check_int
 from ..backend import array_module, check_random_state, thread_limits
 from ..io import atomic_path, load_archive, save_archive
+from ._checkpoint import check_checkpoint
 from ._losses import Loss
 from ._module import Module
 from ._optim import Optimizer, Scheduler
-from ._processor import (
-    array_batches,
-    check_processor,
-    check_processor_state,
-    check_source,
-    processor_state,
-    set_mode,
-)
+from ._processor import array_batches, check_processor, check_source, processor_state, set_mode
 
 __all__ = ["HISTORY_KEYS", "Trainer", "plot_history"]
 
@@ -402,44 +396,32 @@ class Trainer:
         )
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Restore a checkpoint of :meth:`save_checkpoint` (all checks pass before anything changes)."""
-        data = load_archive(path, _FORMAT, _VERSION)
-        for key, obj in (("model_class", self.model), ("optimizer_class", self.optimizer)):
-            found = str(data.get(key, ""))
-            if found != type(obj).__name__:
-                raise ValueError(
-                    f"{str(path)!r} was written for a {found}, this trainer has a {type(obj).__name__}"
-                )
-        groups: dict[str, dict[str, Any]] = {"param": {}, "optim": {}, "sched": {}, "proc": {}, "history": {}}
-        for key, value in data.items():
-            head, _, tail = key.partition("/")
-            if head in groups and tail:
-                groups[head][tail] = value
-        # Validate everything first so a mismatch leaves the model untouched
-        params = {**self.model.parameters(), **self.model.named_buffers()}
-        bad = sorted(set(params) ^ set(groups["param"]))
-        bad += [k for k in params if k in groups["param"] and groups["param"][k].shape != params[k].shape]
-        if bad:
-            raise ValueError(
-                f"{str(path)!r} is a checkpoint of another architecture (mismatched parameters "
-                f"{bad[:6]}{'...' if len(bad) > 6 else ''})"
-            )
-        if (self.scheduler is None) != (not groups["sched"]):
-            raise ValueError(f"{str(path)!r} and this trainer disagree on having a scheduler")
-        check_processor_state(self.processor, groups["proc"], path)
-        if groups["proc"]:
-            self.processor.load_state_dict(groups["proc"])
-        self.optimizer.load_state_dict(groups["optim"])
-        self.model.load_state_dict(groups["param"])
+        """Restore a checkpoint of :meth:`save_checkpoint`.
+
+        All checks pass before anything changes: a checkpoint of another architecture, optimizer
+        or processor, or one with a missing or corrupted entry (NaN parameters, a bad generator
+        state, no epoch) raises ``ValueError`` naming the file and the key, and leaves model,
+        optimizer, scheduler, processor, generator, epoch and history exactly as they were.
+        """
+        data = load_archive(path, _FORMAT, _VERSION, nonfinite="allow")
+        checked = check_checkpoint(
+            data, str(path), model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+            processor=self.processor, rng=self.rng, history_keys=HISTORY_KEYS,
+        )
+        # Then assign; the processor first, as the one user-defined step that may still refuse
+        if checked["proc"]:
+            self.processor.load_state_dict(checked["proc"])
+        self.optimizer.load_state_dict(checked["optim"])
+        self.model.load_state_dict(checked["param"])
         if self.scheduler is not None:
-            self.scheduler.load_state_dict(groups["sched"])
-        self.rng.bit_generator.state = json.loads(str(data["rng_state"]))
-        self.epoch = int(data["epoch"])
-        self.history = {k: [float(v) for v in groups["history"].get(k, [])] for k in HISTORY_KEYS}
+            self.scheduler.load_state_dict(checked["sched"])
+        self.rng.bit_generator.state = checked["rng_state"]
+        self.epoch = checked["epoch"]
+        self.history = checked["history"]
 
     def _saved_epoch(self) -> int | str:
         try:
-            return int(load_archive(self.checkpoint, _FORMAT, _VERSION)["epoch"])
+            return int(load_archive(self.checkpoint, _FORMAT, _VERSION, nonfinite="allow")["epoch"])
         except ValueError:
             return "?"
 
