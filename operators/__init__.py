@@ -10,6 +10,18 @@ from ._fno import FNO, TFNO, FNOBlock
 from ._joint import JointSpectralWeight
 from ._mgtfno import MGTFNO
 from ._patching import MultigridPatching2D
+from ._plots import plot_error_vs_parameters, plot_fields, plot_learning_curves
 from ._spectral_conv import SpectralConv
 
-__all__ = ["FNO", "MGTFNO", "TFNO", "FNOBlock", "JointSpectralWeight", "MultigridPatching2D", "SpectralConv"]
+__all__ = [
+    "FNO",
+    "MGTFNO",
+    "TFNO",
+    "FNOBlock",
+    "JointSpectralWeight",
+    "MultigridPatching2D",
+    "SpectralConv",
+    "plot_error_vs_parameters",
+    "plot_fields",
+    "plot_learning_curves",
+]
