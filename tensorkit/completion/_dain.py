@@ -9,6 +9,7 @@ import numpy as np
 
 from .._validation import check_int, check_real
 from ..backend import array_module, check_random_state, to_numpy
+from ..observed import ObservedTensor
 from ._neural import NeuralCompletion, check_observed
 
 __all__ = ["DAIN", "DAINAugmentation", "dain_augment"]
@@ -88,7 +89,6 @@ def dain_augment(
     Returns
     -------
     DAINAugmentation
-        ``augmented`` is built with ``type(obs)(indices, values, shape)``.
 
     Notes
     -----
@@ -102,9 +102,7 @@ def dain_augment(
     >>> import numpy as np
     >>> from tensorkit.completion._dain import dain_augment
     >>> from tensorkit.completion._neural import NeuralCompletion
-    >>> class Cells:  # any ObservedTensor-like class with this constructor
-    ...     def __init__(self, indices, values, shape):
-    ...         self.indices, self.values, self.shape = indices, values, shape
+    >>> from tensorkit.observed import ObservedTensor as Cells
     >>> rng = np.random.default_rng(0)
     >>> idx = np.argwhere(np.ones((6, 5, 4), dtype=bool))[rng.permutation(120)[:60]]
     >>> val = np.sin(idx.sum(axis=1)).astype(float)
@@ -121,7 +119,7 @@ def dain_augment(
     if validation is None:
         raise ValueError("dain_augment needs validation cells: the influence is measured on them")
     if model is None:
-        if not hasattr(obs, "shape"):
+        if not isinstance(obs, ObservedTensor):
             raise TypeError(f"obs must be an ObservedTensor, got {type(obs).__name__}")
         model = NeuralCompletion(tuple(obs.shape), random_state=rng)
     elif not isinstance(model, NeuralCompletion):
@@ -149,7 +147,7 @@ def dain_augment(
     observed = np.concatenate([host_idx, to_numpy(val_idx)])
     new_idx = _draw_cells(entity, requested, observed, rng)
     labels = to_numpy(model.predict(new_idx))
-    augmented = type(obs)(new_idx, labels, tuple(model.shape))
+    augmented = ObservedTensor(new_idx, labels, tuple(model.shape))
     return DAINAugmentation(
         augmented=augmented,
         cell_importance=cell,
@@ -185,9 +183,7 @@ class DAIN:
     --------
     >>> import numpy as np
     >>> from tensorkit.completion._dain import DAIN
-    >>> class Cells:
-    ...     def __init__(self, indices, values, shape):
-    ...         self.indices, self.values, self.shape = indices, values, shape
+    >>> from tensorkit.observed import ObservedTensor as Cells
     >>> idx = np.argwhere(np.ones((6, 5, 4), dtype=bool))[np.random.default_rng(0).permutation(120)[:60]]
     >>> val = np.cos(idx.sum(axis=1)).astype(float)
     >>> train, valid = Cells(idx[:40], val[:40], (6, 5, 4)), Cells(idx[40:], val[40:], (6, 5, 4))
@@ -237,7 +233,7 @@ class DAIN:
         self.augmented = result.augmented
         self.extras = result.extras
         nxp = array_module(obs.indices)
-        union = type(obs)(
+        union = ObservedTensor(
             nxp.concatenate([obs.indices, nxp.asarray(self.augmented.indices)]),
             nxp.concatenate([obs.values, nxp.asarray(self.augmented.values).astype(obs.values.dtype)]),
             self.shape,

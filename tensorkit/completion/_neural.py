@@ -15,6 +15,8 @@ from .._validation import check_int, check_real
 from ..backend import array_module, check_random_state, to_numpy
 from ..nn import Adam, Linear, Module, MSELoss, ReLU, Sequential
 from ..nn._embedding import Embedding
+from ..observed import ObservedTensor
+from ._metrics import rmse
 
 __all__ = ["NeuralCompletion", "check_cells", "check_observed"]
 
@@ -211,9 +213,7 @@ class NeuralCompletion(Module):
         indices, values = check_observed(obs, self.shape, "obs")
         if indices.shape[0] == 0:
             raise ValueError("obs has no observed cells to train on")
-        if validation is not None:
-            val_indices, val_values = check_observed(validation, self.shape, "validation")
-            if val_indices.shape[0] == 0:
+        if validation is not None and check_observed(validation, self.shape, "validation")[0].shape[0] == 0:
                 raise ValueError("validation has no observed cells")
         epochs = check_int(epochs, "epochs", minimum=1)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -248,7 +248,7 @@ class NeuralCompletion(Module):
                 train_rmse.append(math.sqrt(total / n))
                 score = train_rmse[-1]
                 if validation is not None:
-                    score = _rmse(to_numpy(self.predict(val_indices)), to_numpy(val_values))
+                    score = rmse(self, validation)
                     val_rmse.append(score)
                 if score < best or validation is None:
                     best, self.best_epoch, stale = score, epoch, 0
@@ -277,7 +277,7 @@ class NeuralCompletion(Module):
 
 def check_observed(obs: Any, shape: tuple[int, ...], name: str) -> tuple[Any, Any]:
     """Indices (int64, checked against ``shape``) and values of an observed-cells object."""
-    if not all(hasattr(obs, a) for a in ("indices", "values", "shape")):
+    if not isinstance(obs, ObservedTensor):
         raise TypeError(f"{name} must be an ObservedTensor, got {type(obs).__name__}")
     if tuple(obs.shape) != tuple(shape):
         raise ValueError(f"{name} has shape {tuple(obs.shape)}, the model was built for {tuple(shape)}")
@@ -319,7 +319,3 @@ def check_cells(indices: Any, shape: tuple[int, ...], name: str, nxp: Any) -> An
                 )
     return indices
 
-
-def _rmse(pred: np.ndarray, target: np.ndarray) -> float:
-    diff = pred.astype(np.float64) - target
-    return float(np.sqrt(np.mean(diff * diff)))
