@@ -4,7 +4,7 @@ Operators (random ``S`` applied without forming it): dense :class:`GaussianSketc
 :class:`SRDCT`; sparse :class:`CountSketch`, :class:`SparseSign`; :class:`ComposedSketch` (sparse
 then dense, e.g. :func:`sparse_then_gaussian`); :class:`KroneckerSketch` for tensor-product rows.
 Solvers: :func:`lstsq` (LAPACK, sketch-and-solve, sketch-and-precondition) and its building blocks
-:func:`sketched_solve` and :func:`preconditioned_cg`, which :mod:`tensorkit.distributed` reuses
+:func:`sketched_solve`, :func:`refined_cg` (SPIR) and :func:`preconditioned_cg`, which :mod:`tensorkit.distributed` reuses
 with :mod:`tensorkit.sketch.planning` (sketch sizes, seeds, option checks).
 
 >>> import numpy as np
@@ -21,7 +21,7 @@ from . import planning
 from ._base import SketchOperator
 from ._composed import ComposedSketch, make_sketch, sparse_then_gaussian
 from ._dense import SRDCT, SRHT, GaussianSketch
-from ._iteration import preconditioned_cg
+from ._iteration import RefinedSolution, preconditioned_cg, refined_cg
 from ._kronecker import KroneckerSketch
 from ._lstsq import METHODS, LstsqResult, linf_error, lstsq
 from ._solve import sketched_solve
@@ -29,6 +29,7 @@ from ._sparse import CountSketch, SparseSign
 
 __all__ = [
     "METHODS",
+    "RefinedSolution",
     "SRDCT",
     "SRHT",
     "ComposedSketch",
@@ -43,6 +44,7 @@ __all__ = [
     "make_sketch",
     "planning",
     "preconditioned_cg",
+    "refined_cg",
     "sketched_solve",
     "sparse_then_gaussian",
 ]

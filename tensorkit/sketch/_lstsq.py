@@ -27,15 +27,24 @@ import numpy as np
 from .. import _kernels
 from .._info import Info
 from .._validation import as_float_array, check_choice, check_int
-from ..backend import get_namespace, native, resolve_backend
+from ..backend import get_namespace, native, resolve_backend, to_numpy
 from ._base import SketchOperator, as_matrix
 from ._composed import make_sketch, sparse_then_gaussian
 from ._dense import GaussianSketch
-from ._iteration import preconditioned_cg
+from ._iteration import refined_cg
 from ._kronecker import KroneckerSketch
 from ._solve import sketch_problem, sketched_solve
 from ._sparse import CountSketch
-from .planning import check_iteration_options, first_stage_size, seed_from, sketch_size_for
+from .planning import (
+    check_iteration_options,
+    column_norms,
+    default_tol,
+    first_stage_size,
+    norm_estimate,
+    power_of_two_scale,
+    seed_from,
+    sketch_size_for,
+)
 
 __all__ = ["METHODS", "LstsqResult", "linf_error", "lstsq"]
 
@@ -60,17 +69,19 @@ class LstsqResult:
         Numerical rank found by ``"direct"`` (None otherwise).
     info : Info
         How the solve ended: ``method``, ``iterations`` (Krylov iterations; 0 for ``"direct"`` and
-        ``"sketch_solve"``), ``converged`` (whether the iteration met ``tol``; True for the
-        non-iterative methods), ``rel_error`` (the estimated relative residual excess, see
-        :attr:`excess_estimate`; None when not estimated), ``history`` (the estimated excess after
-        the warm start and each iteration of ``"sketch_precondition"``) and ``extras``
-        (``sketch``, ``sketch_size`` for the sketched methods).
+        ``"sketch_solve"``), ``converged`` (whether LSQR's rule met ``tol``, or the rounding floor
+        was reached; True for the non-iterative methods), ``rel_error`` (the relative
+        normal-equation residual ``||A^T r|| / (||A|| ||r||)`` of the returned ``x``, see
+        :attr:`excess_estimate`; None when not computed), ``history`` (its value at the warm start
+        and after each refinement of ``"sketch_precondition"``) and ``extras`` (``sketch``,
+        ``sketch_size``; ``refinements``, ``stopped`` and ``norm_A`` for
+        ``"sketch_precondition"``; ``fallback`` when a sketched method was solved directly).
     method, iterations, converged : read from :attr:`info`
     excess_estimate : float
-        For ``"sketch_precondition"``, the estimated relative residual excess
-        ``||A x - b|| / ||A x* - b|| - 1`` reached (largest over right-hand sides); 0 for
-        ``"direct"``; NaN for ``"sketch_solve"`` (not estimated; its expectation is about
-        ``d / (2 (m - d - 1))`` for a Gaussian sketch).
+        ``info.rel_error`` (the name is kept from when it estimated the residual excess): for
+        ``"sketch_precondition"`` the relative normal-equation residual (largest over right-hand
+        sides); 0 for ``"direct"``; NaN for ``"sketch_solve"`` (not computed; its residual excess
+        is about ``d / (2 (m - d - 1))`` for a Gaussian sketch).
     """
 
     x: Any
@@ -97,7 +108,7 @@ class LstsqResult:
 
     @property
     def excess_estimate(self) -> float:
-        """The estimated relative residual excess (NaN when not estimated)."""
+        """``info.rel_error`` (NaN when not computed)."""
         return math.nan if self.info.rel_error is None else self.info.rel_error
 
 
@@ -108,7 +119,7 @@ def lstsq(
     method: str = "auto",
     sketch: str | SketchOperator = "auto",
     sketch_size: int | None = None,
-    tol: float = 1e-12,
+    tol: float | None = None,
     n_iter_max: int | None = None,
     random_state: Any = None,
     backend: str | None = None,
@@ -128,8 +139,10 @@ def lstsq(
         ``"sketch_solve"``: ``x' = argmin ||S A x - S b||`` (one shot). With a dense sketch of
         ``m >= 4 d`` rows (Song et al. 2023), ``||x' - x*||_inf <= eps / sqrt(d) ||A x* - b||
         ||A^+||`` with ``eps`` of order ``sqrt(d log d / m)``; see :func:`linf_error`.
-        ``"sketch_precondition"``: the LAPACK answer (to ``tol``) by CG on ``A R^-1`` with ``R``
-        from a QR of ``S A``, warm-started from the sketch-and-solve answer.
+        ``"sketch_precondition"``: the LAPACK answer by sketch-and-precondition with iterative
+        refinement (SPIR, :func:`~tensorkit.sketch.refined_cg`): ``R`` from a QR of ``S A``,
+        warm start from the sketch-and-solve answer, then corrections solved by CG on
+        ``A R^-1``, each from a residual ``b - A x`` recomputed in working precision.
         ``"auto"``: ``"direct"`` for small or nearly square problems (``n < 10 d`` or
         ``n d < 2e5``), ``"sketch_solve"`` when ``tol >= 0.5``, otherwise
         ``"sketch_precondition"``; a rank-deficient ``A`` falls back to ``"direct"``
@@ -137,17 +150,22 @@ def lstsq(
     sketch : str or SketchOperator
         ``"auto"``: for ``"sketch_solve"`` a sparse sign sketch to ``8 d``-``16 d`` rows, then a Gaussian
         (dense, so the l-infinity guarantee holds; plain Gaussian when ``n`` is small); for
-        ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters).
+        ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters), or a
+        Gaussian when ``n < 4 m`` (a CountSketch with few rows per bucket loses rank).
         Or one of ``"gaussian"``, ``"srht"``, ``"srdct"``, ``"countsketch"``, ``"sparse_sign"``,
         or an operator (whose ``sketch_size`` is used).
     sketch_size : int, optional
         Rows ``m >= d`` of the sketch. Default ``4 d`` for ``"sketch_solve"``; for
         ``"sketch_precondition"`` a size balancing the QR of the sketch against iterations
         (:func:`~tensorkit.sketch.planning.sketch_size_for`).
-    tol : float
-        The accuracy target: relative residual excess ``||A x - b|| / ||A x* - b|| - 1`` for
-        ``"sketch_precondition"`` (estimated from the CG coefficients and the embedding bound; the
-        iteration stops once the estimate is below ``tol``). Any positive number.
+    tol : float, optional
+        LSQR's stopping rule for ``"sketch_precondition"``: ``||A^T r|| <= tol ||A|| ||r||`` (or
+        ``||r|| <= tol (||A|| ||x|| + ||b||)`` for consistent systems), checked on a recomputed
+        residual, ``||A||`` estimated from ``R``. Default: ``eps`` of the dtype, which gives ``x``
+        to LAPACK's forward accuracy (within a small multiple of ``cond(A) eps`` of LAPACK's ``x``
+        when the residual is small; the iteration stops at the rounding floor of computing
+        ``A^T r`` when the rule is out of reach). A looser ``tol`` (e.g. ``1e-8``) is faster.
+        ``tol >= 0.5`` makes ``"auto"`` choose ``"sketch_solve"``.
     n_iter_max : int, optional
         Iteration cap (default 100); reaching it warns and sets ``converged=False``.
     random_state : int, numpy.random.Generator or None
@@ -159,8 +177,14 @@ def lstsq(
     Returns
     -------
     LstsqResult
-        With ``info`` (:class:`tensorkit.extend.Info`): iterations, converged, the estimated
-        residual excess as ``rel_error`` and its history.
+        With ``info`` (:class:`tensorkit.extend.Info`): iterations, converged, the relative
+        normal-equation residual ``||A^T r|| / (||A|| ||r||)`` as ``rel_error`` and its history.
+
+    Notes
+    -----
+    Scale: ``A`` and ``b`` are multiplied by powers of two (exact) chosen from their sketches
+    before anything is squared, so any finite input gives the answer of the unscaled problem;
+    ``residual_norm`` and ``rel_error`` refer to the unscaled problem.
 
     Raises
     ------
@@ -171,7 +195,9 @@ def lstsq(
         Shape mismatch, ``n < d`` or ``sketch_size < d`` for the sketched methods, non-finite
         entries, bad options.
     numpy.linalg.LinAlgError
-        From the sketched methods when ``A`` is numerically rank deficient (use ``"direct"``).
+        From the sketched methods when ``A`` is numerically rank deficient (seen on ``R`` of the
+        sketch, confirmed by an SVD of ``A``; a sketch that lost rank of a full-rank ``A`` falls
+        back to LAPACK, noted in ``info.extras["fallback"]``). Use ``"direct"``.
 
     References
     ----------
@@ -187,15 +213,17 @@ def lstsq(
     >>> A = rng.standard_normal((4000, 20)); b = rng.standard_normal(4000)
     >>> res = lstsq(A, b, method="sketch_precondition", random_state=0)
     >>> x_np = np.linalg.lstsq(A, b, rcond=None)[0]
-    >>> bool(np.linalg.norm(A @ res.x - b) / np.linalg.norm(A @ x_np - b) - 1 <= 1e-12)
+    >>> bool(np.linalg.norm(res.x - x_np) <= 1e-14 * np.linalg.norm(x_np))
     True
-    >>> res.info.converged, res.info.rel_error <= 1e-12, len(res.info.history) == res.iterations + 1
-    (True, True, True)
+    >>> res.info.converged, len(res.info.history) == res.info.extras["refinements"] + 1
+    (True, True)
     """
     check_choice(method, "method", METHODS)
     A, B, vector, xp = _check_problem(A, b)
     n, d = A.shape
     tol, n_iter_max = check_iteration_options(tol, n_iter_max, max_iter)
+    if tol is None:
+        tol = default_tol(A.dtype)
     if sketch_size is not None:
         check_int(sketch_size, "sketch_size", minimum=1)
     backend = resolve_backend(backend, A, B)
@@ -217,14 +245,13 @@ def lstsq(
     else:
         op = _build_sketch(sketch, sketch_size, chosen, n, d, random_state)
         try:
-            if chosen == "sketch_solve":
-                result = _sketch_solve(A, B, op, backend, xp)
-            else:
-                result = _sketch_precondition(A, B, op, backend, tol, n_iter_max, xp)
+            result = _sketched(A, B, op, chosen, backend, tol, n_iter_max, xp)
         except np.linalg.LinAlgError:
-            if method != "auto":
+            # The sketch may have lost rank where A has not (a confirmation by SVD): then LAPACK.
+            if method != "auto" and _rank(A, xp) < d:
                 raise
             result = _direct(A, B, xp)
+            result.info.extras["fallback"] = f"the sketch of A lost rank; solved {chosen!r} directly"
     if vector:
         result.x = result.x[:, 0]
         result.residual_norm = float(result.residual_norm[0])
@@ -251,6 +278,17 @@ def linf_error(A: Any, b: Any, x: Any, *, x_star: Any = None) -> Any:
     -------
     float, or array (k,) for several right-hand sides
 
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When ``A`` is numerically singular (``sigma_min <= max(n, d) eps sigma_max``): ``||A^+||``
+        is unbounded.
+    ValueError
+        When ``b`` lies in the range of ``A`` (the optimal residual is at rounding level, below
+        ``10 d eps (||A|| ||x*|| + ||b||)``), when shapes disagree or data is not finite.
+    TypeError
+        For complex or non-numeric data.
+
     Examples
     --------
     >>> import numpy as np
@@ -260,63 +298,91 @@ def linf_error(A: Any, b: Any, x: Any, *, x_star: Any = None) -> Any:
     0.7071067811865476
     """
     A, B, vector, xp = _check_problem(A, b)
+    A = as_float_array(A, "A", allow_complex=False, xp=xp)
+    B = as_float_array(B, "b", allow_complex=False, xp=xp)
     nxp = native(xp)
     d = A.shape[1]
     X, _, _ = as_matrix(x, "x", xp=xp)
     if X.shape != (d, B.shape[1]):
-        raise ValueError(f"x must have shape {(d,) if vector else (d, B.shape[1])}, got {x.shape}")
+        raise ValueError(f"x must have shape {(d,) if vector else (d, B.shape[1])}, got {tuple(x.shape)}")
     if x_star is None:
         X_star = nxp.linalg.lstsq(A, B, rcond=None)[0]
     else:
         X_star, _, _ = as_matrix(x_star, "x_star", xp=xp)
         if X_star.shape != X.shape:
-            raise ValueError(f"x_star must have the shape of x {tuple(x.shape)}, got {x_star.shape}")
-    sigma_min = float(xp.linalg.svdvals(A)[-1])
-    if sigma_min <= 0.0:
-        raise np.linalg.LinAlgError("A is singular: ||A^+|| is infinite, eps_eff is undefined")
-    r_star = nxp.linalg.norm(A @ X_star - B, axis=0)
-    if not bool(xp.all(r_star > 0)):
-        raise ValueError("b lies in the range of A (zero optimal residual): eps_eff is undefined; "
-                         "the sketched answer is then exact up to rounding")
-    err = xp.max(xp.abs(X - X_star), axis=0)
-    eps = math.sqrt(d) * err * sigma_min / r_star
-    return float(eps[0]) if vector else eps
+            raise ValueError(f"x_star must have the shape of x {tuple(x.shape)}, got {tuple(x_star.shape)}")
+    sigma = to_numpy(xp.linalg.svdvals(A)).astype(np.float64)
+    eps = float(np.finfo(A.dtype).eps)
+    if not sigma[-1] > max(A.shape) * eps * sigma[0]:
+        raise np.linalg.LinAlgError(
+            f"A is numerically singular (sigma_min / sigma_max = {sigma[-1] / sigma[0]:.1e} <= "
+            f"max(n, d) eps): ||A^+|| is unbounded, eps_eff is undefined")
+    r_star = to_numpy(column_norms(A @ X_star - B, xp)).astype(np.float64)
+    floor = 10.0 * d * eps * (sigma[0] * to_numpy(column_norms(X_star, xp)) + to_numpy(column_norms(B, xp)))
+    if not np.all(r_star > floor):
+        raise ValueError("b lies in the range of A (optimal residual at rounding level): eps_eff is "
+                         "undefined; the sketched answer is then exact up to rounding")
+    err = to_numpy(xp.max(xp.abs(X - X_star), axis=0)).astype(np.float64)
+    # In logarithms: err, sigma_min and r_star may each be near the ends of the float range.
+    with np.errstate(divide="ignore"):
+        eps_eff = np.sqrt(d) * np.exp(np.log(err) + np.log(sigma[-1]) - np.log(r_star))
+    return float(eps_eff[0]) if vector else eps_eff
 
 
 # --- the three methods ------------------------------------------------------------------------
 
 
 def _direct(A, B, xp) -> LstsqResult:
-    as_float_array(A, "A", allow_complex=False, xp=xp)
-    as_float_array(B, "b", allow_complex=False, xp=xp)
+    A = as_float_array(A, "A", allow_complex=False, xp=xp)
+    B = as_float_array(B, "b", allow_complex=False, xp=xp)
     nxp = native(xp)
+    # LAPACK's gelsd rescales A and b itself; the residual norms are taken without squaring.
     X, _, rank, _ = nxp.linalg.lstsq(A, B, rcond=None)
-    res = nxp.linalg.norm(A @ X - B, axis=0)
+    res = column_norms(A @ X - B, xp)
     return LstsqResult(X, res, Info("direct", rel_error=0.0), rank=int(rank))
 
 
-def _sketch_solve(A, B, op, backend, xp) -> LstsqResult:
+def _sketched(A, B, op, method, backend, tol, n_iter_max, xp) -> LstsqResult:
+    """Sketch-and-solve or SPIR on ``s_A A`` and ``s_b b`` (exact powers of two: nothing squared
+    overflows or underflows), unscaled at the end."""
     SA, SB = sketch_problem(A, B, op, backend, xp)
-    _, X = sketched_solve(SA, SB, A.shape)
-    res = native(xp).linalg.norm(A @ X - B, axis=0)
-    return _sketched_result(X, res, op, Info("sketch_solve"))
+    p_a, p_b = 1.0, 1.0
+    if SA is None:  # the sketch overflowed on finite data: scale A and b first, then sketch again
+        p_a = float(power_of_two_scale(float(xp.max(xp.abs(A)))))
+        p_b = xp.asarray(power_of_two_scale(xp.max(xp.abs(B), axis=0), xp), dtype=B.dtype)
+        A, B = A * p_a, B * p_b
+        SA, SB = sketch_problem(A, B, op, backend, xp)
+    s_a = float(power_of_two_scale(float(xp.max(xp.abs(SA)))))
+    s_b = xp.asarray(power_of_two_scale(xp.max(xp.abs(SB), axis=0), xp), dtype=B.dtype)
+    if s_a != 1.0:
+        A, SA = A * s_a, SA * s_a
+    if bool(xp.any(s_b != 1.0)):
+        B, SB = B * s_b, SB * s_b
+    s_a, s_b = s_a * p_a, s_b * p_b
+    R, X = sketched_solve(SA, SB, A.shape)
+    if method == "sketch_solve":
+        res = column_norms(A @ X - B, xp)
+        info = Info("sketch_solve")
+    else:
+        def normal_op(W, cols, subtract_b):
+            return _kernels.normal_matvec(A, W, B[:, cols] if subtract_b else None, backend)
 
-
-def _sketch_precondition(A, B, op, backend, tol, n_iter_max, xp) -> LstsqResult:
-    SA, SB = sketch_problem(A, B, op, backend, xp)
-    R, X0 = sketched_solve(SA, SB, A.shape)
-
-    def normal_op(W, cols, subtract_b):
-        return _kernels.normal_matvec(A, W, B[:, cols] if subtract_b else None, backend)
-
-    history: list[float] = []
-    X, res, its, converged, excess = preconditioned_cg(
-        normal_op, R, X0, native(xp).linalg.norm(B, axis=0), tol, n_iter_max, op.sketch_size,
-        history=history,
-    )
-    info = Info("sketch_precondition", iterations=its, converged=converged, rel_error=excess,
-                history=history)
+        norm_A = norm_estimate(R)
+        history: list[float] = []
+        sol = refined_cg(normal_op, R, X, norm_A, column_norms(B, xp), tol, n_iter_max,
+                         op.sketch_size, history=history)
+        X, res = sol.x, sol.residual_norm
+        info = Info("sketch_precondition", iterations=sol.iterations, converged=sol.converged,
+                    rel_error=sol.ratio, history=history)
+        info.extras.update(refinements=sol.refinements, stopped=sol.stopped, norm_A=norm_A / s_a)
+    X = X * (s_a / s_b)
+    res = res / s_b
     return _sketched_result(X, res, op, info)
+
+
+def _rank(A, xp) -> int:
+    """Numerical rank of ``A`` by SVD, with numpy's threshold ``sigma_max max(n, d) eps``."""
+    return int(native(xp).linalg.matrix_rank(A))
 
 
 def _sketched_result(X, residual_norm, op, info) -> LstsqResult:
@@ -354,7 +420,11 @@ def _build_sketch(sketch, sketch_size, method, n, d, random_state) -> SketchOper
     seed = seed_from(random_state)
     if sketch == "auto":
         if method == "sketch_precondition":
-            return CountSketch(m, random_state=seed)
+            # A CountSketch hashing few rows per bucket collides rows and can lose rank (n near
+            # m: certainly); a Gaussian keeps it, and costs little there.
+            if n >= 4 * m:
+                return CountSketch(m, random_state=seed)
+            return GaussianSketch(m, random_state=seed)
         first = first_stage_size(n, d)
         if n <= 2 * first:
             return GaussianSketch(m, random_state=seed)

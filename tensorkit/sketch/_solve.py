@@ -72,7 +72,8 @@ def sketched_solve(SA: Any, SB: Any, shape: tuple[int, int]) -> tuple[Any, Any]:
 
 def sketch_problem(A, B, op, backend, xp):
     """``S A`` and ``S B``; a non-finite sketch means non-finite data, reported by argument name
-    (checking the small sketch instead of ``A`` saves a full pass)."""
+    (checking the small sketch instead of ``A`` saves a full pass), or finite data so large that
+    the sketch overflowed: then ``(None, None)``, for the caller to scale and sketch again."""
     SA = op.apply(A, backend=backend)
     SB = op.apply(B, backend=backend)
     finite_a = bool(xp.all(xp.isfinite(SA)))
@@ -82,7 +83,7 @@ def sketch_problem(A, B, op, backend, xp):
     if not finite_b:
         as_float_array(B, "b", allow_complex=False, xp=xp)
     if not (finite_a and finite_b):
-        raise ValueError("the sketch of A overflowed: scale A and b down")
+        return None, None
     return SA, SB
 
 

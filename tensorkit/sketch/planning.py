@@ -9,13 +9,16 @@ use to pick the same sketch for the same problem:
 - :func:`sketch_size_for`: the default (or the checked user) sketch size of a method;
 - :func:`seed_from`: the one integer seed that fixes every draw of an operator;
 - :func:`working_dtype`: the floating dtype an input is solved in;
-- :func:`check_iteration_options`: ``tol`` and ``n_iter_max`` (with the deprecated ``max_iter``).
+- :func:`check_iteration_options`: ``tol`` and ``n_iter_max`` (with the deprecated ``max_iter``);
+- :func:`default_tol`: the default ``tol`` of the exact solver (LAPACK's accuracy);
+- :func:`power_of_two_scale`, :func:`column_norms`, :func:`norm_estimate`: the scale-safe pieces
+  (exact rescaling, overflow-free norms, ``||A||_2`` from the preconditioner ``R``).
 
 Examples
 --------
 >>> from tensorkit.sketch.planning import precondition_size, sketch_size_for
 >>> precondition_size(200_000, 100)
-9600
+12800
 >>> sketch_size_for("sketch_solve", 2000, 10)
 40
 """
@@ -35,7 +38,11 @@ from ..backend import check_random_state
 __all__ = [
     "DEFAULT_N_ITER_MAX",
     "check_iteration_options",
+    "column_norms",
+    "default_tol",
     "first_stage_size",
+    "norm_estimate",
+    "power_of_two_scale",
     "precondition_size",
     "seed_from",
     "sketch_size_for",
@@ -54,23 +61,24 @@ _FIRST_STAGE_FACTOR = 16
 def precondition_size(n: int, d: int) -> int:
     """Sketch rows for the preconditioner: minimize QR flops ``2 m d^2`` plus passes over ``A``.
 
-    The iteration count to reach ``tol = 1e-12`` is about ``27 / ln(m / d)``; one pass costs like
-    ``c n d`` with ``c`` near 3 flops per entry on a memory-bound machine, so ``m`` minimizes
-    ``2 m d^2 + 6 (2 + 27 / ln(m / d)) n d`` over ``m / d`` in ``{2, 3, 4, 6, ..., 128}``. Capped at
+    The iteration count to reach LAPACK's accuracy (the ``A``-norm error from about ``sqrt(d / m)``
+    to ``1e-16`` relative, a factor ``sqrt(d / m)`` per iteration) is about ``70 / ln(m / d)``; one
+    pass costs like ``c n d`` with ``c`` near 3 flops per entry on a memory-bound machine, so ``m``
+    minimizes ``2 m d^2 + 6 (3 + 70 / ln(m / d)) n d`` over ``m / d`` in ``{2, 3, 4, 6, ..., 128}``. Capped at
     ``n / 2`` (beyond that the sketch is no cheaper than the problem), at most ``n`` and at least ``d``.
 
     Examples
     --------
     >>> from tensorkit.sketch.planning import precondition_size
     >>> precondition_size(4000, 20), precondition_size(30, 20)
-    (960, 30)
+    (1920, 30)
     """
     best, best_cost = 2 * d, math.inf
     for ratio in (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128):
         m = ratio * d
         if m > n // 2:
             break
-        passes = 2 + 27.0 / math.log(ratio)
+        passes = 3 + 70.0 / math.log(ratio)
         cost = 2.0 * m * d * d + 6.0 * passes * n * d
         if cost < best_cost:
             best, best_cost = m, cost
@@ -185,17 +193,17 @@ def working_dtype(dtype: Any, name: str) -> np.dtype:
     return check_dtype(dt, name)
 
 
-def check_iteration_options(tol: Any, n_iter_max: Any, max_iter: Any = None) -> tuple[float, int]:
+def check_iteration_options(tol: Any, n_iter_max: Any, max_iter: Any = None) -> tuple[float | None, int]:
     """``tol`` (target relative residual excess) and the iteration cap, checked.
 
-    ``tol`` is a positive finite number: a residual excess above 1 is a meaningful target for
-    sketch-and-solve, so the accuracy target is not limited to ``(0, 1)`` here. ``max_iter`` is the
+    ``tol`` is a positive finite number (a target above 1 is meaningful for sketch-and-solve, so it
+    is not limited to ``(0, 1)`` here), or None for :func:`default_tol` (returned as None). ``max_iter`` is the
     deprecated name of ``n_iter_max`` (a ``DeprecationWarning`` points at the caller's caller, the
     user of the public solver).
 
     Returns
     -------
-    tol : float
+    tol : float or None
     n_iter_max : int
         :data:`DEFAULT_N_ITER_MAX` when neither is given.
 
@@ -206,7 +214,8 @@ def check_iteration_options(tol: Any, n_iter_max: Any, max_iter: Any = None) -> 
     ValueError
         For ``tol <= 0``, a non-finite ``tol`` or a negative cap.
     """
-    tol = check_real(tol, "tol", minimum=0.0, strict_minimum=True)
+    if tol is not None:
+        tol = check_real(tol, "tol", minimum=0.0, strict_minimum=True)
     name = "n_iter_max"
     if max_iter is not None:
         if n_iter_max is not None:
@@ -218,3 +227,102 @@ def check_iteration_options(tol: Any, n_iter_max: Any, max_iter: Any = None) -> 
     if n_iter_max is None:
         return tol, DEFAULT_N_ITER_MAX
     return tol, check_int(n_iter_max, name, minimum=0)
+
+
+def default_tol(dtype: Any) -> float:
+    """The default ``tol`` of the exact solver: the unit roundoff ``eps`` of ``dtype``.
+
+    With LSQR's rule ``||A^T r|| <= tol ||A|| ||r||`` at ``tol = eps`` (or the rounding floor of
+    computing ``A^T r``, whichever is larger), ``x`` has LAPACK's forward accuracy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.sketch.planning import default_tol
+    >>> default_tol(np.float64) == float(np.finfo(np.float64).eps)
+    True
+    """
+    return float(np.finfo(dtype).eps)
+
+
+def power_of_two_scale(max_abs: Any, xp: Any = None) -> Any:
+    """The power of two ``s`` with ``s * max_abs`` in ``[0.5, 1)`` (1 where ``max_abs`` is 0 or
+    already within ``[2^-100, 2^100]``, so well-scaled data is never copied).
+
+    Multiplying by a power of two is exact, so solving for ``s_A A`` and ``s_b b`` and unscaling
+    ``x = x_s s_A / s_b`` changes no digit while every square stays far from overflow and underflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.sketch.planning import power_of_two_scale
+    >>> np.log2(power_of_two_scale(np.array([3e-160, 2.0, 0.0, 1e200]))).tolist()
+    [529.0, 0.0, 0.0, -665.0]
+    """
+    nxp = np if xp is None else _native(xp)
+    values = nxp.asarray(max_abs, dtype=nxp.float64)
+    _, exponent = nxp.frexp(values)
+    safe = (values == 0) | ((values >= 2.0**-100) & (values <= 2.0**100))
+    return nxp.where(safe, 1.0, nxp.ldexp(nxp.ones_like(values), -exponent))
+
+
+def column_norms(M: Any, xp: Any) -> Any:
+    """Euclidean norms of the columns of ``M`` (2-D, namespace ``xp``) without overflow or
+    underflow: each column is scaled by a power of two near its largest entry first, as LAPACK's
+    ``nrm2`` does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.backend import get_namespace
+    >>> from tensorkit.sketch.planning import column_norms
+    >>> M = np.array([[3e200, 3e-200], [4e200, 4e-200]])
+    >>> bool(np.allclose(column_norms(M, get_namespace(M)) / [5e200, 5e-200], 1.0))
+    True
+    """
+    peak = xp.max(xp.abs(M), axis=0)
+    nxp = _native(xp)
+    _, exponent = nxp.frexp(peak)
+    scale = nxp.ldexp(nxp.ones_like(peak), -exponent)
+    scaled = M * scale
+    return xp.sqrt(xp.sum(scaled * scaled, axis=0)) / scale
+
+
+def norm_estimate(R: Any, *, n_steps: int = 12) -> float:
+    """``||R||_2`` by power iteration on ``R^T R`` (a few ``d^2`` steps, from a fixed start).
+
+    For ``R`` from the QR of an embedding ``S A`` this is ``||A||_2`` within the embedding
+    distortion ``1 +- sqrt(d / m)``: the ``||A||`` of LSQR's stopping rule, without a pass over ``A``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.sketch.planning import norm_estimate
+    >>> round(norm_estimate(np.diag([3.0, 1.0, 0.5])), 12)
+    3.0
+    """
+    from ..backend import get_namespace
+
+    xp = get_namespace(R)
+    d = R.shape[0]
+    peak = float(xp.max(xp.abs(R)))
+    if peak == 0.0:
+        return 0.0
+    M = R / peak  # power steps on the scaled matrix: no overflow whatever the scale of A
+    v = xp.ones((d,), dtype=R.dtype) / math.sqrt(d) + xp.asarray(
+        np.linspace(0.0, 1.0 / d, d), dtype=R.dtype)
+    sigma = 0.0
+    for _ in range(n_steps):
+        w = M.T @ (M @ v)
+        norm_w = float(xp.sqrt(xp.sum(w * w)))
+        if norm_w == 0.0:
+            break
+        sigma = math.sqrt(norm_w)
+        v = w / norm_w
+    return sigma * peak
+
+
+def _native(xp):
+    from ..backend import native
+
+    return native(xp)
