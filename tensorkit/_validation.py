@@ -177,19 +177,29 @@ def per_axis(
     return tuple(check(v, f"{name}[{k}]") for k, v in enumerate(values))
 
 
-def as_float_array(x: Any, name: str, *, allow_complex: bool = True, xp: Any = None):
+def as_float_array(
+    x: Any, name: str, *, allow_complex: bool = True, check_finite: bool = True, xp: Any = None
+):
     """Validate an array argument once at a public entry point.
 
     Integer and boolean arrays are promoted to float64; float32, float64 (and complex, when
     allowed) keep their dtype; float16 becomes float32; big-endian data is converted to native
     byte order (compiled kernels read native order only). Lists and scalars become numpy arrays.
+    ``check_finite=False`` skips the scan for NaN and Inf (for callers that scan the data anyway).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.extend import as_float_array
+    >>> as_float_array(np.ones(2, dtype=">f2"), "x").dtype
+    dtype('float32')
 
     Raises
     ------
     TypeError
         For something that is not an array of numbers, or complex data where only real is allowed.
     ValueError
-        For non-finite entries (the count is given).
+        For non-finite entries (the count is given), unless ``check_finite`` is False.
     """
     if xp is None:
         xp = get_namespace(x)
@@ -210,7 +220,7 @@ def as_float_array(x: Any, name: str, *, allow_complex: bool = True, xp: Any = N
         x = xp.asarray(x, dtype=xp.float32)
     if not is_cupy_array(x) and not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
-    if not bool(xp.all(xp.isfinite(x))):
+    if check_finite and not bool(xp.all(xp.isfinite(x))):
         n_bad = int(xp.sum(~xp.isfinite(x)))
         raise ValueError(f"{name} contains {n_bad} non-finite (NaN or Inf) entries")
     return x
@@ -263,17 +273,35 @@ def check_allocation(
     Raises
     ------
     MemoryError
-        Naming ``what``, its size in GiB, the memory available and ``alternative``.
+        Naming ``what``, its size in GiB, the memory available and ``alternative``; also for a
+        shape whose size does not fit a 64-bit index (whatever the memory).
+    TypeError, ValueError
+        For a dimension that is not an int, or a negative one.
+
+    Examples
+    --------
+    >>> from tensorkit.extend import check_allocation
+    >>> check_allocation((10**6, 10**6), "float64", "the dense tensor")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    MemoryError: the dense tensor of shape (1000000, 1000000) needs 7450.6 GiB but ...
     """
-    n_bytes = np.dtype(dtype).itemsize * int(count)
-    for s in shape:
-        n_bytes *= int(s)
+    dims = tuple(check_int(s, f"{what}: shape[{k}]", minimum=0) for k, s in enumerate(shape))
+    count = check_int(count, "count", minimum=0)
+    n_bytes = np.dtype(dtype).itemsize * count
+    for s in dims:
+        n_bytes *= s  # Python ints: the product cannot overflow, however large
+    if math.prod(dims) > np.iinfo(np.int64).max:
+        raise MemoryError(
+            f"{what} of shape {dims} has {math.prod(dims):.3g} entries, more than a 64-bit index can "
+            f"address{'; ' + alternative if alternative else ''}"
+        )
     available = _gpu_memory() if device == "gpu" else _physical_memory()
     if available is not None and n_bytes > available:
         hint = f"; {alternative}" if alternative else ""
         where = "the GPU has" if device == "gpu" else "this machine has"
         raise MemoryError(
-            f"{what} of shape {tuple(int(s) for s in shape)} needs {n_bytes / 2**30:.1f} GiB but "
+            f"{what} of shape {dims} needs {n_bytes / 2**30:.1f} GiB but "
             f"{where} {available / 2**30:.1f} GiB{hint}"
         )
 

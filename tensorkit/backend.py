@@ -295,7 +295,7 @@ def _check_seed(random_state: Any) -> int | None:
     ):
         raise TypeError(
             "random_state must be an int, a numpy.random.Generator or None, "
-            f"got {type(random_state).__name__}"
+            f"got {random_state!r} ({type(random_state).__name__})"
         )
     if random_state < 0:
         raise ValueError(f"random_state must be non-negative, got {random_state}")
