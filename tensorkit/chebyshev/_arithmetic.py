@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..decomposition.linalg import norm as scaled_norm
 from ..formats import TuckerTensor
 from ..tenalg import mode_dot
 from ._construct import compress, constant_tucker
@@ -39,7 +40,7 @@ def rounded(coefficients: TuckerTensor, tol: float, rank: Sequence[int] | None, 
         q, r = xp.linalg.qr(v)
         qs.append(q)
         core = mode_dot(core, r, k, xp=xp)
-    norm = float(xp.linalg.vector_norm(core))
+    norm = scaled_norm(core)  # without overflow or underflow at any scale of the function
     level = tol if scale is None or norm == 0.0 else tol * scale / norm
     if rank is None and (norm == 0.0 or level >= 1.0):
         return constant_tucker(0.0, coefficients.ndim, coefficients.dtype, xp)
@@ -53,7 +54,7 @@ def coefficient_norm(coefficients: TuckerTensor, xp: Any) -> float:
     core = coefficients.core
     for k, v in enumerate(coefficients.factors):
         core = mode_dot(core, xp.linalg.qr(v)[1], k, xp=xp)
-    return float(xp.linalg.vector_norm(core))
+    return scaled_norm(core)
 
 
 def add(terms: Sequence[TuckerTensor], tol: float, xp: Any) -> TuckerTensor:
@@ -114,17 +115,18 @@ def multiply(a: TuckerTensor, b: TuckerTensor, tol: float, xp: Any) -> TuckerTen
 
 def _chop_rows(factors, core, tol, xp):
     """Drop trailing coefficient rows whose contribution is below ``tol / 10`` of the norm."""
-    norm = float(xp.linalg.vector_norm(core))
+    norm = scaled_norm(core)
     if norm == 0.0:
         return factors
     out = []
     d = len(factors)
+    unit = core / norm  # squares relative to the norm neither overflow nor underflow
     for k, v in enumerate(factors):
         # Error of zeroing rows >= j of V_k: ||V_k[j:] G_(k)||_F (the Q factors are orthonormal).
-        moved = xp.reshape(xp.moveaxis(core, k, 0), (core.shape[k], -1))
+        moved = xp.reshape(xp.moveaxis(unit, k, 0), (core.shape[k], -1))
         rows = xp.linalg.vector_norm(v @ moved, axis=1) ** 2
         tails = xp.flip(xp.cumsum(xp.flip(rows)))
-        ok = xp.nonzero(tails <= (0.1 * tol * norm / math.sqrt(d)) ** 2)[0]
+        ok = xp.nonzero(tails <= (0.1 * tol / math.sqrt(d)) ** 2)[0]
         keep = max(1, int(ok[0])) if ok.shape[0] else v.shape[0]
         out.append(v[:keep])
     return out

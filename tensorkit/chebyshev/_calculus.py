@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..decomposition.linalg import safe_scale
 from ..formats import TuckerTensor
 from ..tenalg import multi_mode_dot
 
@@ -59,9 +60,11 @@ def l2_norm(coefficients: TuckerTensor, domain: Sequence[tuple[float, float]], x
         gram = 0.5 * (w[i[:, None] + i[None, :]] + w[np.abs(i[:, None] - i[None, :])])
         scale = 0.5 * (domain[k][1] - domain[k][0])
         grams.append(xp.conj(v).T @ (xp.asarray(gram, dtype=v.dtype) @ v) * scale)
-    core = coefficients.core
+    # the quadratic form squares the core's scale: evaluate it on the core times a power of two
+    scale = safe_scale(coefficients.core, xp)
+    core = coefficients.core * scale if scale != 1.0 else coefficients.core
     value = float(xp.sum(xp.conj(core) * multi_mode_dot(core, grams, xp=xp)).real)
-    return math.sqrt(max(value, 0.0))
+    return math.sqrt(max(value, 0.0)) / scale
 
 
 def _chebder(v, xp):

@@ -24,7 +24,8 @@ import numpy as np
 
 from .._validation import as_float_array, check_allocation, check_int, device_of
 from ..decomposition import tucker
-from ..decomposition.linalg import leading_subspace
+from ..decomposition.linalg import leading_subspace, safe_scale
+from ..decomposition.linalg import norm as scaled_norm
 from ..formats import TuckerTensor
 from ._transform import chebyshev_points, values_to_coefficients
 
@@ -178,7 +179,7 @@ def rhosvd(weights: Any, coefficients: Sequence[Any], tol: float, rank: Sequence
     and the factors are ``Q_k U_k``.
     """
     d = len(coefficients)
-    norms = [xp.linalg.vector_norm(c, axis=0) for c in coefficients]
+    norms = [_column_norms(c, xp) for c in coefficients]
     bases = []
     for k in range(d):
         size = xp.abs(weights)
@@ -186,7 +187,7 @@ def rhosvd(weights: Any, coefficients: Sequence[Any], tol: float, rank: Sequence
             if l != k:
                 size = size * norms[l]
         scaled = coefficients[k] * size[None, :]
-        total = float(xp.linalg.vector_norm(scaled))
+        total = scaled_norm(scaled)
         if total == 0.0:
             return constant_tucker(0.0, d, weights.dtype, xp)
         # The subspaces only have to carry what the final HOSVD keeps: a threshold 100x below
@@ -349,9 +350,15 @@ def _cp_to_dense(weights, factors, xp):
     return xp.reshape(out, shape)
 
 
+def _column_norms(c, xp):
+    """Column norms of ``c``, formed from ``c`` times a power of two when its scale needs it."""
+    s = safe_scale(c, xp)
+    return xp.linalg.vector_norm(c * s, axis=0) / s if s != 1.0 else xp.linalg.vector_norm(c, axis=0)
+
+
 def _normalized_vector(c, xp):
     """A coefficient vector as ``n * (c / n)``: core ``(n,)``, one unit column (zero: core 0)."""
-    n = float(xp.linalg.vector_norm(c))
+    n = scaled_norm(c)
     if n == 0.0:
         return TuckerTensor(xp.zeros((1,), dtype=c.dtype), [xp.ones((c.shape[0], 1), dtype=c.dtype)])
     return TuckerTensor(xp.asarray([n], dtype=c.dtype), [(c / n)[:, None]])

@@ -45,8 +45,9 @@ def _band(dtype: Any) -> tuple[float, float]:
 
 
 def safe_scale(x: Any, xp: Any = None) -> float:
-    """A power of two ``s`` with ``max|s x|`` in ``[1, 2)``, or ``1.0`` when ``max|x|`` already lies
-    in the safe band for squaring (or ``x`` is zero or empty): multiplying by ``s`` is exact.
+    """A power of two ``s`` with ``max|s x|`` in ``[1, 2)`` (or as near as the dtype's exponent range
+    allows, for subnormal data), or ``1.0`` when ``max|x|`` already lies in the safe band for
+    squaring (or ``x`` is zero or empty): multiplying by ``s`` is exact.
 
     Examples
     --------
@@ -61,7 +62,11 @@ def safe_scale(x: Any, xp: Any = None) -> float:
     low, high = _band(x.dtype)
     if amax == 0.0 or low <= amax <= high:
         return 1.0
-    return math.ldexp(1.0, -math.frexp(amax)[1] + 1)
+    # within the dtype's exponent range: subnormal data get the largest factor there is, which
+    # still brings them into the band
+    info = np.finfo(x.dtype)
+    exponent = min(max(-math.frexp(amax)[1] + 1, info.minexp), info.maxexp - 2)
+    return math.ldexp(1.0, exponent)
 
 
 def _max_abs(x: Any, xp: Any = None) -> Any:
