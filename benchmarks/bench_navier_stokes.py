@@ -1,0 +1,217 @@
+"""Navier-Stokes targets of issue 13: FNO vs TFNO vs MG-TFNO on vorticity w(t) -> w(t + 1).
+
+Protocols
+---------
+default (scaled CPU run)
+    viscosity 1e-3, 64 x 64, a few dozen flows, few epochs: the numbers a loaded 2-core machine
+    gives in minutes. Every size is an option (``--flows``, ``--epochs`` ...).
+``--full`` (the CPU budget protocol)
+    viscosity 1e-3, 64 x 64, w(t) -> w(t + 1) pairs from 200 trajectories to t = 20, 20-step
+    rollouts on 50 held-out flows. Targets: TFNO at >= 10x fewer parameters than FNO reaches FNO's
+    one-step error or better at equal epochs; MG-TFNO (levels 1, padding 0.0625: 32 x 32 patches
+    padded to 40 x 40, a 4x smaller domain) within 1.2x of TFNO's error.
+``--paper`` (the FNO paper's table)
+    1000 training / 200 test flows to t = 50 (64 x 64, viscosity 1e-3): 10 input snapshots
+    w(1..10) -> the next 40, learned as 10 -> 1 and rolled out 40 steps (FNO-2D), modes 12,
+    width 20, 500 epochs, Adam 1e-3 halved every 100 epochs, batch 20. Paper: FNO-2D 0.0128,
+    FNO-3D 0.0086, U-Net 0.0245. Meant for a GPU: ``--device gpu`` (generation and training on
+    CuPy arrays).
+
+Usage::
+
+    python benchmarks/bench_navier_stokes.py                  # scaled, minutes
+    python benchmarks/bench_navier_stokes.py --full           # the CPU budget protocol (hours on 2 cores)
+    python benchmarks/bench_navier_stokes.py --paper --device gpu
+    ... --cache ns.npz   (reuse generated flows)   --plots DIR   (figures)   --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from operators import FNO, MGTFNO, TFNO
+from physics import fit_operator
+from physics.pde import load_navier_stokes, navier_stokes2d, save_navier_stokes
+from tensorkit.extend import to_device, to_numpy
+
+PROTOCOLS = {
+    # flows, test flows, t_final, epochs, width, modes, n_in, rollout steps, step_size, tfno rank
+    "scaled": {"flows": 24, "test_flows": 8, "t_final": 10, "epochs": 12, "width": 20, "modes": 12,
+               "n_in": 1, "steps": 10, "step_size": 100, "rank": 0.05, "batch_size": 10, "lr": 3e-3},
+    "full": {"flows": 200, "test_flows": 50, "t_final": 20, "epochs": 100, "width": 32, "modes": 16,
+             "n_in": 1, "steps": 20, "step_size": 25, "rank": 0.05, "batch_size": 20, "lr": 1e-3},
+    "paper": {"flows": 1000, "test_flows": 200, "t_final": 50, "epochs": 500, "width": 20, "modes": 12,
+              "n_in": 10, "steps": 40, "step_size": 100, "rank": 0.05, "batch_size": 20, "lr": 1e-3},
+}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--full", action="store_true", help="the CPU budget protocol")
+    mode.add_argument("--paper", action="store_true", help="the FNO paper's protocol (10 -> 40, 1000 flows)")
+    for name in ("flows", "test_flows", "t_final", "epochs", "width", "modes", "steps", "batch_size"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--viscosity", type=float, default=1e-3)
+    p.add_argument("--models", default="fno,tfno,mgtfno", help="comma-separated subset of fno,tfno,mgtfno")
+    p.add_argument("--loss", choices=("l2", "h1"), default="l2")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--cache", type=Path, default=None, help="dataset .npz to reuse (written if missing)")
+    p.add_argument("--plots", type=Path, default=None, help="directory for the figures")
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--progress", action="store_true")
+    args = p.parse_args(argv)
+    name = "paper" if args.paper else "full" if args.full else "scaled"
+    cfg = dict(PROTOCOLS[name])
+    for key in cfg:
+        if getattr(args, key, None) is not None:
+            cfg[key] = getattr(args, key)
+    models = [m.strip() for m in args.models.split(",")]
+    if not set(models) <= {"fno", "tfno", "mgtfno"}:
+        p.error(f"--models takes fno, tfno, mgtfno, got {args.models!r}")
+
+    w_train, w_test = _data(args, cfg)
+    w_train, w_test = w_train[:, 1:], w_test[:, 1:]  # t = 1, 2, ... (the paper drops the initial field)
+    n_in = cfg["n_in"]
+    x, y = _pairs(w_train, n_in)
+    x_test, y_test = _pairs(w_test[:, : n_in + 1], n_in)
+    print(f"protocol {name}: {w_train.shape[0]} train flows ({x.shape[0]} pairs, {n_in} -> 1), "
+          f"{w_test.shape[0]} test flows, {args.resolution}x{args.resolution}, viscosity {args.viscosity:g}, "
+          f"{cfg['epochs']} epochs, rollouts of {cfg['steps']} steps")
+    results = {}
+    for label in models:
+        model = _model(label, cfg, n_in, args)
+        processor = model.processor if label == "mgtfno" else None
+        start = time.process_time()
+        wall = time.perf_counter()
+        fit = fit_operator(model, x, y, epochs=cfg["epochs"], processor=processor, loss=args.loss,
+                           validation=(x_test, y_test), batch_size=cfg["batch_size"], lr=cfg["lr"],
+                           step_size=cfg["step_size"], random_state=0, progress=args.progress,
+                           n_threads=args.threads)
+        cpu, wall = time.process_time() - start, time.perf_counter() - wall
+        steps = min(cfg["steps"], w_test.shape[1] - n_in)
+        roll = fit.rollout(w_test[:, :n_in], steps)
+        truth = w_test[:, n_in:n_in + steps]
+        roll_err = _relative(roll, truth)
+        results[label.upper().replace("MGTFNO", "MG-TFNO")] = {
+            "parameters": model.num_parameters(),
+            "one_step": fit.history["val_metric"][-1],
+            "history": fit.history["val_metric"],
+            "rollout": roll_err.tolist(),
+            "rollout_mean": float(roll_err.mean()),
+            "cpu_s": cpu, "wall_s": wall,
+            "_pred": to_numpy(roll[0]), "_truth": to_numpy(truth[0]),
+        }
+        r = results[label.upper().replace("MGTFNO", "MG-TFNO")]
+        print(f"{label:>7}: {r['parameters']:9d} parameters  one-step {r['one_step']:.4f}  "
+              f"rollout step 1 {roll_err[0]:.4f} / step {steps} {roll_err[-1]:.4f} "
+              f"(mean {r['rollout_mean']:.4f})  "
+              f"{cpu:.0f} s CPU, {wall:.0f} s wall", flush=True)
+    _targets(results)
+    if args.plots is not None:
+        _plots(results, args.plots)
+    if args.json is not None:
+        clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
+        args.json.write_text(json.dumps({"protocol": name, "config": cfg, "results": clean}, indent=1))
+    return 0
+
+
+def _data(args, cfg):
+    n_flows = cfg["flows"] + cfg["test_flows"]
+    n_snapshots = cfg["t_final"] + 1
+    if args.cache is not None and args.cache.exists():
+        w, _ = load_navier_stokes(args.cache)
+        if w.shape[0] < n_flows or w.shape[1] < n_snapshots or w.shape[2] != args.resolution:
+            sys.exit(f"{args.cache} holds {w.shape}, need >= ({n_flows}, {n_snapshots}, "
+                     f"{args.resolution}, ..)")
+        w = w[:n_flows, :n_snapshots]
+        print(f"loaded {args.cache}: {w.shape}")
+    else:
+        start = time.perf_counter()
+        w, t = navier_stokes2d(n_flows, args.resolution, viscosity=args.viscosity,
+                               t_final=float(cfg["t_final"]),
+                               n_snapshots=n_snapshots, dtype=np.float32, device=args.device, random_state=0,
+                               progress=args.progress)
+        print(f"generated {n_flows} flows of {args.resolution}x{args.resolution} to t = {cfg['t_final']} "
+              f"in {time.perf_counter() - start:.0f} s")
+        if args.cache is not None:
+            save_navier_stokes(args.cache, w, t)
+    w = to_device(np.asarray(to_numpy(w), dtype=np.float32), args.device)
+    return w[: cfg["flows"]], w[cfg["flows"]:]
+
+
+def _pairs(w, n_in):
+    """``n_in`` consecutive snapshots -> the next one, over every window of every flow."""
+    n, t, r, _ = w.shape
+    windows = t - n_in
+    x = np.stack([to_numpy(w[:, k:k + n_in]) for k in range(windows)], axis=1)
+    x = x.reshape(n * windows, n_in, r, r)
+    y = np.stack([to_numpy(w[:, k + n_in]) for k in range(windows)], axis=1).reshape(n * windows, 1, r, r)
+    return to_device(x, _device(w)), to_device(y, _device(w))
+
+
+def _device(a):
+    return "gpu" if "cupy" in type(a).__module__ else "cpu"
+
+
+def _relative(pred, truth):
+    pred, truth = to_numpy(pred), to_numpy(truth)
+    err = np.sqrt(((pred - truth) ** 2).sum(axis=(-2, -1)) / (truth**2).sum(axis=(-2, -1)))
+    return err.mean(axis=0)
+
+
+def _model(label, cfg, n_in, args):
+    kw = {"dtype": np.float32, "random_state": 0, "positional_embedding": "grid"}
+    modes = (cfg["modes"], cfg["modes"])
+    if label == "fno":
+        model = FNO(modes, n_in, 1, cfg["width"], **kw)
+    elif label == "tfno":
+        model = TFNO(modes, n_in, 1, cfg["width"], rank=cfg["rank"], **kw)
+    else:
+        model = MGTFNO(modes, n_in, 1, cfg["width"], levels=1, padding_fraction=0.0625, rank=cfg["rank"],
+                       **kw)
+    return model.to("gpu") if args.device == "gpu" else model
+
+
+def _targets(results):
+    fno, tfno, mg = (results.get(k) for k in ("FNO", "TFNO", "MG-TFNO"))
+    if fno and tfno:
+        ratio = fno["parameters"] / tfno["parameters"]
+        ok = ratio >= 10 and tfno["one_step"] <= fno["one_step"]
+        print(f"target TFNO: {ratio:.1f}x fewer parameters, one-step error {tfno['one_step']:.4f} vs FNO "
+              f"{fno['one_step']:.4f} ({tfno['one_step'] / fno['one_step']:.2f}x) -> "
+              f"{'met' if ok else 'NOT met'}")
+    if tfno and mg:
+        q = mg["one_step"] / tfno["one_step"]
+        print(f"target MG-TFNO: {q:.2f}x TFNO's one-step error on 4x smaller patches (<= 1.2) -> "
+              f"{'met' if q <= 1.2 else 'NOT met'}")
+
+
+def _plots(results, directory):
+    from operators import plot_error_vs_parameters, plot_fields, plot_learning_curves
+
+    os.makedirs(directory, exist_ok=True)
+    plot_learning_curves({k: v["history"] for k, v in results.items()}, directory / "ns_error_vs_epochs.png",
+                         ylabel="one-step test relative L2", title="Navier-Stokes, w(t) -> w(t+1)")
+    plot_error_vs_parameters({k: (v["parameters"], v["one_step"]) for k, v in results.items()},
+                             directory / "ns_error_vs_parameters.png", ylabel="one-step test relative L2")
+    for k, v in results.items():
+        steps = v["_truth"].shape[0]
+        rows = sorted({0, steps // 2, steps - 1})
+        plot_fields(v["_truth"][rows], v["_pred"][rows], directory / f"ns_vorticity_{k.lower()}.png",
+                    labels=[f"step {r + 1}" for r in rows], title=f"{k} rollout on a held-out flow")
+    print(f"figures in {directory}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
