@@ -26,6 +26,7 @@ import scipy.special
 
 from .._validation import check_choice, check_int
 from ..backend import to_device
+from ._limits import check_coefficient_tables
 from ._sph_harm import normalized_legendre
 
 __all__ = ["gaunt_coefficients"]
@@ -50,6 +51,12 @@ def gaunt_coefficients(l1: int, l2: int, l3: int, *, device: str | None = None) 
         the triangle inequality. On the CPU the array is read-only (it is cached); a GPU block is
         a fresh copy of it.
 
+    Raises
+    ------
+    MemoryError
+        When the block and the tables it is computed from (``O(L^3)`` numbers for the largest
+        degree ``L``) cannot fit, before computing anything.
+
     Notes
     -----
     A rescaled real Clebsch-Gordan block:
@@ -68,6 +75,7 @@ def gaunt_coefficients(l1: int, l2: int, l3: int, *, device: str | None = None) 
     l2 = check_int(l2, "l2", minimum=0)
     l3 = check_int(l3, "l3", minimum=0)
     check_choice(device, "device", (None, "cpu", "gpu"))
+    check_coefficient_tables(l1, l2, l3)
     block = _gaunt_block(l1, l2, l3)
     return to_device(block, "gpu") if device == "gpu" else block
 

@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from .._validation import as_float_array, check_choice, check_dtype, check_int, device_of
+from .._validation import as_float_array, check_allocation, check_choice, check_dtype, check_int, device_of
 from ..backend import complex_dtype_for, get_namespace, native, scipy_for
 from ._direct import direct_product, direct_tables
 from ._fourier import fourier_product, fourier_tables
+from ._limits import check_plan_tables
 from ._s2grid import s2grid_product, s2grid_tables
 from ._sph_harm import degree_index, lmax_from_size
 
@@ -87,7 +88,14 @@ def gaunt_tensor_product(
     Returns
     -------
     array of shape (broadcast batch shape..., (lmax_out+1)**2)
-        float32 when both inputs are float32, else float64; on the device of the inputs.
+        float32 when both inputs are float32, else float64; on the device of the inputs. Zero
+        samples give an empty array of that shape.
+
+    Raises
+    ------
+    MemoryError
+        When the plan's tables (``O(L^3)`` numbers on the grid, ``O(L^5)`` for ``"direct"``) or
+        the output cannot fit, before anything is built.
 
     Notes
     -----
@@ -165,6 +173,10 @@ class GauntTensorProduct:
         )
         self.method = check_choice(method, "method", METHODS)
         self.dtype = None if dtype is None else check_dtype(dtype, "dtype")
+        # "auto" picks the grid whenever the sizes matter: bound its tables
+        check_plan_tables(
+            "s2grid" if self.method == "auto" else self.method, self.lmax1, self.lmax2, self.lmax_out
+        )
         self._host: dict[str, dict[str, Any]] = {}
         self._device: dict[tuple, dict[str, Any]] = {}
 
@@ -239,7 +251,14 @@ class GauntTensorProduct:
                 + ("" if w is None else f" and weights {tuple(w.shape)}")
                 + " do not broadcast"
             ) from None
-        method = self._method_for(gpu=device_of(xp) == "gpu")
+        device = device_of(xp)
+        check_allocation(
+            (*batch, k_out), np.dtype(np.float32 if dtype == xp.float32 else np.float64),
+            "the Gaunt tensor product's output", alternative="fewer samples per call", device=device,
+        )
+        if math.prod(batch) == 0:  # zero samples: an empty result of the right shape
+            return xp.zeros((*batch, k_out), dtype=dtype)
+        method = self._method_for(gpu=device == "gpu")
         tables = self._tables(method, xp, dtype)
         x1 = xp.reshape(x1, (1,) * (len(batch) - x1.ndim + 1) + tuple(x1.shape))
         x2 = x1 if same else xp.reshape(x2, (1,) * (len(batch) - x2.ndim + 1) + tuple(x2.shape))

@@ -23,8 +23,9 @@ from typing import Any
 import array_api_compat.numpy as host_xp
 import numpy as np
 
-from .._validation import as_float_array, check_choice, check_int
+from .._validation import as_float_array, check_choice, check_int, device_of
 from ..backend import get_namespace
+from ._limits import check_sph_harm
 
 __all__ = ["NORMALIZATIONS", "real_sph_harm"]
 
@@ -39,8 +40,9 @@ def real_sph_harm(lmax: int, vectors: Any, *, normalization: str = "integral"):
     lmax : int
         Largest degree, ``>= 0``.
     vectors : array of shape (..., 3)
-        Non-zero vectors (numpy or CuPy); they are normalized internally, so only the direction
-        matters.
+        Non-zero finite vectors (numpy or CuPy); they are normalized internally, so only the
+        direction matters, at any length from the smallest to the largest float (each vector is
+        divided by its largest component before its norm is taken, as LAPACK's ``nrm2`` scales).
     normalization : {"integral", "component", "norm"}
         ``"integral"``: orthonormal on the unit sphere, :math:`\\int Y_{lm} Y_{l'm'} = \\delta\\delta`;
         ``"component"``: :math:`\\sqrt{4\\pi}` times that (each degree block has squared norm
@@ -66,6 +68,9 @@ def real_sph_harm(lmax: int, vectors: Any, *, normalization: str = "integral"):
     ValueError
         For a negative ``lmax``, a last dimension other than 3, zero vectors, an unknown
         normalization or non-finite entries.
+    MemoryError
+        When the result (``n (lmax+1)^2`` numbers, about three times that while computing) cannot
+        fit, before computing anything.
 
     Examples
     --------
@@ -81,11 +86,15 @@ def real_sph_harm(lmax: int, vectors: Any, *, normalization: str = "integral"):
     vectors = as_float_array(vectors, "vectors", allow_complex=False, xp=xp)
     if vectors.ndim == 0 or vectors.shape[-1] != 3:
         raise ValueError(f"vectors must have shape (..., 3), got shape {tuple(vectors.shape)}")
-    norm = xp.sqrt(xp.sum(vectors * vectors, axis=-1))
-    n_zero = int(xp.sum(norm == 0))
+    check_sph_harm(lmax, math.prod(vectors.shape[:-1]), vectors.dtype, device_of(xp))
+    # Scale by the largest component first: |v|^2 of a finite v can overflow (1e200) or
+    # underflow to 0 (1e-200), while v / max|v_i| has a norm in [1, sqrt 3].
+    scale = xp.max(xp.abs(vectors), axis=-1, keepdims=True)
+    n_zero = int(xp.sum(scale == 0))
     if n_zero:
         raise ValueError(f"vectors contains {n_zero} zero vector(s); their direction is undefined")
-    unit = vectors / norm[..., None]
+    scaled = vectors / scale
+    unit = scaled / xp.sqrt(xp.sum(scaled * scaled, axis=-1, keepdims=True))
     # e3nn's (x, y, z) -> textbook frame (X', Y', Z') = (z, x, y): polar axis y, azimuth from z to x.
     out = _real_sph_harm_frame(lmax, unit[..., 2], unit[..., 0], unit[..., 1], xp)
     if normalization != "integral":

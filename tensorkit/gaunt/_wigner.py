@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -9,7 +10,7 @@ import array_api_compat.numpy as host_xp
 import numpy as np
 import scipy.special
 
-from .._validation import as_float_array, check_int
+from .._validation import as_float_array, check_allocation, check_int, device_of
 from ..backend import get_namespace
 from ._sph_harm import _real_sph_harm_frame, real_sph_harm
 
@@ -62,6 +63,20 @@ def wigner_D(lmax: int, rotation: Any):
     rotation = as_float_array(rotation, "rotation", allow_complex=False, xp=xp)
     if rotation.ndim < 2 or tuple(rotation.shape[-2:]) != (3, 3):
         raise ValueError(f"rotation must have shape (..., 3, 3), got shape {tuple(rotation.shape)}")
+    size = (lmax + 1) ** 2
+    device = device_of(xp)
+    # the quadrature grid holds (lmax+1)(2lmax+1) points x size harmonics: O(lmax^4) numbers
+    check_allocation(
+        ((lmax + 1) * (2 * lmax + 1), size), np.float64, f"wigner_D({lmax}, ...)'s quadrature table",
+        alternative="a smaller lmax", count=2,
+    )
+    batch = tuple(rotation.shape[:-2])
+    check_allocation(
+        (*batch, size, size), rotation.dtype, "the Wigner D matrices",
+        alternative="fewer rotations per call, or a smaller lmax", device=device,
+    )
+    if math.prod(batch) == 0:
+        return xp.zeros((*batch, size, size), dtype=rotation.dtype)
     eye = xp.eye(3, dtype=rotation.dtype)
     deviation = float(xp.max(xp.abs(rotation @ xp.matrix_transpose(rotation) - eye)))
     tol = 1e-4 if rotation.dtype == xp.float32 else 1e-6
@@ -74,7 +89,6 @@ def wigner_D(lmax: int, rotation: Any):
     points_x = xp.asarray(points, dtype=dtype)
     weighted_ref = xp.asarray(weights[:, None] * y_ref, dtype=dtype)
     y_rot = real_sph_harm(lmax, points_x @ xp.matrix_transpose(rotation))
-    size = (lmax + 1) ** 2
     out = xp.zeros((*rotation.shape[:-2], size, size), dtype=dtype)
     for l in range(lmax + 1):
         sl = slice(l * l, (l + 1) ** 2)
