@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -148,7 +149,15 @@ def _run_compress(args) -> int:
         raise ValueError(f"input {str(args.input)!r} is a directory, not a tensor file")
     if args.output.is_dir():
         raise ValueError(f"--output {str(args.output)!r} is a directory, not a file to write")
-    tensor = load_array(args.input, key=args.key)
+    with warnings.catch_warnings():
+        # refused below in one line: a warning first would say it twice
+        warnings.simplefilter("ignore", RuntimeWarning)
+        tensor = load_array(args.input, key=args.key)
+    if tensor.dtype.kind in "fc" and not np.all(np.isfinite(tensor)):
+        n_bad = int(np.sum(~np.isfinite(tensor)))
+        raise ValueError(
+            f"input {str(args.input)!r}: tensor contains {n_bad} non-finite (NaN or Inf) entries"
+        )
     rank = None
     if args.rank is not None:
         rank = args.rank[0] if len(args.rank) == 1 else tuple(args.rank)

@@ -332,7 +332,7 @@ class TTTensor(_LowRankFormat):
                 )
         if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
             raise ValueError(
-                f"the boundary ranks must be 1, got r_0={cores[0].shape[0]}, r_N={cores[-1].shape[2]}"
+                f"cores: the boundary ranks must be 1, got r_0={cores[0].shape[0]}, r_N={cores[-1].shape[2]}"
             )
         for k in range(len(cores) - 1):
             if cores[k].shape[2] != cores[k + 1].shape[0]:

@@ -482,7 +482,11 @@ class ChebTucker:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{str(path)!r} is not a valid {cls._FORMAT} archive: domain or tol: "
                              f"{exc}") from exc
-        return cls.from_tucker(TuckerTensor._from_archive(data, path), domain, tol=tol)
+        coefficients = TuckerTensor._from_archive(data, path)
+        try:
+            return cls.from_tucker(coefficients, domain, tol=tol)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r} is not a valid {cls._FORMAT} archive: {exc}") from exc
 
     # ------------------------------------------------------------------ helpers
     def _like(self, coefficients: TuckerTensor, tol: float) -> ChebTucker:

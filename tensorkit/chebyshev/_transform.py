@@ -112,8 +112,16 @@ def chebyshev_vandermonde(x: Any, m: int, *, xp: Any = None) -> Any:
     >>> chebyshev_vandermonde(np.array([0.5]), 3).ravel().tolist()  # T_0, T_1, T_2 at 0.5
     [1.0, 0.5, -0.5]
     """
+    m = check_int(m, "m", minimum=1)
     if xp is None:
         xp = get_namespace(x)
+    if getattr(x, "ndim", None) != 1:
+        shape = getattr(x, "shape", None)
+        raise ValueError(f"x must be a 1-D array, got {type(x).__name__} of shape {shape}")
+    # sized as float64 (complex: twice): any array-API dtype, never an underestimate
+    check_allocation((m, x.shape[0]), np.float64, f"chebyshev_vandermonde(m={m})", device=device_of(xp),
+                     count=2 if xp.isdtype(x.dtype, "complex floating") else 1,
+                     alternative="evaluate in batches of points or use a lower degree")
     out = xp.empty((m, x.shape[0]), dtype=x.dtype)
     out[0, ...] = 1
     if m > 1:
@@ -125,11 +133,21 @@ def chebyshev_vandermonde(x: Any, m: int, *, xp: Any = None) -> Any:
 
 
 def _transform(x, axes, *, forward):
+    name = "values" if forward else "coefficients"
     xp = get_namespace(x)
     if not hasattr(x, "ndim"):
-        x = xp.asarray(x)
+        try:
+            x = xp.asarray(x)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}") from exc
+    try:
+        numeric = xp.isdtype(x.dtype, ("bool", "numeric"))
+    except (TypeError, ValueError):  # string or object dtypes are no array-API dtype at all
+        numeric = False
+    if not numeric:
+        raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
     if x.ndim == 0:
-        raise ValueError("values must have at least one axis")
+        raise ValueError(f"{name} must have at least one axis")
     if axes is None:
         axes = tuple(range(x.ndim))
     elif isinstance(axes, (int, np.integer)):

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import check_int, check_real
 from ..backend import frobenius_norm, native, to_numpy
 
 __all__ = ["leading_subspace", "norm", "rank_from_tail", "safe_scale"]
@@ -121,7 +122,15 @@ def leading_subspace(
     U : array (I, r), orthonormal columns
     sigma : array (min(I, J),) of singular values in decreasing order (host numpy, float64)
     """
+    if (rank is None) == (threshold is None):
+        raise ValueError(
+            f"give exactly one of rank and threshold, got rank={rank!r}, threshold={threshold!r}"
+        )
     n_rows, n_cols = unfolding.shape
+    if rank is not None:
+        rank = check_int(rank, "rank", minimum=1, maximum=min(n_rows, n_cols))
+    else:
+        threshold = check_real(threshold, "threshold", minimum=0.0)
     if n_cols <= n_rows:
         # LAPACK's SVD scales its input itself; only the tail sums need care (rank_from_tail)
         return _accurate(unfolding, rank, threshold, xp)
