@@ -13,8 +13,7 @@ from .._info import Info
 from .._progress import progress_bar
 from .._validation import check_int, check_real
 from ..backend import array_module, check_random_state, to_numpy
-from ..nn import Adam, Linear, Module, MSELoss, ReLU, Sequential
-from ..nn._embedding import Embedding
+from ..nn import Adam, Embedding, Linear, Module, MSELoss, ReLU, Sequential
 from ..observed import ObservedTensor
 from ._metrics import rmse
 
