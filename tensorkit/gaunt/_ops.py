@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_float_array, check_int
+from .._validation import as_float_array, check_allocation, check_int, device_of
 from ..backend import get_namespace, native, scipy_for
 from ._product import gaunt_tensor_product
 from ._sph_harm import degree_index, lmax_from_size, real_sph_harm
@@ -204,6 +204,10 @@ def many_body_product(x: Any, nu: int, *, lmax_out: int, weights: Any = None, me
     lmax = lmax_from_size(x, "x")
     nu = check_int(nu, "nu", minimum=1)
     lmax_out = check_int(lmax_out, "lmax_out", minimum=0)
+    check_allocation(
+        (*x.shape[:-1], (lmax_out + 1) ** 2), x.dtype, f"many_body_product's output (lmax_out={lmax_out})",
+        alternative="a smaller lmax_out (F^nu has no degree above nu * L)", device=device_of(xp),
+    )
     if weights is not None:
         weights = as_float_array(weights, "weights", allow_complex=False, xp=xp)
         if weights.ndim == 0 or weights.shape[-1] not in (1, lmax_out + 1):
