@@ -4,12 +4,16 @@ Every kernel has a plain-numpy reference (:mod:`.reference`, the oracle in tests
 version (:mod:`.cpu`) and a GPU version (:mod:`.cuda`, ``numba.cuda`` so that it also runs under the
 CUDA simulator). The dispatch functions here take already-validated arguments and a resolved
 backend name (see :func:`tensorkit.backend.resolve_backend`); validation belongs to the public
-entry points.
+entry points. As a last guard (an O(1) look at the dtype) every array reaches the compiled kernels
+in native byte order and at least single precision: Numba has no float16 arithmetic and reads
+native order only, so such arrays are converted here (a copy) rather than failing inside Numba.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from ..backend import kernel_implementation
 
@@ -18,6 +22,18 @@ __all__ = ["fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "sparse_sketch"]
 
 def _implementation(name: str, backend: str):
     return kernel_implementation(__name__, name, backend)
+
+
+def _ready(x: Any) -> Any:
+    """``x`` in native byte order, float16 as float32 (None passes through)."""
+    if x is None:
+        return x
+    dtype = np.dtype(x.dtype)
+    if dtype.kind == "f" and dtype.itemsize < 4:
+        return x.astype(np.float32)
+    if not dtype.isnative:
+        return x.astype(dtype.newbyteorder("="))
+    return x
 
 
 def mttkrp_coo(
@@ -34,7 +50,8 @@ def mttkrp_coo(
     n_rows : int, the size of ``mode``
     backend : "numpy", "numba" or "cupy"
     """
-    return _implementation("mttkrp_coo", backend)(indices, values, factors, mode, n_rows)
+    factors = [_ready(f) for f in factors]
+    return _implementation("mttkrp_coo", backend)(_ready(indices), _ready(values), factors, mode, n_rows)
 
 
 # --- sketching and least squares (tensorkit.sketch) ---------------------------------------------
@@ -46,7 +63,7 @@ def fwht(X: Any, backend: str) -> Any:
 
     ``X`` is a scratch array: the Numba and GPU versions transform it in place and return it.
     """
-    return _implementation("fwht", backend)(X)
+    return _implementation("fwht", backend)(_ready(X))
 
 
 def sparse_sketch(A: Any, rows: Any, signs: Any, n_out: int, backend: str) -> Any:
@@ -60,7 +77,7 @@ def sparse_sketch(A: Any, rows: Any, signs: Any, n_out: int, backend: str) -> An
     n_out : int, the sketch size
     backend : "numpy", "numba" or "cupy"
     """
-    return _implementation("sparse_sketch", backend)(A, rows, signs, n_out)
+    return _implementation("sparse_sketch", backend)(_ready(A), _ready(rows), _ready(signs), n_out)
 
 
 def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
@@ -76,7 +93,7 @@ def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
     B : array (n, k) or None (taken as zero)
     backend : "numpy", "numba" or "cupy"
     """
-    return _implementation("normal_matvec", backend)(A, W, B)
+    return _implementation("normal_matvec", backend)(_ready(A), _ready(W), _ready(B))
 
 
 # --- neural-network activations (tensorkit.nn) ------------------------------------------------
@@ -85,4 +102,4 @@ def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
 def gelu_erf(x: Any, backend: str) -> tuple[Any, Any]:
     """GELU with the exact (erf) normal CDF: returns ``(x Phi(x), Phi(x))``, ``Phi`` kept for the
     adjoint. ``x`` is a real float array; outputs have its dtype and shape."""
-    return _implementation("gelu_erf", backend)(x)
+    return _implementation("gelu_erf", backend)(_ready(x))

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int, check_real
-from ..backend import frobenius_norm, native, to_numpy
+from ..backend import array_module, frobenius_norm, native, to_numpy
 
 __all__ = ["leading_subspace", "norm", "rank_from_tail", "safe_scale"]
 
@@ -72,7 +72,7 @@ def safe_scale(x: Any, xp: Any = None) -> float:
 
 def _max_abs(x: Any, xp: Any = None) -> Any:
     """``max |x|`` (a 0-d array) without the complex ``abs`` temporary's square roots."""
-    nxp = native(xp) if xp is not None else np
+    nxp = native(xp) if xp is not None else array_module(x)
     if np.dtype(x.dtype).kind == "c":
         return max(nxp.max(nxp.abs(x.real)), nxp.max(nxp.abs(x.imag)))
     return nxp.max(nxp.abs(x))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,50 @@ def test_coo_bad_input_is_named():
         mttkrp((np.array([[0, 1]]), np.ones(1), (3, 4)), [np.ones((3, 2)), np.ones((5, 2))], 0)
     with pytest.raises(ValueError, match="backend must be one of"):
         mttkrp((np.array([[0, 1]]), np.ones(1), (3, 4)), factors, 0, backend="torch")
+
+
+@pytest.mark.parametrize("kind", ["float16", "big-endian"])
+def test_kernels_convert_float16_and_big_endian_at_the_entry(kind):
+    """Numba has no float16 arithmetic and reads native byte order only: the dispatchers convert."""
+    rng = np.random.default_rng(3)
+
+    def odd(a):
+        return a.astype(np.float16) if kind == "float16" else a.astype(a.dtype.newbyteorder(">"))
+
+    indices, values = random_coo((5, 6, 7), 30, rng)
+    factors = [rng.standard_normal((n, 3)) for n in (5, 6, 7)]
+    expected = _kernels.mttkrp_coo(indices, odd(values).astype(np.float64),
+                                   [odd(f).astype(np.float64) for f in factors], 1, 6, "numpy")
+    got = _kernels.mttkrp_coo(odd(indices) if kind != "float16" else indices, odd(values),
+                              [odd(f) for f in factors], 1, 6, "numba")
+    np.testing.assert_allclose(got, expected, rtol=1e-3 if kind == "float16" else 1e-12)
+    assert got.dtype.isnative
+    x = rng.standard_normal((8, 2))
+    np.testing.assert_allclose(_kernels.fwht(odd(x), "numba"),
+                               _kernels.fwht(odd(x).astype(np.float64), "numpy"), rtol=1e-3, atol=1e-3)
+    A, W, B = rng.standard_normal((20, 3)), rng.standard_normal((3, 2)), rng.standard_normal((20, 2))
+    for g, e in zip(_kernels.normal_matvec(odd(A), odd(W), odd(B), "numba"),
+                    _kernels.normal_matvec(*(odd(a).astype(np.float64) for a in (A, W, B)), "numpy"),
+                    strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-2 if kind == "float16" else 1e-12)
+    y, _ = _kernels.gelu_erf(odd(x), "numba")
+    np.testing.assert_allclose(y, _kernels.gelu_erf(odd(x).astype(np.float64), "numpy")[0], rtol=1e-3,
+                               atol=1e-3)
+
+
+def test_mttkrp_converts_float16_and_big_endian_through_cp():
+    import tensorkit
+
+    indices = np.array([[0, 1, 2], [1, 2, 3], [2, 0, 1]])
+    values = np.array([1.0, 2.0, -1.0])
+    for idx, val in [(indices, values), (indices.astype(">i8"), values.astype(">f8")),
+                     (indices.astype(np.int32), values.astype(np.float16))]:
+        results = []
+        for backend in ("numpy", "numba"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = tensorkit.cp((idx, val, (3, 4, 5)), 2, backend=backend, random_state=0,
+                                   n_iter_max=20)
+            results.append(out.to_dense())
+        np.testing.assert_allclose(results[1], results[0], rtol=1e-3, atol=1e-3)
+        assert results[0].dtype == (np.float32 if val.dtype == np.float16 else np.float64)
