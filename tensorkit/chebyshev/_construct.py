@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_float_array, check_allocation, check_int, device_of
-from ..decomposition import tucker
+from ..decomposition import check_multilinear_rank, tucker
 from ..decomposition.linalg import leading_subspace, safe_scale
 from ..decomposition.linalg import norm as scaled_norm
 from ..formats import TuckerTensor
@@ -76,14 +76,7 @@ def compress(coefficients: Any, tol: float, rank: Sequence[int] | None, xp: Any)
         return _normalized_vector(coefficients, xp)
     if rank is not None:
         ranks = [min(r, s) for r, s in zip(rank, coefficients.shape, strict=True)]
-        changed = True
-        while changed:  # lowering one rank can lower the bound of another
-            changed = False
-            for k, r in enumerate(ranks):
-                bound = math.prod(ranks[:k] + ranks[k + 1:])
-                if r > bound:
-                    ranks[k], changed = bound, True
-        return tucker(coefficients, rank=tuple(ranks))
+        return tucker(coefficients, rank=check_multilinear_rank(ranks, clip=True))
     if not bool(xp.any(coefficients != 0)):
         return constant_tucker(0.0, coefficients.ndim, coefficients.dtype, xp)
     return tucker(coefficients, tol=tol)

@@ -57,7 +57,8 @@ def tucker(
         a multilinear rank (``r_k <= prod_{l != k} r_l``, see
         :func:`~tensorkit.decomposition.check_multilinear_rank`): other ranks are refused with the
         reason, never delivered smaller. Every valid rank is delivered exactly, by every method and
-        in every ``mode_order``.
+        in every ``mode_order``. The ranks a fraction resolves to are lowered to a multilinear rank
+        (the same tensors, fewer parameters), and ``info.extras["rank_lowered_from"]`` says so.
     tol : float in (0, 1), optional
         Relative error target. Exactly one of ``rank`` and ``tol`` is given. Per mode the smallest
         ``r_k`` with :math:`\sqrt{\sum_{i>r_k}\sigma_i^2} \le tol \|X\|_F / \sqrt{N}` is kept, which
@@ -117,7 +118,7 @@ def tucker(
     stop_tol = check_stop_tol(stop_tol)
     oversampling = check_int(oversampling, "oversampling", minimum=0)
     n_power_iter = check_int(n_power_iter, "n_power_iter", minimum=0)
-    ranks, threshold, norm = _check_rank_tol(tensor, rank, tol)
+    ranks, threshold, norm, lowered_from = _check_rank_tol(tensor, rank, tol)
     if mode_order is None:
         order = _default_mode_order(tensor.shape, ranks)
     else:
@@ -144,6 +145,8 @@ def tucker(
             result = _hooi(tensor, result, norm, n_iter_max, stop_tol, xp, bar)
     if result.info.rel_error is None:
         result.info.rel_error = _relative_error(tensor, result, norm, xp)
+    if lowered_from is not None:
+        result.info.extras["rank_lowered_from"] = lowered_from
     if flipped:
         result = TuckerTensor(xp.permute_dims(result.core, tuple(range(tensor.ndim))[::-1]),
                               result.factors[::-1], info=result.info)
@@ -349,13 +352,15 @@ def check_ranks(rank: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     return ranks
 
 
-def check_multilinear_rank(ranks: Sequence[int]) -> tuple[int, ...]:
+def check_multilinear_rank(ranks: Sequence[int], *, clip: bool = False) -> tuple[int, ...]:
     """``ranks`` when they can be the multilinear rank of a tensor: ``r_k <= prod_{l != k} r_l``
     for every mode (the mode-``k`` unfolding of an ``r_1 x ... x r_N`` core has only that many
     columns, so no tensor has a larger ``r_k``).
 
     Tucker refuses other ranks rather than return fewer columns than asked for (or pad factors
-    with directions that carry nothing).
+    with directions that carry nothing). With ``clip=True`` they are lowered instead, each
+    ``r_k`` to the product of the others until all hold (what a rank given as a fraction of the
+    parameters gets: the lowered ranks represent exactly the same tensors).
 
     Examples
     --------
@@ -366,17 +371,25 @@ def check_multilinear_rank(ranks: Sequence[int]) -> tuple[int, ...]:
     Traceback (most recent call last):
         ...
     ValueError: rank (2, 3, 1) is not a multilinear rank: r_1=3 > r_0 * r_2 = 2
+    >>> check_multilinear_rank((2, 3, 1), clip=True)
+    (2, 2, 1)
     """
     ranks = tuple(int(r) for r in ranks)
-    for k, r in enumerate(ranks):
-        others = [l for l in range(len(ranks)) if l != k]
-        bound = math.prod(ranks[l] for l in others)
-        if r > bound:
-            names = " * ".join(f"r_{l}" for l in others)
-            raise ValueError(
-                f"rank {ranks} is not a multilinear rank: r_{k}={r} > {names} = {bound}"
-            )
-    return ranks
+    lowered = list(ranks)
+    changed = True
+    while changed:  # lowering one rank can lower the bound of another
+        changed = False
+        for k, r in enumerate(lowered):
+            others = [l for l in range(len(ranks)) if l != k]
+            bound = math.prod(lowered[l] for l in others)
+            if r > bound:
+                if not clip:
+                    names = " * ".join(f"r_{l}" for l in others)
+                    raise ValueError(
+                        f"rank {ranks} is not a multilinear rank: r_{k}={r} > {names} = {bound}"
+                    )
+                lowered[k], changed = bound, True
+    return tuple(lowered)
 
 
 def exactly_one_of_rank_and_tol(rank: Any, tol: Any) -> None:
@@ -403,15 +416,18 @@ def _check_rank_tol(tensor, rank, tol):
     if tol is not None:
         tol = check_tol(tol)
     else:
-        ranks = check_multilinear_rank(check_ranks(rank, tuple(tensor.shape)))
+        # a fraction of the parameters names no particular ranks: lower them to a multilinear
+        # rank (stated in info.extras); explicit ranks that are none are refused
+        requested = check_ranks(rank, tuple(tensor.shape))
+        ranks = check_multilinear_rank(requested, clip=isinstance(rank, float))
     value = scaled_norm(tensor)
     if not math.isfinite(value):
         raise ValueError(
             f"tensor has a Frobenius norm above the float range ({value}); scale it down first"
         )
     if tol is not None:
-        return None, tol * value / math.sqrt(tensor.ndim), value
-    return ranks, None, value
+        return None, tol * value / math.sqrt(tensor.ndim), value, None
+    return ranks, None, value, requested if requested != ranks else None
 
 
 def _check_mode_order(order, ndim):

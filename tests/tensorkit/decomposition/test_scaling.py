@@ -253,3 +253,13 @@ def test_cp_of_a_zero_tensor_reports_zero_error():
         result = tensorkit.cp(X, 2, random_state=0)
         assert result.info.rel_error == 0.0
         assert float(np.abs(result.to_dense()).max()) == 0.0
+
+
+def test_a_fraction_is_lowered_to_a_multilinear_rank_and_says_so():
+    X = np.random.default_rng(5).standard_normal((2, 3, 7))
+    for method in METHODS:
+        T = tensorkit.tucker(X, 0.9, method=method, random_state=0)
+        assert T.ranks == (1, 2, 2)
+        assert T.info.extras["rank_lowered_from"] == (1, 2, 4)
+        assert abs(T.info.rel_error - measured(X, T)) < 1e-10
+    assert "rank_lowered_from" not in tensorkit.tucker(X, (1, 2, 2)).info.extras
