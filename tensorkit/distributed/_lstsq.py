@@ -24,16 +24,20 @@ from ..backend import thread_limits
 from ..sketch import (
     ComposedSketch,
     CountSketch,
+    GaussianSketch,
     LstsqResult,
     SketchOperator,
     make_sketch,
-    preconditioned_cg,
+    refined_cg,
     sketched_solve,
     sparse_then_gaussian,
 )
 from ..sketch.planning import (
     check_iteration_options,
+    default_tol,
     first_stage_size,
+    norm_estimate,
+    power_of_two_scale,
     seed_from,
     sketch_size_for,
     working_dtype,
@@ -74,16 +78,21 @@ def sketch(A: Any, kind: str | SketchOperator = "auto", sketch_size: int | None 
 
 
 def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
-          sketch: str | SketchOperator = "auto", sketch_size: int | None = None, tol: float = 1e-12,
+          sketch: str | SketchOperator = "auto", sketch_size: int | None = None, tol: float | None = None,
           n_iter_max: int | None = None, random_state: Any = None,
           max_iter: int | None = None) -> LstsqResult:
     """Least squares ``min ||A x - b||`` for dask arrays chunked by rows.
 
-    ``"sketch_precondition"`` (default) gives the LAPACK answer to ``tol`` like
-    :func:`tensorkit.sketch.lstsq`: one pass for the sketch of ``[A | b]``, a QR of the small
-    sketch on the client, then CG whose products ``A^T (A p)`` run as one task per block (fused
-    kernel, blocks persisted in worker memory) and are summed. ``"sketch_solve"`` stops after the
-    sketch; ``"direct"`` is dask's TSQR (``dask.array.linalg.lstsq``).
+    ``"sketch_precondition"`` (default) gives the LAPACK answer like :func:`tensorkit.sketch.lstsq`
+    (the same SPIR loop, :func:`tensorkit.sketch.refined_cg`, and LSQR's stopping rule with the
+    default ``tol = eps``): one pass for the sketch of ``[A | b]``, a QR of the small sketch on the
+    client, then refinement steps whose products ``A^T (A p - b)`` run as one task per block
+    (fused kernel, blocks persisted in worker memory) and are summed. ``A`` and ``b`` are scaled by
+    powers of two chosen from their sketch (exact), so any finite input gives the right answer.
+    When the cluster loses the persisted blocks mid-way (a restart, dead workers: dask's
+    ``FutureCancelledError``), the blocks are persisted again from ``A``'s graph and the step is
+    retried once; a second loss raises ``RuntimeError`` saying so in one line. ``"sketch_solve"``
+    stops after the sketch; ``"direct"`` is dask's TSQR (``dask.array.linalg.lstsq``).
 
     Parameters
     ----------
@@ -128,38 +137,110 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     sketch_size = sketch_size_for(method, n, d, sketch_size)
     seed = seed_from(random_state)
     if sketch == "auto" and method == "sketch_precondition":
-        op = CountSketch(sketch_size, random_state=seed)
+        # As on one machine: a CountSketch with few rows per bucket can lose rank.
+        kind = CountSketch if n >= 4 * sketch_size else GaussianSketch
+        op = kind(sketch_size, random_state=seed)
     else:
         op = _operator(sketch, sketch_size, n, d, seed)
-    A, B = dask.persist(A, B)
-    SAB = _sketch_blocks(da.concatenate([A, B], axis=1).rechunk({1: -1}), op)
+    if tol is None:
+        tol = default_tol(A.dtype)
+    blocks = _Blocks(A, B)
+    SAB = blocks.run(lambda: _sketch_blocks(blocks.AB(), op), "sketching A and b")
     SA, SB = SAB[:, :d], SAB[:, d:]
     if not np.all(np.isfinite(SAB)):
-        raise ValueError("A or b contains non-finite (NaN or Inf) entries (their sketch is not finite)")
+        raise ValueError("A or b contains non-finite (NaN or Inf) entries, or entries so large that "
+                         "their sketch overflows (above about 1e300: scale them down)")
+    s_a = float(power_of_two_scale(np.max(np.abs(SA))))
+    s_b = power_of_two_scale(np.max(np.abs(SB), axis=0)).astype(SB.dtype)
+    SA, SB = SA * s_a, SB * s_b
     R, X0 = sketched_solve(SA, SB, (n, d))
-    a_blocks = A.to_delayed().ravel()
-    b_blocks = B.to_delayed().ravel()
 
     def normal_op(W, cols, subtract_b):
-        parts = [
-            dask.delayed(_normal_block)(a, bb if subtract_b else None, W, cols)
-            for a, bb in zip(a_blocks, b_blocks, strict=True)
-        ]
-        return dask.compute(dask.delayed(_sum_pairs)(parts))[0]
+        def step():
+            parts = [
+                dask.delayed(_normal_block)(a, bb if subtract_b else None, W, cols, s_a, s_b)
+                for a, bb in zip(*blocks.delayed(), strict=True)
+            ]
+            return dask.compute(dask.delayed(_sum_pairs)(parts))[0]
+
+        return blocks.run(step, "an iteration over the blocks of A")
 
     extras = {"sketch": op.name, "sketch_size": sketch_size}
     if method == "sketch_solve":
         _, rsq = normal_op(X0, np.arange(X0.shape[1]), True)
         info = Info("sketch_solve", extras=extras)
-        return _unwrap(LstsqResult(X0, np.sqrt(rsq), info, sketch_size, op.name), vector)
-    b_norms = np.sqrt(da.sum(B * B, axis=0).compute())
+        result = LstsqResult(X0 * (s_a / s_b), np.sqrt(rsq) / s_b, info, sketch_size, op.name)
+        return _unwrap(result, vector)
+    b_norms = blocks.run(lambda: _scaled_column_norms(blocks.B, s_b), "the norms of b")
+    norm_A = norm_estimate(R)
     history: list[float] = []
-    X, res, its, converged, excess = preconditioned_cg(
-        normal_op, R, X0, b_norms, tol, n_iter_max, sketch_size, history=history
-    )
-    info = Info("sketch_precondition", iterations=its, converged=converged, rel_error=excess,
-                history=history, extras=extras)
-    return _unwrap(LstsqResult(X, res, info, sketch_size, op.name), vector)
+    sol = refined_cg(normal_op, R, X0, norm_A, b_norms, tol, n_iter_max, sketch_size,
+                     history=history)
+    extras.update(refinements=sol.refinements, stopped=sol.stopped, norm_A=norm_A / s_a)
+    info = Info("sketch_precondition", iterations=sol.iterations, converged=sol.converged,
+                rel_error=sol.ratio, history=history, extras=extras)
+    result = LstsqResult(sol.x * (s_a / s_b), sol.residual_norm / s_b, info, sketch_size, op.name)
+    return _unwrap(result, vector)
+
+
+class _Blocks:
+    """``A`` and ``B`` persisted on the cluster, persisted again from their graphs when the
+    cluster loses them (a restart mid-way cancels every future that held a block)."""
+
+    def __init__(self, A, B):
+        self._graphs = (A, B)
+        self._persist()
+
+    def _persist(self):
+        import dask
+
+        self.A, self.B = dask.persist(*self._graphs)
+
+    def AB(self):
+        import dask.array as da
+
+        return da.concatenate([self.A, self.B], axis=1).rechunk({1: -1})
+
+    def delayed(self):
+        return self.A.to_delayed().ravel(), self.B.to_delayed().ravel()
+
+    def run(self, step, what):
+        """``step()``, retried once on fresh blocks when the cluster lost them."""
+        try:
+            return step()
+        except Exception as exc:
+            if not _lost_data(exc):
+                raise
+            self._persist()
+        try:
+            return step()
+        except Exception as exc:
+            if not _lost_data(exc):
+                raise
+            raise RuntimeError(
+                f"tensorkit.distributed.lstsq: the dask cluster lost the blocks of A and b twice "
+                f"while {what} (restarted or lost workers; retried once): {type(exc).__name__}"
+            ) from exc
+
+
+def _lost_data(exc) -> bool:
+    """Whether ``exc`` says the cluster lost data (a restart or dead workers), not a bug."""
+    try:
+        from distributed.client import FutureCancelledError
+    except ImportError:  # pragma: no cover - distributed not installed: nothing can be lost
+        return False
+    from concurrent.futures import CancelledError
+
+    return isinstance(exc, (FutureCancelledError, CancelledError)) or type(exc).__name__ in (
+        "KilledWorker", "FutureCancelledError")
+
+
+def _scaled_column_norms(B, s_b):
+    """``||s_b b||`` per column: each column scaled (exactly) before it is squared."""
+    import dask.array as da
+
+    scaled = B * s_b
+    return np.sqrt(da.sum(scaled * scaled, axis=0).compute())
 
 
 def _operator(kind, m, n, d, seed) -> SketchOperator:
@@ -194,10 +275,13 @@ def _sketch_block(op, block, index):
         return op.apply_block(np.asarray(block), index)
 
 
-def _normal_block(a, b, W, cols):
-    """``A_i^T (A_i W - B_i[:, cols])`` and squared residual norms for one block (serial kernel)."""
+def _normal_block(a, b, W, cols, s_a, s_b):
+    """``A_i^T (A_i W - B_i[:, cols])`` and squared residual norms for one block of the scaled
+    problem ``s_a A``, ``s_b B`` (serial kernel; scaling by powers of two is exact)."""
     a = np.ascontiguousarray(a)
-    bb = None if b is None else np.asarray(b)[:, cols]
+    if s_a != 1.0:
+        a = a * s_a
+    bb = None if b is None else np.asarray(b)[:, cols] * s_b[cols]
     with thread_limits(1):
         return _kernels.normal_matvec(a, W.astype(a.dtype, copy=False), bb, "numba")
 

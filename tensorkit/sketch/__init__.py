@@ -3,9 +3,10 @@
 Operators (random ``S`` applied without forming it): dense :class:`GaussianSketch`, :class:`SRHT`,
 :class:`SRDCT`; sparse :class:`CountSketch`, :class:`SparseSign`; :class:`ComposedSketch` (sparse
 then dense, e.g. :func:`sparse_then_gaussian`); :class:`KroneckerSketch` for tensor-product rows.
-Solvers: :func:`lstsq` (LAPACK, sketch-and-solve, sketch-and-precondition) and its building blocks
-:func:`sketched_solve`, :func:`refined_cg` (SPIR) and :func:`preconditioned_cg`, which :mod:`tensorkit.distributed` reuses
-with :mod:`tensorkit.sketch.planning` (sketch sizes, seeds, option checks).
+Solvers: :func:`lstsq` (LAPACK, sketch-and-solve, sketch-and-precondition with iterative
+refinement) and its building blocks :func:`sketched_solve`, :func:`refined_cg` (SPIR) and
+:func:`preconditioned_cg`, which :mod:`tensorkit.distributed` reuses with
+:mod:`tensorkit.sketch.planning` (sketch sizes, seeds, option checks, scale-safe norms).
 
 >>> import numpy as np
 >>> from tensorkit.sketch import GaussianSketch
@@ -29,7 +30,6 @@ from ._sparse import CountSketch, SparseSign
 
 __all__ = [
     "METHODS",
-    "RefinedSolution",
     "SRDCT",
     "SRHT",
     "ComposedSketch",
@@ -37,6 +37,7 @@ __all__ = [
     "GaussianSketch",
     "KroneckerSketch",
     "LstsqResult",
+    "RefinedSolution",
     "SketchOperator",
     "SparseSign",
     "linf_error",

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import check_allocation, check_int
 from ..backend import check_random_state, get_namespace, resolve_backend
 from .planning import seed_from, working_dtype
 
@@ -101,6 +101,8 @@ class SketchOperator:
     def to_dense(self, n: int, *, dtype: Any = np.float64) -> np.ndarray:
         """The explicit ``(m, n)`` matrix ``S`` (for tests and small problems)."""
         n = check_int(n, "n", minimum=1)
+        check_allocation((max(n, self.sketch_size), n), dtype, "the explicit sketch matrix",
+                         alternative="apply the operator (S.apply(A)) instead of forming S")
         return self.apply(np.eye(n, dtype=dtype), backend="numpy")
 
     def _apply(self, A, xp, backend, key):
@@ -141,7 +143,10 @@ def as_matrix(A: Any, name: str, *, xp: Any = None):
         try:
             A = np.asarray(A)
         except Exception as exc:
-            raise TypeError(f"{name} must be an array, got {type(A).__name__}") from exc
+            raise TypeError(f"{name} must be an array of numbers, got {type(A).__name__} that "
+                            f"numpy cannot convert ({exc})") from exc
+        if A.dtype == object:
+            raise TypeError(f"{name} must be an array of numbers, got {type(A).__name__} of objects")
     if xp is None:
         xp = get_namespace(A)
     dtype = working_dtype(A.dtype, name)

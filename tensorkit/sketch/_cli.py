@@ -20,7 +20,8 @@ def register_lstsq(sub) -> None:
     p.add_argument("--method", choices=METHODS, default="auto")
     p.add_argument("--sketch", choices=SKETCH_NAMES, default="auto")
     p.add_argument("--sketch-size", type=int, default=None, metavar="M")
-    p.add_argument("--tol", type=float, default=1e-12, help="target relative residual excess")
+    p.add_argument("--tol", type=float, default=None,
+                   help="LSQR's rule ||A^T r|| <= tol ||A|| ||r|| (default: eps, LAPACK's accuracy)")
     p.add_argument("--n-iter-max", "--max-iter", dest="n_iter_max", type=int, default=None,
                    help="iteration cap of sketch_precondition (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random_state of the sketch")
@@ -47,8 +48,8 @@ def _run_lstsq(args) -> int:
     print(f"method       {result.method}" + (f" (sketch {result.sketch}, m={result.sketch_size})"
                                              if result.sketch else ""))
     if result.method == "sketch_precondition":
-        print(f"iterations   {result.iterations} (estimated residual excess "
-              f"{result.excess_estimate:.1e}, converged={result.converged})")
+        print(f"iterations   {result.iterations} (||A^T r|| / (||A|| ||r||) = "
+              f"{result.info.rel_error:.1e}, converged={result.converged})")
     print(f"residual     {result.residual_norm}")
     print(f"time         {elapsed:.3f} s")
     print(f"wrote        {args.output}")

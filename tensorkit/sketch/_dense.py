@@ -10,6 +10,7 @@ import importlib
 import math
 
 from .. import _kernels
+from .._validation import check_allocation, device_of
 from ..backend import is_numpy_namespace, scipy_for
 from ._base import SketchOperator
 
@@ -17,6 +18,8 @@ __all__ = ["SRDCT", "SRHT", "GaussianSketch"]
 
 # Dense Gaussian sketches are drawn and applied in column slabs of S of about this many entries.
 _SLAB_ENTRIES = 1 << 22
+_SMALLER = ("use a smaller sketch_size (4 d to 100 d rows suffice), or a factored sketch: "
+            "sparse_then_gaussian(...) or a CountSketch, which never form S")
 
 
 class GaussianSketch(SketchOperator):
@@ -42,8 +45,11 @@ class GaussianSketch(SketchOperator):
         m = self.sketch_size
         rng = self._generator(xp, key)
         scale = 1.0 / math.sqrt(m)
-        out = xp.zeros((m, A.shape[1]), dtype=A.dtype)
         slab = max(1, _SLAB_ENTRIES // m)
+        # The result and one slab of S (float64 draws plus their cast) are held at once.
+        check_allocation((m, A.shape[1] + 2 * min(n, slab)), A.dtype, "the Gaussian sketch S A",
+                         alternative=_SMALLER, device=device_of(xp))
+        out = xp.zeros((m, A.shape[1]), dtype=A.dtype)
         if n <= slab:
             G = self._cached(xp, key, lambda: rng.standard_normal((m, n)))
             out += G.astype(A.dtype, copy=False) @ A
@@ -74,6 +80,8 @@ class SRHT(SketchOperator):
         m = self.sketch_size
         if m > N:
             raise ValueError(f"SRHT sketch_size={m} exceeds the padded row count {N} of A")
+        check_allocation((N, d), A.dtype, "the padded SRHT transform", alternative=_SMALLER,
+                         device=device_of(xp), count=2)
         rng = self._generator(xp, key)
         signs = (rng.integers(0, 2, size=n) * 2 - 1).astype(A.dtype)
         keep = _random_subset(rng, N, m, xp)

@@ -9,12 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int
+from .._validation import check_allocation, check_choice, check_int, device_of
 from ..backend import check_random_state, get_namespace, native
 from ._base import as_matrix
 from .planning import seed_from
 
 __all__ = ["KroneckerSketch"]
+
+_SMALLER = ("use a smaller sketch_size (a few times the rank suffices), or sketch the factors "
+            "one at a time (apply_khatri_rao never forms the Kronecker rows)")
 
 
 class KroneckerSketch:
@@ -54,6 +57,9 @@ class KroneckerSketch:
             raise ValueError(f"shapes must be a non-empty sequence of ints, got {shapes!r}")
         self.shapes = tuple(check_int(s, f"shapes[{k}]", minimum=1) for k, s in enumerate(shapes))
         self.seed = seed_from(random_state)
+        # Every use draws the factor sketches G_k (m x I_k, float64): refuse now what cannot fit.
+        check_allocation((self.sketch_size, sum(self.shapes)), np.float64,
+                         "the factor sketches of KroneckerSketch", alternative=_SMALLER)
 
     def __repr__(self) -> str:
         return f"KroneckerSketch(sketch_size={self.sketch_size}, shapes={self.shapes}, seed={self.seed})"
@@ -111,6 +117,10 @@ class KroneckerSketch:
         if A2.shape[0] != total:
             raise ValueError(f"A has {A2.shape[0]} rows; shapes {self.shapes} need {total}")
         d = A2.shape[1]
+        if len(self.shapes) > 1:
+            check_allocation((self.sketch_size, total // self.shapes[0], d), A2.dtype,
+                             "the first intermediate of KroneckerSketch.apply", alternative=_SMALLER,
+                             device=device_of(xp))
         mats = [G.astype(A2.dtype) for G in self._factor_sketches(xp)]
         rest = total // self.shapes[0]
         Y = mats[0] @ xp.reshape(A2, (self.shapes[0], rest * d))

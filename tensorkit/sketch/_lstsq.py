@@ -150,8 +150,9 @@ def lstsq(
     sketch : str or SketchOperator
         ``"auto"``: for ``"sketch_solve"`` a sparse sign sketch to ``8 d``-``16 d`` rows, then a Gaussian
         (dense, so the l-infinity guarantee holds; plain Gaussian when ``n`` is small); for
-        ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters), or a
-        Gaussian when ``n < 4 m`` (a CountSketch with few rows per bucket loses rank).
+        ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters), a
+        Gaussian when ``n < 4 m`` (a CountSketch with few rows per bucket loses rank), and no
+        sketch at all (``R`` from the QR of ``A``, reported as ``"none"``) when ``m >= n``.
         Or one of ``"gaussian"``, ``"srht"``, ``"srdct"``, ``"countsketch"``, ``"sparse_sign"``,
         or an operator (whose ``sketch_size`` is used).
     sketch_size : int, optional
@@ -241,6 +242,8 @@ def lstsq(
         else:
             chosen = "sketch_precondition"
     if chosen == "direct":
+        if not isinstance(random_state, np.random.Generator):
+            seed_from(random_state)  # checked though unused: a bad seed is refused whatever the method
         result = _direct(A, B, xp)
     else:
         op = _build_sketch(sketch, sketch_size, chosen, n, d, random_state)
@@ -380,6 +383,20 @@ def _sketched(A, B, op, method, backend, tol, n_iter_max, xp) -> LstsqResult:
     return _sketched_result(X, res, op, info)
 
 
+class _Unsketched:
+    """No sketch: the preconditioner ``R`` from the QR of ``A`` itself, when a sketch would not
+    have fewer rows than ``A`` (a square Gaussian sketch keeps rank but preconditions only as
+    well as its own condition number; ``R`` of ``A`` is exact, so CG stops within a step or two)."""
+
+    name = "none"
+
+    def __init__(self, n: int) -> None:
+        self.sketch_size = n
+
+    def apply(self, A, *, backend=None):
+        return A
+
+
 def _rank(A, xp) -> int:
     """Numerical rank of ``A`` by SVD, with numpy's threshold ``sigma_max max(n, d) eps``."""
     return int(native(xp).linalg.matrix_rank(A))
@@ -420,6 +437,8 @@ def _build_sketch(sketch, sketch_size, method, n, d, random_state) -> SketchOper
     seed = seed_from(random_state)
     if sketch == "auto":
         if method == "sketch_precondition":
+            if m >= n:
+                return _Unsketched(n)
             # A CountSketch hashing few rows per bucket collides rows and can lose rank (n near
             # m: certainly); a Gaussian keeps it, and costs little there.
             if n >= 4 * m:

@@ -197,9 +197,9 @@ def check_iteration_options(tol: Any, n_iter_max: Any, max_iter: Any = None) -> 
     """``tol`` (target relative residual excess) and the iteration cap, checked.
 
     ``tol`` is a positive finite number (a target above 1 is meaningful for sketch-and-solve, so it
-    is not limited to ``(0, 1)`` here), or None for :func:`default_tol` (returned as None). ``max_iter`` is the
-    deprecated name of ``n_iter_max`` (a ``DeprecationWarning`` points at the caller's caller, the
-    user of the public solver).
+    is not limited to ``(0, 1)`` here), or None for :func:`default_tol` (returned as None).
+    ``max_iter`` is the deprecated name of ``n_iter_max`` (a ``DeprecationWarning`` points at the
+    caller's caller, the user of the public solver).
 
     Returns
     -------
