@@ -473,20 +473,15 @@ class ChebTucker:
     def load(cls, path: str | os.PathLike) -> ChebTucker:
         """Read an archive written by :meth:`save` (numpy arrays)."""
         data = read_archive(path, cls._FORMAT, cls._VERSION)
-        for key in ("domain", "tol"):
-            if key not in data:
-                raise ValueError(f"{str(path)!r} is not a valid {cls._FORMAT} archive: no array {key!r}")
-        try:
-            domain = [tuple(row) for row in data.pop("domain").tolist()]
-            tol = float(data.pop("tol"))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{str(path)!r} is not a valid {cls._FORMAT} archive: domain or tol: "
-                             f"{exc}") from exc
+        where = f"{str(path)!r} is not a valid {cls._FORMAT} archive"
+        if "domain" not in data or "tol" not in data:
+            raise ValueError(f"{where}: it needs arrays 'domain' and 'tol', it holds {sorted(data)}")
+        domain, tol = data.pop("domain"), data.pop("tol")
         coefficients = TuckerTensor._from_archive(data, path)
-        try:
-            return cls.from_tucker(coefficients, domain, tol=tol)
+        try:  # every check of the domain, tol and coefficients, with the file named
+            return cls.from_tucker(coefficients, [tuple(row) for row in domain.tolist()], tol=float(tol))
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{str(path)!r} is not a valid {cls._FORMAT} archive: {exc}") from exc
+            raise ValueError(f"{where}: {exc}") from exc
 
     # ------------------------------------------------------------------ helpers
     def _like(self, coefficients: TuckerTensor, tol: float) -> ChebTucker:

@@ -263,3 +263,31 @@ def test_a_fraction_is_lowered_to_a_multilinear_rank_and_says_so():
         assert T.info.extras["rank_lowered_from"] == (1, 2, 4)
         assert abs(T.info.rel_error - measured(X, T)) < 1e-10
     assert "rank_lowered_from" not in tensorkit.tucker(X, (1, 2, 2)).info.extras
+
+
+@pytest.mark.parametrize("c", [1e-300, 1e-150, 1e150, 1e300])
+def test_chebtucker_from_cp_and_arithmetic_at_extreme_scales(c):
+    box = [(-1, 1)] * 3
+
+    def terms(x):
+        return np.stack([np.exp(x), np.cos(x)], axis=1)
+
+    ref = ChebTucker.from_cp(np.array([1.0, 0.5]), [terms] * 3, box, tol=1e-9)
+    got = ChebTucker.from_cp(np.array([1.0, 0.5]) * c, [terms] * 3, box, tol=1e-9)
+    point = np.array([[0.1, 0.2, 0.3]])
+    assert got.ranks == ref.ranks
+    np.testing.assert_allclose(got(point) / c, ref(point), rtol=1e-10)
+    np.testing.assert_allclose(got.norm() / c, ref.norm(), rtol=1e-10)
+    np.testing.assert_allclose(((got + got) / 2)(point) / c, ref(point), rtol=1e-10)
+    assert (got - got).norm() == 0.0
+
+
+def test_lists_are_converted_by_decompositions_and_formats():
+    X = np.random.default_rng(4).standard_normal((3, 4, 5))
+    assert tensorkit.tucker(X.tolist(), (2, 2, 2)).ranks == (2, 2, 2)
+    assert tensorkit.tt(X.tolist(), 2).ranks == (1, 2, 2, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert tensorkit.cp(X.tolist(), 2, random_state=0).rank == 2
+    T = TuckerTensor([[1.0, 0.0], [0.0, 2.0]], [[[1.0, 0.0]] * 1 + [[0.0, 1.0]]] * 2)
+    np.testing.assert_allclose(T.to_dense(), [[1.0, 0.0], [0.0, 2.0]])
