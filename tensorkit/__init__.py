@@ -15,10 +15,11 @@ from ._version import __version__
 from .backend import available_backends, to_device, to_numpy
 from .decomposition import cp, tt, tucker
 from .formats import CPTensor, DecompositionInfo, TTTensor, TuckerTensor
+from .observed import ObservedTensor
 
 # Subpackages with heavier tables or optional dependencies load on first use: tensorkit.gaunt etc.
 _LAZY_SUBMODULES = frozenset(
-    {"chebyshev", "distributed", "extend", "gaunt", "io", "nn", "sketch"}
+    {"chebyshev", "completion", "distributed", "extend", "gaunt", "io", "nn", "sketch"}
 )
 
 
@@ -34,6 +35,7 @@ __all__ = [
     "CPTensor",
     "DecompositionInfo",
     "Info",
+    "ObservedTensor",
     "TTTensor",
     "TuckerTensor",
     "__version__",

@@ -4,7 +4,9 @@ The input is an :class:`~tensorkit.observed.ObservedTensor` (the observed cells 
 CuPy). :func:`cp_complete` fits a CP model to the observed cells only (ALS with per-row normal
 equations, or CP-WOPT with L-BFGS), :func:`tucker_complete` a Tucker model; :func:`rmse`,
 :func:`mae` and :func:`nrmse` measure any model on held-out cells, and :func:`values_at` gives a
-model's values at cells without forming the dense tensor.
+model's values at cells without forming the dense tensor. :class:`NeuralCompletion` is DAIN's
+neural model (an MLP over per-mode embeddings) and :class:`DAIN` / :func:`dain_augment` its
+data augmentation by TracIn cell and entity importances.
 
 Examples
 --------
@@ -20,7 +22,20 @@ True
 """
 
 from ._als import cp_complete
+from ._dain import DAIN, DAINAugmentation, dain_augment
 from ._metrics import mae, nrmse, rmse, values_at
+from ._neural import NeuralCompletion
 from ._tucker import tucker_complete
 
-__all__ = ["cp_complete", "mae", "nrmse", "rmse", "tucker_complete", "values_at"]
+__all__ = [
+    "DAIN",
+    "DAINAugmentation",
+    "NeuralCompletion",
+    "cp_complete",
+    "dain_augment",
+    "mae",
+    "nrmse",
+    "rmse",
+    "tucker_complete",
+    "values_at",
+]
