@@ -17,9 +17,10 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from . import _kernels
 from ._info import Info
 from ._validation import check_allocation
-from .backend import get_namespace
+from .backend import get_namespace, resolve_backend
 from .io import load_archive, save_archive
 from .tenalg import fold, khatri_rao, multi_mode_dot
 
@@ -55,6 +56,27 @@ def _numbered_pairs(name: str, values: Any) -> list[tuple[str, Any]]:
         return [(f"{name}[{k}]", v) for k, v in enumerate(values)]
     except TypeError:
         raise TypeError(f"{name} must be a sequence of arrays, got {type(values).__name__}") from None
+
+
+def _cells(indices: Any, shape: tuple[int, ...], xp: Any) -> Any:
+    """``indices`` as an int64 array (nnz, order) of in-range cells, on the model's device."""
+    if not array_api_compat.is_array_api_obj(indices):
+        indices = np.asarray(indices)
+    indices = xp.asarray(indices)
+    if indices.ndim == 1 and indices.shape[0] == len(shape):
+        indices = xp.reshape(indices, (1, -1))
+    if indices.ndim != 2 or indices.shape[1] != len(shape):
+        raise ValueError(f"indices must have shape (nnz, {len(shape)}), got {tuple(indices.shape)}")
+    if not xp.isdtype(indices.dtype, "integral"):
+        raise TypeError(f"indices must be integers, got dtype {indices.dtype}")
+    if indices.shape[0]:
+        low = xp.min(indices, axis=0)
+        high = xp.max(indices, axis=0)
+        for k, n in enumerate(shape):
+            if int(low[k]) < 0 or int(high[k]) >= n:
+                raise ValueError(f"indices of mode {k} must lie in [0, {n}), got "
+                                 f"[{int(low[k])}, {int(high[k])}]")
+    return xp.astype(indices, xp.int64)
 
 
 class _LowRankFormat:
@@ -183,6 +205,22 @@ class TuckerTensor(_LowRankFormat):
     def _dense(self) -> Any:
         return multi_mode_dot(self.core, self.factors)  # G x_1 U_1 ... x_N U_N
 
+    def at(self, indices: Any, *, backend: str | None = None) -> Any:
+        """Values at cells ``indices`` (nnz, order) without forming the dense tensor: per cell the
+        core contracted with the cell's factor rows, ``prod(ranks)`` multiply-adds (a kernel).
+
+        Examples
+        --------
+        >>> import numpy as np, tensorkit
+        >>> T = tensorkit.TuckerTensor(np.ones((1, 1)), [np.arange(3.0)[:, None], np.ones((2, 1))])
+        >>> T.at([[2, 0], [1, 1]])
+        array([2., 1.])
+        """
+        xp = get_namespace(self.core, *self.factors)
+        indices = _cells(indices, self.shape, xp)
+        backend = resolve_backend(backend, self.core, *self.factors)
+        return _kernels.tucker_values(indices, self.core, list(self.factors), backend)
+
     def to_tensorly(self):
         """As a ``tensorly.tucker_tensor.TuckerTensor`` (arrays are shared, not copied)."""
         from tensorly.tucker_tensor import TuckerTensor as TlTucker
@@ -263,6 +301,22 @@ class CPTensor(_LowRankFormat):
             return first.sum(axis=1)
         unfolded = first @ khatri_rao(self.factors[1:]).T
         return fold(unfolded, 0, self.shape)
+
+    def at(self, indices: Any, *, backend: str | None = None) -> Any:
+        """Values at cells ``indices`` (nnz, order) without forming the dense tensor:
+        ``sum_r w_r prod_k A_k[i_k, r]`` per cell (a kernel).
+
+        Examples
+        --------
+        >>> import numpy as np, tensorkit
+        >>> C = tensorkit.CPTensor([2.0], [np.arange(3.0)[:, None], np.ones((4, 1))])
+        >>> C.at([[2, 0], [1, 3]])
+        array([4., 2.])
+        """
+        xp = get_namespace(self.weights, *self.factors)
+        indices = _cells(indices, self.shape, xp)
+        backend = resolve_backend(backend, self.weights, *self.factors)
+        return _kernels.cp_values(indices, self.weights, list(self.factors), backend)
 
     def to_tensorly(self):
         """As a ``tensorly.cp_tensor.CPTensor``."""

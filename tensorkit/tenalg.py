@@ -26,6 +26,7 @@ import array_api_compat
 from . import _kernels
 from ._validation import check_int
 from .backend import get_namespace, is_cupy_array, native, resolve_backend
+from .observed import ObservedTensor
 
 __all__ = ["fold", "khatri_rao", "mode_dot", "mttkrp", "multi_mode_dot", "unfold"]
 
@@ -216,8 +217,10 @@ def mttkrp(
 
     Parameters
     ----------
-    tensor : array or tuple ``(indices, values, shape)``
-        A dense tensor, or a sparse tensor in COO form with ``indices`` of shape ``(nnz, order)``.
+    tensor : array, tuple ``(indices, values, shape)`` or ObservedTensor
+        A dense tensor, or a sparse tensor in COO form with ``indices`` of shape ``(nnz, order)``
+        (a :class:`~tensorkit.ObservedTensor` is the same COO data, its missing cells read as
+        zeros).
     factors : sequence of arrays ``(I_k, R)``
         One per mode; ``factors[mode]`` is not read (only its presence is checked).
     mode : int
@@ -244,6 +247,8 @@ def mttkrp(
     >>> mttkrp(np.ones((2, 3, 4)), [np.ones((2, 5)), np.ones((3, 5)), np.ones((4, 5))], 0)[0, 0]
     np.float64(12.0)
     """
+    if isinstance(tensor, ObservedTensor):
+        tensor = (tensor.indices, tensor.values, tensor.shape)
     if isinstance(tensor, tuple):
         return _mttkrp_coo(tensor, factors, mode, backend, xp)
     factors = list(factors)

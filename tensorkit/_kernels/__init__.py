@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import kernel_implementation
 
-__all__ = ["fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "sparse_sketch"]
+__all__ = ["cp_values", "fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "sparse_sketch", "tucker_values"]
 
 
 def _implementation(name: str, backend: str):
@@ -52,6 +52,28 @@ def mttkrp_coo(
     """
     factors = [_ready(f) for f in factors]
     return _implementation("mttkrp_coo", backend)(_ready(indices), _ready(values), factors, mode, n_rows)
+
+
+def cp_values(indices: Any, weights: Any, factors: list[Any], backend: str) -> Any:
+    """Values of a CP model at cells: ``v_e = sum_r w_r prod_k A_k[i_k(e), r]``, shape (nnz,).
+
+    ``indices`` (nnz, order) are in range (checked by the caller); the dense tensor is never
+    formed. Used by :meth:`tensorkit.CPTensor.at` and by tensor completion.
+    """
+    factors = [_ready(f) for f in factors]
+    return _implementation("cp_values", backend)(_ready(indices), _ready(weights), factors)
+
+
+def tucker_values(indices: Any, core: Any, factors: list[Any], backend: str) -> Any:
+    """Values of a Tucker model at cells: ``v_e = core x_1 A_1[i_1(e)] ... x_N A_N[i_N(e)]``
+    (the core contracted with each cell's factor rows), shape (nnz,), without the dense tensor.
+
+    Used by :meth:`tensorkit.TuckerTensor.at` and by tensor completion. The GPU version is the
+    reference's chunked Kronecker-row products on CuPy (BLAS): a per-cell ``numba.cuda`` thread
+    would need a scratch buffer of the core's size.
+    """
+    factors = [_ready(f) for f in factors]
+    return _implementation("tucker_values", backend)(_ready(indices), _ready(core), factors)
 
 
 # --- sketching and least squares (tensorkit.sketch) ---------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import float32, float64, njit, vectorize
+from numba import float32, float64, njit, prange, vectorize
 
 
 def stack_factors(factors, dtype):
@@ -223,3 +223,81 @@ def _normal_cdf_f64(v):
 
 def _normal_cdf(x):
     return _normal_cdf_f32(x) if x.dtype == np.float32 else _normal_cdf_f64(x)
+
+
+def cp_values(indices, weights, factors):
+    """Values of a CP model at cells, parallel over cells; see :func:`tensorkit._kernels.cp_values`."""
+    dtype = np.result_type(weights, *factors)
+    if dtype.kind == "c":  # the compiled loop accumulates reals
+        from .reference import cp_values as reference
+
+        return reference(indices, weights, factors)
+    stacked, offsets = stack_factors(factors, dtype)
+    out = np.empty(indices.shape[0], dtype=dtype)
+    kernel = _cp_values if indices.shape[0] * stacked.shape[1] > 1_000_000 else _cp_values_serial
+    kernel(np.ascontiguousarray(indices), np.ascontiguousarray(weights, dtype=dtype), stacked, offsets,
+           out)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _cp_values(indices, weights, stacked, offsets, out):
+    """``out[e] = sum_r w_r prod_k A_k[i_k(e), r]``, in parallel over cells."""
+    rank = stacked.shape[1]
+    order = indices.shape[1]
+    for e in prange(indices.shape[0]):
+        total = 0.0
+        for r in range(rank):
+            p = weights[r]
+            for k in range(order):
+                p *= stacked[offsets[k] + indices[e, k], r]
+            total += p
+        out[e] = total
+
+
+# Small inputs run serially: a parallel region on a loaded machine waits for its threads.
+_cp_values_serial = njit(cache=True, nogil=True)(_cp_values.py_func)
+
+
+def tucker_values(indices, core, factors):
+    """Values of a Tucker model at cells, parallel over cells; see
+    :func:`tensorkit._kernels.tucker_values`."""
+    dtype = np.result_type(core, *factors)
+    if dtype.kind == "c":
+        from .reference import tucker_values as reference
+
+        return reference(indices, core, factors)
+    width = max(f.shape[1] for f in factors)  # modes of different ranks, zero-padded to one block
+    padded = [np.pad(np.asarray(f, dtype=dtype), ((0, 0), (0, width - f.shape[1]))) for f in factors]
+    stacked, offsets = stack_factors(padded, dtype)
+    ranks = np.array(core.shape, dtype=np.int64)
+    out = np.empty(indices.shape[0], dtype=dtype)
+    kernel = _tucker_values if indices.shape[0] * core.size > 1_000_000 else _tucker_values_serial
+    kernel(np.ascontiguousarray(indices), np.ascontiguousarray(core, dtype=dtype).reshape(-1), ranks,
+           stacked, offsets, out)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _tucker_values(indices, core, ranks, stacked, offsets, out):
+    """Per cell: contract the flattened core with the cell's factor rows from the last mode to the
+    first, in a scratch buffer of the core's size (``prod(R)`` multiply-adds per cell, no
+    Kronecker rows)."""
+    order = indices.shape[1]
+    size = core.shape[0]
+    for e in prange(indices.shape[0]):
+        buf = core.copy()
+        n = size
+        for k in range(order - 1, -1, -1):
+            r_k = ranks[k]
+            base = offsets[k] + indices[e, k]
+            n //= r_k
+            for j in range(n):
+                s = 0.0
+                for r in range(r_k):
+                    s += buf[j * r_k + r] * stacked[base, r]
+                buf[j] = s
+        out[e] = buf[0]
+
+
+_tucker_values_serial = njit(cache=True, nogil=True)(_tucker_values.py_func)

@@ -143,3 +143,45 @@ def gelu_erf(x):
 
     cdf = 0.5 * (1.0 + erf(x * x.dtype.type(1.0 / math.sqrt(2.0))))
     return x * cdf, cdf
+
+
+def cp_values(indices, weights, factors):
+    """Values of a CP model at cells, one thread per cell; see :func:`tensorkit._kernels.cp_values`."""
+    xp = array_module(weights)
+    dtype = xp.result_type(weights, *factors)
+    if xp.dtype(dtype).kind == "c":
+        from .reference import cp_values as reference
+
+        return reference(indices, weights, factors)
+    offsets = np.zeros(len(factors) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([f.shape[0] for f in factors])
+    stacked = xp.ascontiguousarray(xp.concatenate(factors, axis=0).astype(dtype))
+    out = xp.empty(indices.shape[0], dtype=dtype)
+    if indices.shape[0]:
+        cp_values_kernel[math.ceil(indices.shape[0] / _THREADS), _THREADS](
+            xp.ascontiguousarray(indices), xp.ascontiguousarray(weights.astype(dtype)), stacked,
+            xp.asarray(offsets), out)
+    return out
+
+
+@cuda.jit
+def cp_values_kernel(indices, weights, stacked, offsets, out):
+    """One thread per cell: ``out[e] = sum_r w_r prod_k A_k[i_k(e), r]``."""
+    e = cuda.grid(1)
+    if e >= indices.shape[0]:
+        return
+    total = 0.0
+    for r in range(stacked.shape[1]):
+        p = weights[r]
+        for k in range(indices.shape[1]):
+            p *= stacked[offsets[k] + indices[e, k], r]
+        total += p
+    out[e] = total
+
+
+def tucker_values(indices, core, factors):
+    """Values of a Tucker model at cells: the reference's chunked Kronecker rows times the core,
+    on CuPy (BLAS); see :func:`tensorkit._kernels.tucker_values`."""
+    from .reference import tucker_values as chunked
+
+    return chunked(indices, core, factors)

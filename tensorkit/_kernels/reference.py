@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import array_module
+
 
 def mttkrp_coo(indices, values, factors, mode, n_rows):
     """COO MTTKRP by forming each nonzero's row product and scattering with ``np.add.at``."""
@@ -54,3 +56,41 @@ def gelu_erf(x):
 
     cdf = 0.5 * (1.0 + erf(x * x.dtype.type(1.0 / np.sqrt(2.0))))
     return x * cdf, cdf
+
+
+def cp_values(indices, weights, factors):
+    """Values of a CP model at cells by gathering each cell's factor rows; see
+    :func:`tensorkit._kernels.cp_values`."""
+    xp = array_module(weights)
+    dtype = xp.result_type(weights, *factors)
+    prod = xp.broadcast_to(weights.astype(dtype), (indices.shape[0], weights.shape[0])).copy()
+    for k, factor in enumerate(factors):
+        prod *= factor[indices[:, k]]
+    return prod.sum(axis=1)
+
+
+# Cells per chunk of the Tucker gather: bounds the (chunk, prod of ranks) Kronecker rows in memory.
+TUCKER_CHUNK = 1 << 15
+
+
+def kron_rows(factors, indices, skip=None):
+    """Rows ``kron_k A_k[i_k(e), :]`` over the modes other than ``skip`` (C order: last mode
+    fastest, matching a core reshaped row-major): shape (nnz, prod of their ranks)."""
+    out = None
+    for k, factor in enumerate(factors):
+        if k == skip:
+            continue
+        rows = factor[indices[:, k]]
+        out = rows if out is None else (out[:, :, None] * rows[:, None, :]).reshape(rows.shape[0], -1)
+    return out
+
+
+def tucker_values(indices, core, factors):
+    """Values of a Tucker model at cells: each chunk's Kronecker rows times ``vec(core)`` (numpy or
+    CuPy arrays); see :func:`tensorkit._kernels.tucker_values`."""
+    xp = array_module(core)
+    flat = core.reshape(-1)
+    dtype = xp.result_type(core, *factors)
+    parts = [kron_rows(factors, indices[s:s + TUCKER_CHUNK]) @ flat
+             for s in range(0, indices.shape[0], TUCKER_CHUNK)]
+    return xp.concatenate(parts).astype(dtype, copy=False) if parts else xp.zeros(0, dtype=dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _kernels as core_kernels
 from .._info import Info
 from .._progress import progress_bar
 from .._validation import check_choice, check_int
@@ -186,7 +187,7 @@ def _fit_scale(problem, factors) -> list[Any]:
     evenly over the modes: orthonormal SVD vectors alone give values far below the data's."""
     xp = problem.xp
     ones = xp.ones(factors[0].shape[1], dtype=factors[0].dtype)
-    m = _kernels.cp_values(problem.obs.indices, ones, factors, problem.backend)
+    m = core_kernels.cp_values(problem.obs.indices, ones, factors, problem.backend)
     c = float(xp.sum(m * problem.y)) / max(float(xp.sum(m * m)), 1e-300)
     root = abs(c) ** (1 / len(factors)) if c != 0 else 1.0
     factors = [f * root for f in factors]

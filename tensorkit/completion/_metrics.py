@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import _kernels
 from ..backend import get_namespace, resolve_backend
 from ..formats import CPTensor, TuckerTensor
 from ..observed import ObservedTensor
-from . import _kernels
 
 __all__ = ["mae", "nrmse", "rmse", "values_at"]
 
-# Cells per chunk of the Tucker gather: bounds the (chunk, prod of ranks) Kronecker rows in memory.
-_CHUNK = 1 << 15
 
 
 def values_at(model: Any, indices: Any, *, backend: str | None = None) -> Any:
     """The model's values at cells ``indices`` (nnz, order), without forming the dense tensor.
 
-    ``model`` is a :class:`~tensorkit.CPTensor` (``sum_r w_r prod_k A_k[i_k, r]``, a kernel), a
-    :class:`~tensorkit.TuckerTensor` (the core contracted with the cells' factor rows, in chunks)
-    or a callable ``model(indices) -> values``.
+    ``model`` is a :class:`~tensorkit.CPTensor` (``sum_r w_r prod_k A_k[i_k, r]``), a
+    :class:`~tensorkit.TuckerTensor` (the core contracted with each cell's factor rows), both by
+    the kernels behind their :meth:`at`, or a callable ``model(indices) -> values``. The indices
+    are trusted (an :class:`~tensorkit.ObservedTensor`'s are checked when it is built): use
+    ``model.at`` for checked ones.
 
     Examples
     --------
@@ -34,7 +34,8 @@ def values_at(model: Any, indices: Any, *, backend: str | None = None) -> Any:
         backend = resolve_backend(backend, indices, model.weights, *model.factors)
         return _kernels.cp_values(indices, model.weights, list(model.factors), backend)
     if isinstance(model, TuckerTensor):
-        return tucker_values(model.core, list(model.factors), indices)
+        backend = resolve_backend(backend, indices, model.core, *model.factors)
+        return _kernels.tucker_values(indices, model.core, list(model.factors), backend)
     if callable(model):
         return model(indices)
     raise TypeError(f"model must be a CPTensor, a TuckerTensor or a callable, got {type(model).__name__}")
@@ -94,11 +95,3 @@ def kron_rows(factors: list[Any], indices: Any, skip: int | None = None) -> Any:
         out = rows if out is None else (out[:, :, None] * rows[:, None, :]).reshape(rows.shape[0], -1)
     return out
 
-
-def tucker_values(core: Any, factors: list[Any], indices: Any) -> Any:
-    """Values of a Tucker model at cells: the Kronecker rows of each chunk times ``vec(core)``."""
-    xp = get_namespace(core, *factors)
-    flat = xp.reshape(core, (-1,))
-    parts = [kron_rows(factors, indices[s:s + _CHUNK]) @ flat
-             for s in range(0, indices.shape[0], _CHUNK)]
-    return xp.concat(parts) if parts else xp.zeros(0, dtype=core.dtype)

@@ -9,7 +9,6 @@ from .. import _kernels as core_kernels
 from .._progress import progress_bar
 from .._validation import device_of
 from ..backend import to_device, to_numpy
-from . import _kernels
 
 
 def wopt(problem, factors, reg, validation, n_iter_max, monitor, progress) -> None:
@@ -38,7 +37,7 @@ def wopt(problem, factors, reg, validation, n_iter_max, monitor, progress) -> No
 
     def objective(x):
         F = unpack(x)
-        residual = y - _kernels.cp_values(indices, ones, F, backend)
+        residual = y - core_kernels.cp_values(indices, ones, F, backend)
         value = 0.5 * float(xp.sum(residual**2))
         grads = []
         for k, (f, n) in enumerate(zip(F, counts, strict=True)):

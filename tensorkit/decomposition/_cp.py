@@ -26,6 +26,7 @@ from ..backend import (
     standard_normal,
 )
 from ..formats import CPTensor
+from ..observed import ObservedTensor
 from ..tenalg import mttkrp, unfold
 from ._ranks import cp_rank
 from ._tucker import check_dense_input
@@ -59,7 +60,9 @@ def cp(
 
     Parameters
     ----------
-    tensor : dense array, or a sparse COO tuple ``(indices, values, shape)``
+    tensor : dense array, a sparse COO tuple ``(indices, values, shape)`` or an ObservedTensor
+        (its COO data; the cells it does not hold count as zeros, as in the tuple: for missing
+        values use :func:`tensorkit.completion.cp_complete`)
     rank : int >= 1, or float
         The CP rank; a float is the fraction of the tensor's parameter count to keep, as
         :func:`tensorkit.decomposition.resolve_rank` reads it.
@@ -94,6 +97,8 @@ def cp(
     True
     """
     stop_tol = _stop_tol_from_deprecated_tol(stop_tol, tol)
+    if isinstance(tensor, ObservedTensor):
+        tensor = (tensor.indices, tensor.values, tensor.shape)
     sparse = isinstance(tensor, tuple)
     if sparse:
         indices, values, shape, xp = _check_coo(tensor)

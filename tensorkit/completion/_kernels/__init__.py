@@ -7,7 +7,8 @@ one device, with a resolved backend name.
 
 The row-wise least-squares kernels take the observations sorted by their index in one mode (a
 CSR-like layout computed once per mode with :func:`row_groups`): those of row ``i`` are the run
-``rowptr[i]:rowptr[i + 1]``.
+``rowptr[i]:rowptr[i + 1]``. A model's values at cells are the core's kernels
+:func:`tensorkit._kernels.cp_values` and :func:`tensorkit._kernels.tucker_values`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from ...backend import kernel_implementation
 
-__all__ = ["cp_rows", "cp_values", "row_groups", "solve_rows"]
+__all__ = ["cp_rows", "row_groups", "solve_rows"]
 
 
 def _implementation(name: str, backend: str):
@@ -56,7 +57,3 @@ def solve_rows(Z: Any, values: Any, rowptr: Any, reg: float, backend: str) -> tu
     :func:`cp_rows`."""
     return _implementation("solve_rows", backend)(Z, values, rowptr, reg)
 
-
-def cp_values(indices: Any, weights: Any, factors: list[Any], backend: str) -> Any:
-    """Values of a CP model at cells: ``v_e = sum_r w_r prod_k A_k[i_k(e), r]`` (nnz,)."""
-    return _implementation("cp_values", backend)(indices, weights, factors)

@@ -58,17 +58,6 @@ def solve_rows(Z, values, rowptr, reg):
     return out, singular
 
 
-def cp_values(indices, weights, factors):
-    """Values of a CP model at cells; see :func:`tensorkit.completion._kernels.cp_values`."""
-    dtype = np.result_type(weights, *factors)
-    stacked, offsets = _stack(factors, dtype)
-    out = np.empty(indices.shape[0], dtype=dtype)
-    kernel = _cp_values if _parallel_pays(indices.shape[0], stacked.shape[1]) else _cp_values_serial
-    kernel(np.ascontiguousarray(indices), np.ascontiguousarray(weights, dtype=dtype), stacked, offsets,
-           out)
-    return out
-
-
 def _parallel_pays(nnz, rank):
     """Threads only for enough work: on a loaded machine a parallel region of a small problem
     waits for its threads (measured 35 ms instead of 0.1 ms for 1,600 observations at rank 3)."""
@@ -209,20 +198,3 @@ def _finish_row(G, b, lam, out_row):
     out_row[:] = b
     return False
 
-
-@njit(cache=True, nogil=True, parallel=True)
-def _cp_values(indices, weights, stacked, offsets, out):
-    """``out[e] = sum_r w_r prod_k A_k[i_k(e), r]``, in parallel over cells."""
-    rank = stacked.shape[1]
-    order = indices.shape[1]
-    for e in prange(indices.shape[0]):
-        total = 0.0
-        for r in range(rank):
-            p = weights[r]
-            for k in range(order):
-                p *= stacked[offsets[k] + indices[e, k], r]
-            total += p
-        out[e] = total
-
-
-_cp_values_serial = njit(cache=True, nogil=True)(_cp_values.py_func)

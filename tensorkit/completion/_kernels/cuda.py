@@ -7,8 +7,6 @@ The ``numba.cuda`` kernels take CuPy arrays on a GPU and numpy arrays under the 
 
 from __future__ import annotations
 
-import math
-
 from numba import cuda
 
 from ...backend import array_module
@@ -90,33 +88,3 @@ def gram_rows_kernel(Z, values, rowptr, G, b):
                 acc += values[e] * Z[e, a]
             b[i, a] = acc
 
-
-def cp_values(indices, weights, factors):
-    """Values of a CP model at cells; see :func:`tensorkit.completion._kernels.cp_values`."""
-    xp = array_module(weights)
-    dtype = xp.result_type(weights, *factors)
-    offsets = [0]
-    for f in factors:
-        offsets.append(offsets[-1] + f.shape[0])
-    stacked = xp.ascontiguousarray(xp.concatenate(factors, axis=0).astype(dtype))
-    out = xp.empty(indices.shape[0], dtype=dtype)
-    if indices.shape[0]:
-        cp_values_kernel[math.ceil(indices.shape[0] / _THREADS), _THREADS](
-            xp.ascontiguousarray(indices), xp.ascontiguousarray(weights.astype(dtype)), stacked,
-            xp.asarray(offsets, dtype=xp.int64), out)
-    return out
-
-
-@cuda.jit
-def cp_values_kernel(indices, weights, stacked, offsets, out):
-    """One thread per cell: ``out[e] = sum_r w_r prod_k A_k[i_k(e), r]``."""
-    e = cuda.grid(1)
-    if e >= indices.shape[0]:
-        return
-    total = 0.0
-    for r in range(stacked.shape[1]):
-        p = weights[r]
-        for k in range(indices.shape[1]):
-            p *= stacked[offsets[k] + indices[e, k], r]
-        total += p
-    out[e] = total

@@ -45,11 +45,3 @@ def solve_rows(Z, values, rowptr, reg):
         out[i] = np.linalg.solve(L.T, np.linalg.solve(L, b[i]))
     return out, singular
 
-
-def cp_values(indices, weights, factors):
-    """Values of a CP model at cells; see :func:`tensorkit.completion._kernels.cp_values`."""
-    dtype = np.result_type(weights, *factors)
-    prod = np.broadcast_to(weights.astype(dtype), (indices.shape[0], weights.shape[0])).copy()
-    for k, factor in enumerate(factors):
-        prod *= factor[indices[:, k]]
-    return prod.sum(axis=1)

@@ -43,7 +43,7 @@ def test_backends_agree_and_init_from_a_model():
 
 def test_early_stopping_returns_the_best_sweep():
     _, train, rest = _planted(shape=(15, 12, 10), fraction=0.15, noise=0.5, seed=3)
-    validation, test = rest.split((0.2, 0.8), random_state=0)
+    validation, _test = rest.split((0.2, 0.8), random_state=0)
     model = cp_complete(train, 8, reg=0.0 + 1e-4, validation=validation, n_iter_max=300,
                         patience=5, stop_tol=0, random_state=0)
     extras = model.info.extras
@@ -55,7 +55,7 @@ def test_early_stopping_returns_the_best_sweep():
 
 
 def test_metrics_match_dense_computation():
-    truth, train, rest = _planted(shape=(6, 7, 8), fraction=0.5)
+    _truth, train, rest = _planted(shape=(6, 7, 8), fraction=0.5)
     model = cp_complete(train, 2, n_iter_max=3, random_state=0)
     dense = model.to_dense()
     predicted = dense[tuple(rest.indices.T)]
