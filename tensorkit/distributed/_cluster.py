@@ -15,7 +15,7 @@ from typing import Any
 
 from .._validation import check_int, check_real
 
-__all__ = ["cluster_client", "local_cluster", "lost_data", "retry_once"]
+__all__ = ["cluster_client", "compress_on_dask", "local_cluster", "lost_data", "retry_once"]
 
 # Share of the machine's memory handed to the workers of a default local cluster.
 _MEMORY_SHARE = 0.8
@@ -117,6 +117,68 @@ def lost_data(exc: BaseException) -> bool:
 
     return isinstance(exc, CancelledError) or type(exc).__name__ in (
         "KilledWorker", "FutureCancelledError", "CancelledError")
+
+
+def compress_on_dask(path: str | os.PathLike, *, rank: Any = None, tol: float | None = None,
+                     method: str = "st_hosvd", dataset: str | None = None, scheduler: str | None = None,
+                     output: str | os.PathLike, random_state: int = 0, progress: bool = True) -> Any:
+    """``tensorkit compress BIG.zarr --dask [--scheduler ADDRESS]``: the Tucker decomposition of a
+    Zarr array (a directory) or an HDF5 dataset (``.h5``/``.hdf5``) by
+    :func:`tensorkit.distributed.tucker`, saved to the ``.npz`` file ``output``; prints a summary.
+
+    Runs on a local cluster sized to the machine, or on the scheduler at ``scheduler``
+    (``"tcp://host:8786"``; its workers must see ``path``). ``dataset`` names the array inside a
+    Zarr group or HDF5 file (required for HDF5 files holding more than one). Returns the
+    :class:`TuckerTensor`.
+    """
+    import time
+    from pathlib import Path
+
+    from ._io import from_hdf5, from_zarr
+    from ._tucker import tucker
+
+    path, output = Path(path), Path(output)
+    if isinstance(rank, (list, tuple)) and len(rank) == 1:
+        rank = rank[0]  # --rank R: one rank for every mode
+    if output.suffix != ".npz":
+        raise ValueError(f"--output must end in .npz, got {str(output)!r}")
+    if str(output.parent) and not output.parent.is_dir():
+        raise ValueError(f"output directory {str(output.parent)!r} does not exist")
+    if path.suffix in (".h5", ".hdf5"):
+        if dataset is None:
+            dataset = _only_dataset(path)
+        A = from_hdf5(path, dataset)
+    elif path.is_dir():
+        A = from_zarr(path, component=dataset)
+    else:
+        raise ValueError(f"--dask reads a Zarr store (a directory) or an .h5/.hdf5 file, got "
+                         f"{str(path)!r}; compress .npy/.npz files without --dask")
+    with cluster_client(scheduler=scheduler) as client:
+        workers = len(client.scheduler_info()["workers"])
+        start = time.perf_counter()
+        result = tucker(A, rank, tol=tol, method=method, random_state=random_state, progress=progress)
+        elapsed = time.perf_counter() - start
+    result.save(output)
+    print(f"input        {path} shape={A.shape} dtype={A.dtype} chunks={A.chunksize}")
+    print(f"cluster      {scheduler or 'local'} ({workers} workers)")
+    print(f"method       {method}")
+    print(f"ranks        {result.ranks}")
+    print(f"rel. error   {result.info.rel_error:.3e}")
+    print(f"compression  {result.compression_ratio:.1f}x")
+    print(f"time         {elapsed:.3f} s")
+    print(f"wrote        {output}")
+    return result
+
+
+def _only_dataset(path):
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        names: list[str] = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    if len(names) != 1:
+        raise ValueError(f"{str(path)!r} holds {len(names)} datasets {names[:5]}; choose one with --dataset")
+    return names[0]
 
 
 def _total_memory() -> int:

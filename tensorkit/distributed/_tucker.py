@@ -26,6 +26,7 @@ from .._progress import progress_bar
 from .._validation import check_choice, check_int, check_tol, per_axis
 from ..backend import thread_limits
 from ..decomposition import check_multilinear_rank, check_ranks
+from ..decomposition.linalg import norm as scaled_norm
 from ..decomposition.linalg import rank_from_tail
 from ..formats import TuckerTensor
 from ._cluster import retry_once
@@ -256,8 +257,7 @@ class _Run:
             self._note_norm(math.sqrt(float(sq)), e)
         if self.norm == 0.0:
             return 0.0
-        core = result.core.astype(np.float64)
-        ratio = min(float(np.linalg.norm(core)) / self.norm, 1.0)
+        ratio = min(scaled_norm(result.core) / self.norm, 1.0)
         error = math.sqrt(max(1.0 - ratio**2, 0.0))
         if error < 100 * math.sqrt(self.eps):
             sq, e = _difference(self.A, result)
