@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import importlib
 import math
 from typing import Any
 
@@ -14,8 +12,6 @@ from tensorkit.extend import (
     check_allocation,
     check_choice,
     check_int,
-    is_numpy_namespace,
-    scipy_for,
 )
 from tensorkit.nn import (
     FACTORIZATIONS,
@@ -25,12 +21,19 @@ from tensorkit.nn import (
     contract_pairwise,
 )
 
+from ._fourier import (
+    forward_transform,
+    forward_transform_adjoint,
+    inverse_transform,
+    inverse_transform_adjoint,
+    make_plan,
+)
+
 __all__ = ["SpectralConv"]
 
 IMPLEMENTATIONS = ("factorized", "reconstructed")
 _WEIGHT = "ioxy"  # subscripts of the weight: input channel, output channel, modes
 FFT_NORMS = ("forward", "backward", "ortho")
-_DUAL_NORM = {"forward": "backward", "backward": "forward", "ortho": "ortho"}
 
 
 class SpectralConv(Module):
@@ -183,11 +186,11 @@ class SpectralConv(Module):
                 f"{', '.join(['n'] * self.order)}), got {tuple(x.shape)}"
             )
         spatial = tuple(int(s) for s in x.shape[2:])
-        plan = _plan(spatial, self.n_modes, self.dtype)
+        plan = make_plan(spatial, self.n_modes, self.dtype)
         nxp = array_module(x)
-        x_hat = _forward_transform(nxp, x, plan, self.fft_norm)
+        x_hat = forward_transform(nxp, x, plan, self.fft_norm)
         y_hat = self._contract(nxp, x_hat)
-        y = _inverse_transform(nxp, y_hat, plan, self.fft_norm)
+        y = inverse_transform(nxp, y_hat, plan, self.fft_norm)
         if "bias" in self.params:
             y += self.params["bias"].reshape((1, -1) + (1,) * self.order)
         self._cache = {"x_hat": x_hat, "plan": plan, "nxp": nxp}
@@ -212,9 +215,9 @@ class SpectralConv(Module):
         grad_out = grad_out.astype(self.dtype, copy=False)
         if "bias" in self.params:
             self.grads["bias"] += grad_out.sum(axis=(0, *range(2, grad_out.ndim)))
-        g_hat = _inverse_transform_adjoint(nxp, grad_out, plan, self.fft_norm)
+        g_hat = inverse_transform_adjoint(nxp, grad_out, plan, self.fft_norm)
         gx_hat = self._contract_backward(nxp, x_hat, g_hat)
-        return _forward_transform_adjoint(nxp, gx_hat, plan, self.fft_norm)
+        return forward_transform_adjoint(nxp, gx_hat, plan, self.fft_norm)
 
     # ------------------------------------------------------------------------------ contractions
     def _factors(self) -> list[Any]:
@@ -277,109 +280,6 @@ class SpectralConv(Module):
             else f", factorization={self.factorization!r}, rank={self.rank}"
         )
         return f"{self.in_channels}, {self.out_channels}, n_modes={self.n_modes}{fact}"
-
-
-# ---------------------------------------------------------------------------------- transforms
-class _Plan:
-    """Index bookkeeping of the truncated transforms for one grid."""
-
-    def __init__(self, spatial: tuple[int, ...], n_modes: tuple[int, ...], dtype: np.dtype):
-        self.spatial = spatial
-        last = spatial[-1]
-        self.m_last = n_modes[-1] // 2 + 1
-        if self.m_last > last // 2 + 1:
-            raise ValueError(
-                f"n_modes={n_modes} keeps {self.m_last} modes of the real FFT along the last axis but a "
-                f"grid of {last} points has only {last // 2 + 1}; use a finer grid or fewer modes"
-            )
-        # c_k: how many times column k of a real FFT stands for itself (1) or for k and -k (2).
-        c = np.full(self.m_last, 2.0)
-        c[0] = 1.0
-        if last % 2 == 0 and self.m_last == last // 2 + 1:
-            c[-1] = 1.0
-        self.c = c.astype(dtype)
-        self.rows_dft = None
-        if len(spatial) == 2:
-            n, m = spatial[0], n_modes[0]
-            if m > n:
-                raise ValueError(
-                    f"n_modes={n_modes} keeps {m} modes along the first axis but the grid has only {n} "
-                    "points there; use a finer grid or fewer modes"
-                )
-            # Along the first axis only m of n frequencies are kept, -(m // 2) .. m - m // 2 - 1 in
-            # increasing order: one GEMM with these rows of the DFT matrix beats a full FFT + gather.
-            freqs = np.arange(-(m // 2), m - m // 2)
-            self.rows_dft = np.exp(-2j * np.pi * np.outer(freqs, np.arange(n)) / n).astype(
-                np.result_type(dtype, np.complex64)
-            )
-
-
-@functools.lru_cache(maxsize=64)
-def _plan(spatial: tuple[int, ...], n_modes: tuple[int, ...], dtype: np.dtype) -> _Plan:
-    return _Plan(spatial, n_modes, dtype)
-
-
-def _fft(nxp: Any):
-    """``scipy.fft`` (on every core) or ``cupyx.scipy.fft``, with its keyword arguments."""
-    sp = scipy_for(nxp)
-    importlib.import_module(f"{sp.__name__}.fft")
-    return sp.fft, ({"workers": -1} if is_numpy_namespace(nxp) else {})
-
-
-def _scale(norm: str, n: int, inverse: bool) -> float:
-    """The factor a transform of length n carries under ``norm`` (numpy's convention)."""
-    if norm == "ortho":
-        return 1.0 / math.sqrt(n)
-    return 1.0 / n if (norm == "forward") != inverse else 1.0
-
-
-def _rows(nxp, matrix, z, scale, adjoint=False):
-    """``scale * M @ z`` (or ``scale * M^H @ z``) along axis -2 of ``z``, as one GEMM."""
-    m = nxp.asarray(matrix)
-    if adjoint:
-        m = nxp.conj(m.T)
-    m = m * m.dtype.type(scale)
-    n, k = z.shape[-2:]
-    lead = z.shape[:-2]
-    out = m @ nxp.moveaxis(z, -2, 0).reshape(n, -1)
-    return nxp.moveaxis(out.reshape(m.shape[0], *lead, k), 0, -2)
-
-
-def _forward_transform(nxp, x, plan, norm):
-    """Kept modes of ``rfftn(x)``: rfft along the last axis, truncated, then the kept DFT rows."""
-    fft, kw = _fft(nxp)
-    z = fft.rfft(x, axis=-1, norm=norm, **kw)[..., : plan.m_last]
-    if plan.rows_dft is None:
-        return nxp.ascontiguousarray(z)
-    return _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False))
-
-
-def _forward_transform_adjoint(nxp, g_hat, plan, norm):
-    """Adjoint of :func:`_forward_transform`: ``irfft(F^H g / c)`` with the dual normalization."""
-    fft, kw = _fft(nxp)
-    z = g_hat
-    if plan.rows_dft is not None:
-        z = _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False), adjoint=True)
-    z = z / nxp.asarray(plan.c)
-    return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=_DUAL_NORM[norm], **kw)
-
-
-def _inverse_transform(nxp, y_hat, plan, norm):
-    """``irfftn`` of the kept modes zero-padded to the full grid."""
-    fft, kw = _fft(nxp)
-    z = y_hat
-    if plan.rows_dft is not None:
-        z = _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True), adjoint=True)
-    return fft.irfft(z, n=plan.spatial[-1], axis=-1, norm=norm, **kw)
-
-
-def _inverse_transform_adjoint(nxp, g, plan, norm):
-    """Adjoint of :func:`_inverse_transform`: ``c * rfft`` then the kept DFT rows, dual normalization."""
-    fft, kw = _fft(nxp)
-    z = fft.rfft(g, axis=-1, norm=_DUAL_NORM[norm], **kw)[..., : plan.m_last] * nxp.asarray(plan.c)
-    if plan.rows_dft is None:
-        return z
-    return _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True))
 
 
 # ------------------------------------------------------------------------------ dense contraction
