@@ -79,11 +79,9 @@ def _max_abs(x: Any, xp: Any = None) -> Any:
 
 
 def norm(x: Any) -> float:
-    """``||x||_F`` as a Python float, without overflow or underflow for any finite ``x``.
-
-    BLAS's dot product (the fast path) squares without scaling; when its result is not finite or so
-    small that squares may have underflowed, ``x`` is rescaled by :func:`safe_scale` first, as
-    LAPACK's ``nrm2`` does. The result is ``inf`` only when the norm itself exceeds the float range.
+    """``||x||_F`` as a Python float, without overflow or underflow for any finite ``x``
+    (:func:`tensorkit.backend.frobenius_norm`, which rescales by a power of two as LAPACK's
+    ``nrm2`` when the fast BLAS norm overflows or underflows).
 
     Examples
     --------
@@ -92,16 +90,7 @@ def norm(x: Any) -> float:
     >>> [round(norm(np.array([3.0, 4.0]) * c) / c, 12) for c in (1e-200, 1.0, 1e200)]
     [5.0, 5.0, 5.0]
     """
-    with np.errstate(over="ignore", under="ignore"):
-        value = frobenius_norm(x)
-    low, _ = _band(x.dtype)
-    if math.isfinite(value) and value >= low:
-        return value
-    s = safe_scale(x)
-    if s == 1.0:
-        return value
-    with np.errstate(over="ignore"):
-        return float(np.float64(frobenius_norm(x * s)) / s)
+    return frobenius_norm(x)
 
 
 def leading_subspace(
