@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from tensorkit.backend import thread_limits
-from tensorkit.completion._dain import DAIN
+from tensorkit.completion import DAIN
 from tensorkit.observed import ObservedTensor
 
 

@@ -240,3 +240,25 @@ def test_imports_resolve(tmp_path, source, file, module, names):
 def test_border_rule(importer, target, owner):
     imp = Import("f.py", importer, target, (), 1)
     assert _border_crossed(imp, target) == owner
+
+
+def test_ruff_bans_every_private_core_module():
+    """pyproject's banned-api list (ruff TID251: no private core module outside tensorkit/ and
+    tests/) names every private module of tensorkit, so a new one cannot slip through."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    banned = set(config["tool"]["ruff"]["lint"]["flake8-tidy-imports"]["banned-api"])
+    private = set()
+    for path in _source_files():
+        name = _module_name(path)
+        parts = name.split(".")
+        if parts[0] != "tensorkit":
+            continue
+        for i, part in enumerate(parts):
+            if _is_private(part):
+                private.add(".".join(parts[: i + 1]))
+                break
+    # demo sections are example code; the version module is read by the build only
+    private = {m for m in private if not m.endswith("._demo") and m != "tensorkit._version"}
+    missing = sorted(private - banned)
+    assert not missing, f"add to [tool.ruff.lint.flake8-tidy-imports.banned-api]: {missing}"
