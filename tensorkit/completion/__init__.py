@@ -6,7 +6,8 @@ equations, or CP-WOPT with L-BFGS), :func:`tucker_complete` a Tucker model; :fun
 :func:`mae` and :func:`nrmse` measure any model on held-out cells, and :func:`values_at` gives a
 model's values at cells without forming the dense tensor. :class:`NeuralCompletion` is DAIN's
 neural model (an MLP over per-mode embeddings) and :class:`DAIN` / :func:`dain_augment` its
-data augmentation by TracIn cell and entity importances.
+data augmentation by TracIn cell and entity importances. :func:`plot_error_history` and
+:func:`plot_predictions` draw a fit's error per sweep and its held-out predictions.
 
 Examples
 --------
@@ -25,6 +26,7 @@ from ._als import cp_complete
 from ._dain import DAIN, DAINAugmentation, dain_augment
 from ._metrics import mae, nrmse, rmse, values_at
 from ._neural import NeuralCompletion
+from ._plots import plot_error_history, plot_predictions
 from ._tucker import tucker_complete
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "dain_augment",
     "mae",
     "nrmse",
+    "plot_error_history",
+    "plot_predictions",
     "rmse",
     "tucker_complete",
     "values_at",

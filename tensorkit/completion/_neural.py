@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from .._info import Info
 from .._progress import progress_bar
 from .._validation import check_int, check_real
 from ..backend import array_module, check_random_state, to_numpy
+from ..io import load_archive, save_archive
 from ..nn import Adam, Embedding, Linear, Module, MSELoss, ReLU, Sequential
 from ..observed import ObservedTensor
 from ._metrics import rmse
@@ -71,6 +73,9 @@ class NeuralCompletion(Module):
     >>> model.embedding_dim
     50
     """
+
+    _FORMAT = "tensorkit.completion.NeuralCompletion"
+    _VERSION = 1
 
     def __init__(
         self,
@@ -166,6 +171,41 @@ class NeuralCompletion(Module):
 
     def __call__(self, indices: Any) -> Any:
         return self.predict(indices)
+
+    # ----------------------------------------------------------------------------- files
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the architecture and weights to a versioned ``.npz`` checkpoint, atomically."""
+        state = {f"state:{k}": v for k, v in self.state_dict().items()}
+        save_archive(path, self._FORMAT, self._VERSION, shape=np.asarray(self.shape),
+                     embedding_dim=np.asarray(self.embedding_dim),
+                     hidden=np.asarray(self.hidden, dtype=np.int64),
+                     dtype=np.asarray(np.dtype(self.dtype).name), **state)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NeuralCompletion:
+        """The model saved by :meth:`save` (on the host).
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np
+        >>> from tensorkit.completion import NeuralCompletion
+        >>> model = NeuralCompletion((3, 4), hidden=(5,), random_state=0)
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     model.save(os.path.join(d, "m.npz"))
+        ...     again = NeuralCompletion.load(os.path.join(d, "m.npz"))
+        >>> cells = np.array([[1, 2]])
+        >>> bool(np.array_equal(again(cells), model(cells)))
+        True
+        """
+        data = load_archive(path, cls._FORMAT, cls._VERSION, nonfinite="raise")
+        model = cls(tuple(int(n) for n in data["shape"]), embedding_dim=int(data["embedding_dim"]),
+                    hidden=tuple(int(w) for w in data["hidden"]), dtype=np.dtype(str(data["dtype"])))
+        state = {k.split(":", 1)[1]: v for k, v in data.items() if k.startswith("state:")}
+        try:
+            model.load_state_dict(state)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r} is not a NeuralCompletion checkpoint: {exc}") from None
+        return model
 
     # ----------------------------------------------------------------------------- training
     def fit(
