@@ -207,3 +207,36 @@ def test_lost_data_twice_says_so_in_one_line(client, problem, monkeypatch):
     with pytest.raises(RuntimeError, match="lost the blocks of A and b twice") as info:
         lstsq(da.from_array(A, chunks=(1000, 12)), b[:, 0], random_state=0)
     assert "\n" not in str(info.value)
+
+
+def test_real_cluster_restart_mid_way_is_survived(client, problem, monkeypatch):
+    """client.restart() between two passes (workers killed, persisted blocks gone): lstsq
+    persists the blocks again from A's graph and finishes with the same answer."""
+    import dask
+
+    from tensorkit.distributed import _lstsq as module
+
+    A, b = problem
+    Ad = da.from_array(A, chunks=(1000, 12))
+    expected = lstsq(Ad, b[:, 0], random_state=0)
+    persists = {"n": 0}
+    real_persist = module._Blocks._persist
+
+    def counting_persist(self):
+        persists["n"] += 1
+        real_persist(self)
+
+    monkeypatch.setattr(module._Blocks, "_persist", counting_persist)
+    real = dask.compute
+    calls = {"n": 0}
+
+    def compute(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            client.restart()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dask, "compute", compute)
+    res = lstsq(Ad, b[:, 0], random_state=0)
+    assert persists["n"] == 2  # the blocks were lost and persisted again
+    np.testing.assert_array_equal(res.x, expected.x)
