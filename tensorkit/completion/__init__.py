@@ -22,7 +22,7 @@ Examples
 True
 """
 
-from ._als import cp_complete
+from ._als import cp_complete, initial_cp
 from ._dain import DAIN, DAINAugmentation, dain_augment
 from ._metrics import mae, nrmse, rmse, values_at
 from ._neural import NeuralCompletion
@@ -35,6 +35,7 @@ __all__ = [
     "NeuralCompletion",
     "cp_complete",
     "dain_augment",
+    "initial_cp",
     "mae",
     "nrmse",
     "plot_error_history",

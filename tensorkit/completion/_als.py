@@ -15,7 +15,7 @@ from ._init import initial_factors
 from ._metrics import rmse
 from ._problem import Monitor, Problem, check_common
 
-__all__ = ["cp_complete"]
+__all__ = ["cp_complete", "initial_cp"]
 
 
 def cp_complete(
@@ -129,6 +129,30 @@ def cp_complete(
     model.info = Info(method=method, iterations=len(monitor.history), converged=monitor.converged,
                       rel_error=rel, history=monitor.history, extras=monitor.extras())
     return model
+
+
+def initial_cp(obs: ObservedTensor, rank: int, *, init: str = "svd", random_state: Any = None) -> CPTensor:
+    """The starting model of :func:`cp_complete` for ``init`` ("svd" or "random"), in the data's
+    units: passing it back as ``init=`` starts :func:`cp_complete` (or a distributed solver) from
+    exactly the same factors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.completion import cp_complete, initial_cp
+    >>> from tensorkit.observed import ObservedTensor
+    >>> obs = ObservedTensor.from_dense(np.arange(24.0).reshape(2, 3, 4) + 1)
+    >>> start = initial_cp(obs, 2, random_state=0)
+    >>> a = cp_complete(obs, 2, init=start, n_iter_max=3)
+    >>> b = cp_complete(obs, 2, random_state=0, n_iter_max=3)
+    >>> bool(np.allclose(a.to_dense(), b.to_dense(), rtol=1e-13))
+    True
+    """
+    rank = check_int(rank, "rank", minimum=1)
+    problem = Problem(obs, None)
+    factors = _initial(init, problem, rank, random_state)
+    xp = problem.xp
+    return CPTensor(xp.full(rank, problem.scale, dtype=factors[0].dtype), factors)
 
 
 def _als(problem, factors, reg, validation, n_iter_max, monitor, progress) -> None:
