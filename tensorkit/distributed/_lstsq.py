@@ -38,6 +38,7 @@ from ..sketch.planning import (
     first_stage_size,
     norm_estimate,
     power_of_two_scale,
+    precondition_sketch,
     seed_from,
     sketch_size_for,
     working_dtype,
@@ -134,18 +135,25 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
             raise ValueError(f"sketch_size={sketch_size} disagrees with the operator's "
                              f"sketch_size={sketch.sketch_size}")
         sketch_size = sketch.sketch_size
+    user_size = sketch_size
     sketch_size = sketch_size_for(method, n, d, sketch_size)
     seed = seed_from(random_state)
     if sketch == "auto" and method == "sketch_precondition":
-        # As on one machine: a CountSketch with few rows per bucket can lose rank.
-        kind = CountSketch if n >= 4 * sketch_size else GaussianSketch
-        op = kind(sketch_size, random_state=seed)
+        # As on one machine: a CountSketch with few rows per bucket can lose rank, and an A of
+        # fewer than 8 d rows is not sketched (its own QR is the preconditioner; it is small).
+        op = precondition_sketch(n, d, sketch_size, seed) if user_size is None else (
+            CountSketch(sketch_size, random_state=seed) if n >= 4 * sketch_size
+            else GaussianSketch(sketch_size, random_state=seed))
+        sketch_size = n if op is None else op.sketch_size
     else:
         op = _operator(sketch, sketch_size, n, d, seed)
     if tol is None:
         tol = default_tol(A.dtype)
     blocks = _Blocks(A, B)
-    SAB = blocks.run(lambda: _sketch_blocks(blocks.AB(), op), "sketching A and b")
+    if op is None:
+        SAB = blocks.run(lambda: np.asarray(blocks.AB().compute()), "gathering the small A and b")
+    else:
+        SAB = blocks.run(lambda: _sketch_blocks(blocks.AB(), op), "sketching A and b")
     SA, SB = SAB[:, :d], SAB[:, d:]
     if not np.all(np.isfinite(SAB)):
         raise ValueError("A or b contains non-finite (NaN or Inf) entries, or entries so large that "
@@ -165,11 +173,12 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
 
         return blocks.run(step, "an iteration over the blocks of A")
 
-    extras = {"sketch": op.name, "sketch_size": sketch_size}
+    name = "none" if op is None else op.name
+    extras = {"sketch": name, "sketch_size": sketch_size}
     if method == "sketch_solve":
         _, rsq = normal_op(X0, np.arange(X0.shape[1]), True)
         info = Info("sketch_solve", extras=extras)
-        result = LstsqResult(X0 * (s_a / s_b), np.sqrt(rsq) / s_b, info, sketch_size, op.name)
+        result = LstsqResult(X0 * (s_a / s_b), np.sqrt(rsq) / s_b, info, sketch_size, name)
         return _unwrap(result, vector)
     b_norms = blocks.run(lambda: _scaled_column_norms(blocks.B, s_b), "the norms of b")
     norm_A = norm_estimate(R)
@@ -179,7 +188,7 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     extras.update(refinements=sol.refinements, stopped=sol.stopped, norm_A=norm_A / s_a)
     info = Info("sketch_precondition", iterations=sol.iterations, converged=sol.converged,
                 rel_error=sol.ratio, history=history, extras=extras)
-    result = LstsqResult(sol.x * (s_a / s_b), sol.residual_norm / s_b, info, sketch_size, op.name)
+    result = LstsqResult(sol.x * (s_a / s_b), sol.residual_norm / s_b, info, sketch_size, name)
     return _unwrap(result, vector)
 
 

@@ -42,6 +42,7 @@ from .planning import (
     first_stage_size,
     norm_estimate,
     power_of_two_scale,
+    precondition_sketch,
     seed_from,
     sketch_size_for,
 )
@@ -150,9 +151,10 @@ def lstsq(
     sketch : str or SketchOperator
         ``"auto"``: for ``"sketch_solve"`` a sparse sign sketch to ``8 d``-``16 d`` rows, then a Gaussian
         (dense, so the l-infinity guarantee holds; plain Gaussian when ``n`` is small); for
-        ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters), a
-        Gaussian when ``n < 4 m`` (a CountSketch with few rows per bucket loses rank), and no
-        sketch at all (``R`` from the QR of ``A``, reported as ``"none"``) when ``m >= n``.
+        ``"sketch_precondition"`` a CountSketch (the answer is exact, so only speed matters) with
+        at least 4 rows of ``A`` per bucket on average (fewer collide rows and lose rank), and
+        no sketch at all (``R`` from the QR of ``A``, reported as ``"none"``) when ``n < 8 d``
+        (:func:`~tensorkit.sketch.planning.precondition_sketch`).
         Or one of ``"gaussian"``, ``"srht"``, ``"srdct"``, ``"countsketch"``, ``"sparse_sign"``,
         or an operator (whose ``sketch_size`` is used).
     sketch_size : int, optional
@@ -384,9 +386,9 @@ def _sketched(A, B, op, method, backend, tol, n_iter_max, xp) -> LstsqResult:
 
 
 class _Unsketched:
-    """No sketch: the preconditioner ``R`` from the QR of ``A`` itself, when a sketch would not
-    have fewer rows than ``A`` (a square Gaussian sketch keeps rank but preconditions only as
-    well as its own condition number; ``R`` of ``A`` is exact, so CG stops within a step or two)."""
+    """No sketch: the preconditioner ``R`` from the QR of ``A`` itself, for ``n < 8 d`` where a
+    sketch saves nothing (a Gaussian keeps rank but costs ``2 m n d >= 2 n d^2``, a QR of ``A``;
+    ``R`` of ``A`` is exact, so CG stops within a step or two)."""
 
     name = "none"
 
@@ -437,13 +439,9 @@ def _build_sketch(sketch, sketch_size, method, n, d, random_state) -> SketchOper
     seed = seed_from(random_state)
     if sketch == "auto":
         if method == "sketch_precondition":
-            if m >= n:
-                return _Unsketched(n)
-            # A CountSketch hashing few rows per bucket collides rows and can lose rank (n near
-            # m: certainly); a Gaussian keeps it, and costs little there.
-            if n >= 4 * m:
-                return CountSketch(m, random_state=seed)
-            return GaussianSketch(m, random_state=seed)
+            if sketch_size is not None:  # the user's size is kept; a Gaussian where buckets collide
+                return (CountSketch if n >= 4 * m else GaussianSketch)(m, random_state=seed)
+            return precondition_sketch(n, d, m, seed) or _Unsketched(n)
         first = first_stage_size(n, d)
         if n <= 2 * first:
             return GaussianSketch(m, random_state=seed)

@@ -5,6 +5,7 @@ The public building blocks that :func:`tensorkit.sketch.lstsq` and
 use to pick the same sketch for the same problem:
 
 - :func:`precondition_size`: rows ``m`` of the preconditioner's sketch, from a flop model;
+- :func:`precondition_sketch`: the ``"auto"`` sketch of the preconditioner (None: no sketch);
 - :func:`first_stage_size`: rows of the sparse first stage of a sparse-then-Gaussian sketch;
 - :func:`sketch_size_for`: the default (or the checked user) sketch size of a method;
 - :func:`seed_from`: the one integer seed that fixes every draw of an operator;
@@ -44,6 +45,7 @@ __all__ = [
     "norm_estimate",
     "power_of_two_scale",
     "precondition_size",
+    "precondition_sketch",
     "seed_from",
     "sketch_size_for",
     "working_dtype",
@@ -83,6 +85,32 @@ def precondition_size(n: int, d: int) -> int:
         if cost < best_cost:
             best, best_cost = m, cost
     return max(d, min(best, n))
+
+
+def precondition_sketch(n: int, d: int, m: int, seed: int):
+    """The ``"auto"`` sketch for the preconditioner of an ``n x d`` problem at ``m`` rows, or None
+    when ``A`` is better not sketched (its own QR is the preconditioner).
+
+    A CountSketch (one pass) with at least 4 rows of ``A`` per bucket on average: ``m`` rows when
+    ``n >= 4 m``, else ``n // 4`` rows while that is ``>= 2 d``. With fewer rows per bucket, rows
+    collide and the sketch of a full-rank ``A`` can lose rank (``m = n`` certainly does); for
+    ``n < 8 d`` a sketch saves nothing over a QR of ``A``, so None.
+
+    Examples
+    --------
+    >>> from tensorkit.sketch.planning import precondition_sketch
+    >>> precondition_sketch(200_000, 100, 12800, 0), precondition_sketch(20, 15, 20, 0)
+    (CountSketch(sketch_size=12800, seed=0), None)
+    >>> precondition_sketch(20_000, 40, 5120, 0)
+    CountSketch(sketch_size=5000, seed=0)
+    """
+    from ._sparse import CountSketch
+
+    if n >= 4 * m:
+        return CountSketch(m, random_state=seed)
+    if n // 4 >= 2 * d:
+        return CountSketch(n // 4, random_state=seed)
+    return None
 
 
 def first_stage_size(n: int, d: int) -> int:
