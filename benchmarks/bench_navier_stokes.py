@@ -23,6 +23,7 @@ Usage::
     python benchmarks/bench_navier_stokes.py --full           # the CPU budget protocol (hours on 2 cores)
     python benchmarks/bench_navier_stokes.py --paper --device gpu
     ... --cache ns.npz   (reuse generated flows)   --plots DIR   (figures)   --json out.json
+    python benchmarks/bench_navier_stokes.py --merge fno.json tfno.json mgtfno.json   # runs made apart
 """
 
 from __future__ import annotations
@@ -70,7 +71,18 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--merge", type=Path, nargs="+", default=None,
+                   help="only compare the results of --json files of separate runs (one model each)")
     args = p.parse_args(argv)
+    if args.merge:
+        results = {}
+        for path in args.merge:
+            results.update(json.loads(path.read_text())["results"])
+        for k, r in results.items():
+            print(f"{k:>8}: {r['parameters']:9d} parameters  one-step {r['one_step']:.4f}  rollout mean "
+                  f"{r['rollout_mean']:.4f}, last step {r['rollout'][-1]:.4f}  {r['cpu_s']:.0f} s CPU")
+        _targets(results)
+        return 0
     name = "paper" if args.paper else "full" if args.full else "scaled"
     cfg = dict(PROTOCOLS[name])
     for key in cfg:
