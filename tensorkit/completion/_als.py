@@ -23,7 +23,7 @@ def cp_complete(
     rank: int,
     *,
     method: str = "als",
-    reg: float = 1e-3,
+    reg: float = 1e-6,
     validation: ObservedTensor | None = None,
     init: str | CPTensor = "svd",
     n_iter_max: int = 200,
@@ -64,7 +64,16 @@ def cp_complete(
     method : {"als", "wopt"}
     reg : float
         Relative ridge weight (>= 0). With ``reg=0`` every factor row needs at least ``rank``
-        observations, or a ValueError names the rows that do not have them.
+        observations, or a ValueError names the rows that do not have them. The default 1e-6
+        keeps the solves well posed while biasing little: a component of relative amplitude
+        ``s`` (of the data's RMS) gains ``~s^2`` in fit per cell but costs ``~N reg s^(2/N)`` in
+        ridge, so components below ``(N reg)^(N/(2N-2))`` are shrunk to zero. At ``reg=1e-3``
+        that threshold is ~2.5% on a 4-way tensor, which wipes out everything but the leading
+        term of tensorly's Kinetic data (80% hidden, rank 10: NRMSE 0.2155 after 3 sweeps;
+        1e-4: 0.0810; 1e-5: 0.0437; 1e-6: 0.0441; 1e-7: 0.0437; rank 5: 0.0493 / 0.0486 /
+        0.0496 at 1e-5 / 1e-6 / 1e-7), while on exact low-rank data the bias is about ``4 reg``
+        in relative error (planted rank 3, 30^3, 20% observed: 4.3e-6 at 1e-6, 4e-16 at 0). Use
+        ``reg=0`` for exact recovery, a validation split to tune it on noisy data.
     validation : ObservedTensor, optional
         Held-out cells: their RMSE is tracked every sweep, the model of the best sweep is
         returned, and the iteration stops after ``patience`` sweeps without improvement.

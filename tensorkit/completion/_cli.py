@@ -35,7 +35,8 @@ def register_complete(sub) -> None:
     p.add_argument("--n-iter-max", dest="n_iter_max", type=int, default=None,
                    help="sweeps (als, tucker), L-BFGS iterations (wopt) or epochs (neural, dain)")
     p.add_argument("-o", "--output", type=Path, required=True,
-                   help="the completed model (.npz: CP/Tucker archive, or the neural checkpoint)")
+                   help="the completed model (.npz: a CP/Tucker archive, or the neural checkpoint that "
+                        "NeuralCompletion.from_checkpoint reads)")
     p.add_argument("--dense", action="store_true",
                    help="also write the completed dense tensor (observed cells kept) to "
                         "OUTPUT-dense.npy, refused before any work when it cannot fit in memory")
@@ -85,7 +86,10 @@ def _run_complete(args) -> int:
               f"NRMSE {nrmse(model, validation):.4f}  MAE {mae(model, validation):.6g}")
     else:
         print("validation   none (--validation 0): no held-out error")
-    model.save(output)
+    if hasattr(model, "save_checkpoint"):  # the neural model: its architecture with the weights
+        model.save_checkpoint(output)
+    else:
+        model.save(output)
     print(f"wrote        {output}")
     if dense is not None:
         from ..io import save_array

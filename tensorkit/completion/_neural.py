@@ -173,8 +173,10 @@ class NeuralCompletion(Module):
         return self.predict(indices)
 
     # ----------------------------------------------------------------------------- files
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the architecture and weights to a versioned ``.npz`` checkpoint, atomically."""
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
+        """Write the architecture and weights to a versioned ``.npz`` atomically, for
+        :meth:`from_checkpoint` (:meth:`save` writes the weights only, for :meth:`load` into a
+        model of the same architecture)."""
         state = {f"state:{k}": v for k, v in self.state_dict().items()}
         save_archive(path, self._FORMAT, self._VERSION, shape=np.asarray(self.shape),
                      embedding_dim=np.asarray(self.embedding_dim),
@@ -182,8 +184,8 @@ class NeuralCompletion(Module):
                      dtype=np.asarray(np.dtype(self.dtype).name), **state)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> NeuralCompletion:
-        """The model saved by :meth:`save` (on the host).
+    def from_checkpoint(cls, path: str | os.PathLike) -> NeuralCompletion:
+        """The model written by :meth:`save_checkpoint` (on the host), architecture included.
 
         Examples
         --------
@@ -191,8 +193,8 @@ class NeuralCompletion(Module):
         >>> from tensorkit.completion import NeuralCompletion
         >>> model = NeuralCompletion((3, 4), hidden=(5,), random_state=0)
         >>> with tempfile.TemporaryDirectory() as d:
-        ...     model.save(os.path.join(d, "m.npz"))
-        ...     again = NeuralCompletion.load(os.path.join(d, "m.npz"))
+        ...     model.save_checkpoint(os.path.join(d, "m.npz"))
+        ...     again = NeuralCompletion.from_checkpoint(os.path.join(d, "m.npz"))
         >>> cells = np.array([[1, 2]])
         >>> bool(np.array_equal(again(cells), model(cells)))
         True

@@ -24,7 +24,7 @@ def tucker_complete(
     obs: ObservedTensor,
     rank: int | tuple[int, ...],
     *,
-    reg: float = 1e-3,
+    reg: float = 1e-6,
     validation: ObservedTensor | None = None,
     init: str | TuckerTensor = "svd",
     n_iter_max: int = 200,

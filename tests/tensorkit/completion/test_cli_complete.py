@@ -82,7 +82,7 @@ def test_neural_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert main(["complete", str(tmp_path / "x.npz"), "--key", "t", "--rank", "4", "--method", "neural",
                  "--n-iter-max", "2", "-o", str(out), "--dense", "--no-progress"]) == 0
     assert "epochs" in capsys.readouterr().out
-    model = NeuralCompletion.load(out)
+    model = NeuralCompletion.from_checkpoint(out)
     assert model.shape == (6, 5, 4) and model.embedding_dim == 4
     assert np.load(tmp_path / "n-dense.npy").shape == (6, 5, 4)
 
