@@ -127,8 +127,12 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     tol, n_iter_max = check_iteration_options(tol, n_iter_max, max_iter)
     if method == "direct":
         X, _, rank, _ = da.linalg.lstsq(A, B)
-        X, res = dask.compute(X, da.linalg.norm(A @ X - B, axis=0))
-        result = LstsqResult(X, res, Info("direct", rel_error=0.0), rank=int(rank.compute()))
+        X, rank = dask.compute(X, rank)
+        R = A @ X - B
+        # An exact power of two per column near its largest entry: the squares cannot overflow.
+        scale = np.ldexp(1.0, -np.frexp(da.max(da.abs(R), axis=0).compute())[1])
+        res = _scaled_column_norms(R, scale) / scale
+        result = LstsqResult(X, res, Info("direct", rel_error=0.0), rank=int(rank))
         return _unwrap(result, vector)
     if isinstance(sketch, SketchOperator):
         if sketch_size is not None and sketch_size != sketch.sketch_size:
