@@ -26,9 +26,10 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from physics.wave import wave2d
 from tensorkit.backend import thread_limits
 from tensorkit.functional import ContinuousObservations, FunctionalTucker
-from tensorkit.functional._demo import binned_tucker_rmse, synthetic_case, u1, u2, wave_case
+from tensorkit.functional._demo import binned_tucker_rmse, snapshot_observations, synthetic_case, u1, u2
 
 
 def timed(fn):
@@ -93,7 +94,8 @@ def exact_gp(train, test, n_points: int, rng) -> tuple[float, float]:
 
 
 def wave(n_obs: int, rank: int, n_epochs: int, gp_points: int) -> None:
-    train, test = wave_case(n_obs, resolution=33, n_snapshots=21).split((0.5, 0.5), random_state=0)
+    u, _ = wave2d(1, 33, n_snapshots=21, t_final=1.0, random_state=0, progress=False)
+    train, test = snapshot_observations(u[0], 1.0, n_obs).split((0.5, 0.5), random_state=0)
     print(f"[wave] {n_obs} random (x, y, t), half held out (std of held-out values {test.values.std():.4f})")
     model, wall, cpu = timed(lambda: FunctionalTucker(rank, lengthscale=0.1, n_epochs=n_epochs,
                                                       random_state=0).fit(train))

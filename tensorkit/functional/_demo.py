@@ -1,9 +1,10 @@
-"""``tensorkit demo`` section and the data of the functional Tucker example, tests and benchmark:
-the authors' synthetic product of two functions, and a simulated wave field sampled at random
-continuous ``(x, y, t)``."""
+"""``tensorkit demo`` section and the data of the functional Tucker tests and benchmark: the authors'
+synthetic product of two functions, and fields given by snapshots (a wave simulation of
+``physics.wave``, or exact standing waves here) sampled at random continuous ``(x, y, t)``."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -35,22 +36,33 @@ def synthetic_case(*, random_state=0) -> tuple[ContinuousObservations, Continuou
     return obs.split((0.5, 0.5), random_state=rng)
 
 
-def wave_case(n_obs: int, *, resolution: int = 33, n_snapshots: int = 21, t_final: float = 1.0,
-              random_state=0) -> ContinuousObservations:
-    """A 2D wave field of :func:`physics.wave.wave2d` (one pulse sample) at ``n_obs`` random
-    ``(x, y, t)`` in ``[0, 1]^2 x [0, t_final]``, interpolated from the snapshots (bilinear in space,
-    linear in time)."""
+def snapshot_observations(u, t_final: float, n_obs: int, *, random_state=0) -> ContinuousObservations:
+    """A field given by snapshots ``u`` (n_snapshots, n, n) on the nodes of ``[0, 1]^2`` at
+    ``t = 0 .. t_final``, observed at ``n_obs`` random ``(x, y, t)`` (bilinear in space, linear in
+    time between snapshots)."""
     from scipy.interpolate import RegularGridInterpolator
 
-    from physics.wave import wave2d
-
-    u, _ = wave2d(1, resolution, n_snapshots=n_snapshots, t_final=t_final, random_state=random_state,
-                  progress=False)
-    grid = np.linspace(0.0, 1.0, resolution)
-    field = RegularGridInterpolator((np.linspace(0.0, t_final, n_snapshots), grid, grid), u[0])
-    rng = np.random.default_rng(random_state)
-    X = rng.random((n_obs, 3)) * np.array([1.0, 1.0, t_final])
+    u = np.asarray(u)
+    grid = np.linspace(0.0, 1.0, u.shape[1])
+    field = RegularGridInterpolator((np.linspace(0.0, t_final, u.shape[0]), grid, grid), u)
+    X = np.random.default_rng(random_state).random((n_obs, 3)) * np.array([1.0, 1.0, t_final])
     return ContinuousObservations(X, field(X[:, [2, 0, 1]]))
+
+
+def standing_waves(resolution: int = 33, n_snapshots: int = 21, t_final: float = 1.0, *, random_state=0):
+    """Snapshots (n_snapshots, resolution, resolution) of an exact solution of ``u_tt = Laplace u``
+    on the unit square with fixed walls: ``sum a_mn sin(m pi x) sin(n pi y) cos(pi sqrt(m^2 + n^2) t)``
+    over ``m, n <= 3`` with random amplitudes."""
+    rng = np.random.default_rng(random_state)
+    x = np.linspace(0.0, 1.0, resolution)
+    t = np.linspace(0.0, t_final, n_snapshots)
+    u = np.zeros((n_snapshots, resolution, resolution))
+    for m in range(1, 4):
+        for n in range(1, 4):
+            a = rng.standard_normal() / (m * n)
+            u += a * (np.cos(np.pi * math.hypot(m, n) * t)[:, None, None]
+                      * np.outer(np.sin(m * np.pi * x), np.sin(n * np.pi * x))[None])
+    return u
 
 
 def binned_tucker_rmse(train: ContinuousObservations, test: ContinuousObservations, rank, bins: int,
@@ -71,8 +83,8 @@ def binned_tucker_rmse(train: ContinuousObservations, test: ContinuousObservatio
 
 
 def run(options) -> None:
-    """Print the synthetic case's test RMSE and factor correlations, and the wave-field comparison
-    with binned Tucker completion."""
+    """Print the synthetic case's test RMSE and factor correlations, and on standing waves sampled at
+    random (x, y, t) the comparison with binned Tucker completion."""
     train, test = synthetic_case()
     start = time.perf_counter()
     model = FunctionalTucker(1, kernel="matern32", lengthscale=0.1, n_epochs=30, random_state=0).fit(train)
@@ -83,7 +95,7 @@ def run(options) -> None:
     print(f"FunBaT, u1(x) u2(y) on 675 training points: test RMSE {rmse:.4f} (authors 0.004), factor "
           f"correlations {corr[0]:.4f} / {corr[1]:.4f}, {time.perf_counter() - start:.2f} s")
     n_obs = 4000 if options.quick else 40000
-    train, test = wave_case(n_obs).split((0.5, 0.5), random_state=0)
+    train, test = snapshot_observations(standing_waves(), 1.0, n_obs).split((0.5, 0.5), random_state=0)
     rank = 4
     start = time.perf_counter()
     model = FunctionalTucker(rank, kernel="matern32", lengthscale=0.1, n_epochs=10 if options.quick else 30,
@@ -91,7 +103,7 @@ def run(options) -> None:
     mean, std = model.predict(test.coords, return_std=True)
     rmse = float(np.sqrt(np.mean((mean - test.values) ** 2)))
     cover = float(np.mean(np.abs(mean - test.values) <= 1.96 * std))
-    print(f"wave field at {n_obs} random (x, y, t), Tucker rank {rank}: FunBaT test RMSE {rmse:.4f}, "
+    print(f"standing waves at {n_obs} random (x, y, t), Tucker rank {rank}: FunBaT test RMSE {rmse:.4f}, "
           f"95% intervals cover {cover:.1%}, {time.perf_counter() - start:.1f} s")
     best = min((binned_tucker_rmse(train, test, rank, b), b) for b in (8, 16, 32))
     print(f"  binned tucker_complete, best of 8/16/32 bins per mode ({best[1]}): test RMSE {best[0]:.4f}")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from physics.wave import wave2d
 from tensorkit.functional import ContinuousObservations, FunctionalTucker
-from tensorkit.functional._demo import binned_tucker_rmse, synthetic_case, u1, u2, wave_case
+from tensorkit.functional._demo import binned_tucker_rmse, snapshot_observations, synthetic_case, u1, u2
 
 
 def rmse(a, b):
@@ -72,7 +73,8 @@ def test_backends_agree_and_chunking_does_not_matter(monkeypatch):
 def test_wave_field_beats_binned_tucker_and_is_calibrated():
     """A simulated wave at 4,000 random (x, y, t), half held out: lower RMSE than Tucker completion
     on the best of three binnings at equal rank, and 95% intervals covering 90-98%."""
-    train, test = wave_case(4000, resolution=17, n_snapshots=11).split((0.5, 0.5), random_state=0)
+    u, _ = wave2d(1, 17, n_snapshots=11, t_final=1.0, random_state=0, progress=False)
+    train, test = snapshot_observations(u[0], 1.0, 4000).split((0.5, 0.5), random_state=0)
     model = FunctionalTucker(3, lengthscale=0.15, n_epochs=15, random_state=0).fit(train)
     mean, std = model.predict(test.coords, return_std=True)
     ours = rmse(mean, test.values)
