@@ -11,7 +11,8 @@ or by :class:`Trainer`. Every adjoint is checked by :func:`gradcheck` (finite di
 Factorized weights (CP, Tucker, tensor train) have one engine, :class:`FactorizedWeight` with the
 contractions :func:`contract_pairwise` / :func:`backprop_pairwise`, :func:`einsum_many` and
 :func:`einsum_gradient`: :class:`FactorizedConv` is built on it here, and so are the spectral
-weights of ``operators.SpectralConv``.
+weights of ``operators.SpectralConv``. :class:`OneWayConv` keeps each (in, out) kernel as a rank-R
+sum of outer products of 1D filters; :class:`Upsample` and :class:`SkipConcat` complete the U-Net.
 """
 
 from ._activations import GELU, ReLU, Tanh
