@@ -255,8 +255,8 @@ class FunctionalTucker:
             means, wtri = self._rows(sl)
             lt, ea = self._core.message(k, means, wtri)
             keys = self.obs_.inverse[sl, k]
-            ind = scipy_sparse.csr_matrix((nxp.ones(keys.shape[0]), (keys, nxp.arange(keys.shape[0]))),
-                                          shape=(n_k, keys.shape[0]))
+            ind = scipy_sparse.coo_matrix((nxp.ones(keys.shape[0]), (keys, nxp.arange(keys.shape[0]))),
+                                          shape=(n_k, keys.shape[0])).tocsr()
             lam += ind @ lt
             eta += ind @ (ea * ys[sl, None])
         return tau * lam, tau * eta
