@@ -97,9 +97,10 @@ def main(argv=None) -> int:
     n_in = cfg["n_in"]
     x, y = _pairs(w_train, n_in)
     x_test, y_test = _pairs(w_test[:, : n_in + 1], n_in)
+    steps = min(cfg["steps"], w_test.shape[1] - n_in)
     print(f"protocol {name}: {w_train.shape[0]} train flows ({x.shape[0]} pairs, {n_in} -> 1), "
           f"{w_test.shape[0]} test flows, {args.resolution}x{args.resolution}, viscosity {args.viscosity:g}, "
-          f"{cfg['epochs']} epochs, rollouts of {cfg['steps']} steps")
+          f"{cfg['epochs']} epochs, rollouts of {steps} steps")
     results = {}
     for label in models:
         model = _model(label, cfg, n_in, args)
@@ -111,7 +112,6 @@ def main(argv=None) -> int:
                            step_size=cfg["step_size"], random_state=0, progress=args.progress,
                            n_threads=args.threads)
         cpu, wall = time.process_time() - start, time.perf_counter() - wall
-        steps = min(cfg["steps"], w_test.shape[1] - n_in)
         roll = fit.rollout(w_test[:, :n_in], steps)
         truth = w_test[:, n_in:n_in + steps]
         roll_err = _relative(roll, truth)
