@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -209,6 +211,12 @@ def test_lost_data_twice_says_so_in_one_line(client, problem, monkeypatch):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("TENSORKIT_CLUSTER_RESTART_TEST"),
+    reason="restarts a worker cluster (~30 s, timing-sensitive on a loaded machine); the simulated "
+    "loss tests cover the retry; set TENSORKIT_CLUSTER_RESTART_TEST=1 to run it",
+)
 def test_real_cluster_restart_mid_way_is_survived(client, problem, monkeypatch):
     """client.restart() between two passes (workers killed, persisted blocks gone): lstsq
     persists the blocks again from A's graph and finishes with the same answer."""
