@@ -40,7 +40,8 @@ import numpy as np
 from operators import FNO, MGTFNO, TFNO
 from physics import fit_operator
 from physics.pde import load_navier_stokes, navier_stokes2d, save_navier_stokes
-from tensorkit.extend import to_device, to_numpy
+from tensorkit.extend import array_module, to_device, to_numpy
+from tensorkit.nn import Processor
 
 PROTOCOLS = {
     # flows, test flows, t_final, epochs, width, modes, n_in, rollout steps, step_size, tfno rank
@@ -65,6 +66,10 @@ def main(argv=None) -> int:
     p.add_argument("--viscosity", type=float, default=1e-3)
     p.add_argument("--models", default="fno,tfno,mgtfno", help="comma-separated subset of fno,tfno,mgtfno")
     p.add_argument("--loss", choices=("l2", "h1"), default="l2")
+    p.add_argument("--embedding", choices=("grid", "periodic"), default="grid",
+                   help="grid: each model's own [0, 1] coordinates (of the patch, for MG-TFNO); periodic: "
+                   "sin / cos of the global coordinates appended before any patching (the forcing depends on "
+                   "the position, which a patch alone does not know)")
     p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     p.add_argument("--cache", type=Path, default=None, help="dataset .npz to reuse (written if missing)")
     p.add_argument("--plots", type=Path, default=None, help="directory for the figures")
@@ -104,10 +109,12 @@ def main(argv=None) -> int:
     results = {}
     for label in models:
         model = _model(label, cfg, n_in, args)
-        processor = model.processor if label == "mgtfno" else None
+        processors = [PeriodicCoordinates()] if args.embedding == "periodic" else []
+        if label == "mgtfno":
+            processors.append(model.processor)
         start = time.process_time()
         wall = time.perf_counter()
-        fit = fit_operator(model, x, y, epochs=cfg["epochs"], processor=processor, loss=args.loss,
+        fit = fit_operator(model, x, y, epochs=cfg["epochs"], processor=processors or None, loss=args.loss,
                            validation=(x_test, y_test), batch_size=cfg["batch_size"], lr=cfg["lr"],
                            step_size=cfg["step_size"], random_state=0, progress=args.progress,
                            n_threads=args.threads)
@@ -182,8 +189,24 @@ def _relative(pred, truth):
     return err.mean(axis=0)
 
 
+class PeriodicCoordinates(Processor):
+    """Appends ``sin 2 pi x, cos 2 pi x, sin 2 pi y, cos 2 pi y`` of the global grid as input channels."""
+
+    def preprocess(self, x, y):
+        nxp = array_module(x)
+        n = x.shape[-1]
+        t = 2 * np.pi * np.arange(n) / n
+        s, c = np.sin(t), np.cos(t)
+        ones = np.ones(n)
+        coords = np.stack([np.outer(s, ones), np.outer(c, ones), np.outer(ones, s), np.outer(ones, c)])
+        coords = nxp.broadcast_to(nxp.asarray(coords.astype(x.dtype))[None], (x.shape[0], 4, n, n))
+        return nxp.concatenate([x, coords], axis=1), y
+
+
 def _model(label, cfg, n_in, args):
-    kw = {"dtype": np.float32, "random_state": 0, "positional_embedding": "grid"}
+    periodic = args.embedding == "periodic"
+    kw = {"dtype": np.float32, "random_state": 0, "positional_embedding": None if periodic else "grid"}
+    n_in = n_in + 4 if periodic else n_in
     modes = (cfg["modes"], cfg["modes"])
     if label == "fno":
         model = FNO(modes, n_in, 1, cfg["width"], **kw)
