@@ -45,7 +45,7 @@ def local_cluster(n_workers: int | None = None, *, memory_limit: Any = None,
         memory_limit = int(check_real(memory_limit, "memory_limit", minimum=1.0))
     return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                                     processes=True, memory_limit=memory_limit, host="127.0.0.1",
-                                    dashboard_address=None)
+                                    dashboard_address=":0")
 
 
 @contextlib.contextmanager

@@ -24,7 +24,6 @@ import numpy as np
 from .._info import Info
 from .._progress import progress_bar
 from .._validation import check_choice, check_int, check_tol, per_axis
-from ..backend import thread_limits
 from ..decomposition import check_multilinear_rank, check_ranks
 from ..decomposition.linalg import norm as scaled_norm
 from ..decomposition.linalg import rank_from_tail
@@ -35,7 +34,7 @@ __all__ = ["DISTRIBUTED_TUCKER_METHODS", "tucker"]
 
 DISTRIBUTED_TUCKER_METHODS = ("st_hosvd", "hosvd", "randomized")
 # Chunks of the rechunked unfoldings stay below this (bytes): a few of them per worker at once.
-_CHUNK_BYTES = 16 * 2**20
+_CHUNK_BYTES = 8 * 2**20
 # A Gram-route decision must sit this far above eps * sigma_1^2 * sqrt(I) (as on one machine).
 _GRAM_SAFETY = 1e3
 
@@ -268,7 +267,7 @@ class _Run:
 
 # ---------------------------------------------------------------------- graph helpers
 def _whole_along(X, mode):
-    """``X`` rechunked to hold ``mode`` whole, other modes cut so chunks stay under 16 MiB."""
+    """``X`` rechunked to hold ``mode`` whole, other modes cut so chunks stay under 8 MiB."""
     if len(X.chunks[mode]) == 1 and X.nbytes / max(X.npartitions, 1) <= _CHUNK_BYTES:
         return X
     chunks = {k: (-1 if k == mode else "auto") for k in range(X.ndim)}
@@ -300,16 +299,30 @@ def _reduce(Y, block_fn, mode, *, extra=(), combine=None, power=2, with_norm=Fal
 
 def _scaled_call(block_fn, block, mode, index, extra, power, with_norm):
     block = np.asarray(block)
-    if not np.all(np.isfinite(block)):
+    # max and min need no temporary the size of the chunk; NaN propagates into both
+    amax = max(float(block.max()), -float(block.min())) if block.size else 0.0
+    if not math.isfinite(amax):
         raise ValueError("A contains non-finite (NaN or Inf) entries")
-    amax = float(np.max(np.abs(block))) if block.size else 0.0
-    e = math.frexp(amax)[1] if amax > 0 else None
-    scaled = block if e is None else np.ldexp(block, -e).astype(block.dtype, copy=False)
+    low, high = _band(block.dtype)
+    if amax == 0.0:
+        e = None
+    elif low <= amax <= high:
+        e = 0  # squares and their sums stay in range: no scaled copy of the chunk
+    else:
+        e = math.frexp(amax)[1]
+        block = np.ldexp(block, -e).astype(block.dtype, copy=False)
     with thread_limits(1):
-        value = block_fn(scaled, mode, index, *extra)
+        value = block_fn(block, mode, index, *extra)
         if with_norm:
-            value = (value, float(np.sum(np.square(scaled, dtype=np.float64))))
+            value = (value, float(np.einsum("i,i->", *(block.reshape(-1).astype(np.float64),) * 2)))
     return {"value": value, "e": e, "power": power}
+
+
+def _band(dtype):
+    """``(low, high)``: chunks with ``max|x|`` in it are squared and summed as they are
+    (float32: 2^-32 to 2^40; float64: 2^-451 to 2^488), as in tensorkit.decomposition.linalg."""
+    info = np.finfo(dtype)
+    return 2.0 ** (info.minexp // 2 + info.nmant + 8), 2.0 ** (info.maxexp // 2 - 24)
 
 
 def _combine_sum(*parts):
@@ -340,6 +353,15 @@ def _combine_r(*parts):
     e = max(p["e"] for p in live)
     stacked = np.vstack([np.ldexp(p["value"], p["e"] - e) for p in live])
     return {"value": np.linalg.qr(stacked, mode="r"), "e": e, "power": 1}
+
+
+def thread_limits(n):
+    """BLAS limited to ``n`` threads in a task (the parallelism is across chunks); threadpoolctl
+    alone, without the Numba runtime that ``tensorkit.backend.thread_limits`` also limits, which
+    would cost every worker some 60 MB."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(n, user_api="blas")
 
 
 def _unfold(block, mode):

@@ -35,7 +35,7 @@ from physics.pde._distributed import darcy_to_zarr, navier_stokes2d_to_zarr, wav
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None, processes=True) as cluster, \
+                                  dashboard_address=":0", processes=True) as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
