@@ -44,6 +44,7 @@ def from_hdf5(path: str | os.PathLike, dataset: str, chunks: Any = None) -> Any:
     """
     import dask.array as da
     import h5py
+    from dask.base import tokenize
 
     path = _existing(path, "path")
     if not isinstance(dataset, str):
@@ -55,8 +56,11 @@ def from_hdf5(path: str | os.PathLike, dataset: str, chunks: Any = None) -> Any:
         source = _HDF5Source(str(path), dataset, d.shape, d.dtype)
         if chunks is None:
             chunks = d.chunks if d.chunks is not None else "auto"
-    return da.from_array(source, chunks=chunks, name=f"hdf5-{path.name}-{dataset}", lock=False,
-                         asarray=True, meta=_empty(source.dtype, source.ndim))
+    # the name changes with the file's contents (size, time of change): no stale results
+    stat = path.stat()
+    name = f"hdf5-{tokenize(str(path.resolve()), dataset, stat.st_size, stat.st_mtime_ns)}"
+    return da.from_array(source, chunks=chunks, name=name, lock=False, asarray=True,
+                         meta=_empty(source.dtype, source.ndim))
 
 
 class _HDF5Source:
