@@ -19,7 +19,7 @@ from .observed import ObservedTensor
 
 # Subpackages with heavier tables or optional dependencies load on first use: tensorkit.gaunt etc.
 _LAZY_SUBMODULES = frozenset(
-    {"chebyshev", "completion", "distributed", "extend", "gaunt", "io", "nn", "sketch"}
+    {"chebyshev", "completion", "distributed", "extend", "functional", "gaunt", "io", "nn", "sketch"}
 )
 
 
