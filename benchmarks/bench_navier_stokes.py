@@ -20,7 +20,9 @@ default (scaled CPU run)
 Measured (scaled protocol, 24 train flows = 216 pairs, 8 test flows, 30 epochs, width 20, modes 12,
 1 thread, periodic embedding): one-step relative L2 FNO 6.08% (274k parameters), TFNO (Tucker 0.05)
 4.74% (18.7k, 14.7x fewer), MG-TFNO 7.45% (18.3k; 1.57x TFNO); with each model's own [0, 1] grid
-instead: FNO 5.27%, TFNO 6.65%, MG-TFNO 15.98% (a patch does not know where it lies).
+instead: FNO 5.27%, TFNO 6.65%, MG-TFNO 15.98% (a patch does not know where it lies). The epochs are
+noisy (lr 3e-3, no decay within 30 epochs): means of the last 5 epochs, periodic embedding, are FNO
+4.53%, TFNO 6.09% (1.34x), MG-TFNO 7.69% (1.26x TFNO), so neither target is met robustly at this size.
 
 Usage::
 
