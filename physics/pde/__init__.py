@@ -9,7 +9,7 @@ from ._darcy import (
     solve_darcy,
     threshold_coefficient,
 )
-from ._learning import DarcyFit, fit_darcy
+from ._learning import DarcyFit, fit_darcy, navier_stokes_pairs, relative_errors
 from ._navier_stokes import (
     fno_forcing,
     load_navier_stokes,
@@ -28,8 +28,10 @@ __all__ = [
     "load_darcy",
     "load_navier_stokes",
     "navier_stokes2d",
+    "navier_stokes_pairs",
     "plot_prediction",
     "random_vorticity",
+    "relative_errors",
     "save_darcy",
     "save_navier_stokes",
     "solve_darcy",

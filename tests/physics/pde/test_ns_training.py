@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 
 from operators import FNO, MGTFNO, MultigridPatching2D
-from physics import fit_operator
-from physics._learning import ProcessorChain
-from physics.pde import navier_stokes2d
-from physics.pde._learning import navier_stokes_pairs, relative_errors
+from physics import ProcessorChain, fit_operator
+from physics.pde import navier_stokes2d, navier_stokes_pairs, relative_errors
 from tensorkit.nn import H1Loss, LpLoss, Normalizer, NormalizingProcessor
 
 
