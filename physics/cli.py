@@ -1,5 +1,6 @@
 """``tensorkit train fno``: generate Darcy or Navier-Stokes data, train an FNO / TFNO / MG-TFNO, report
-the test error.
+the test error; ``tensorkit train wave``: compare dense and compressed CNN surrogates of the wave
+simulator.
 
 Contributed to the ``tensorkit`` command through the ``tensorkit.commands`` entry point (the command
 lives in ``physics`` because it needs the PDE data; shared/ARCHITECTURE.md).
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .wave._cli import add_wave_parser
 
 FACTORIZATIONS = ("none", "cp", "tucker", "tt")
 PROBLEMS = ("darcy", "navier-stokes")
@@ -62,6 +65,7 @@ def register_train(sub) -> None:
                    help="trainer checkpoint .npz (written atomically after every epoch)")
     f.add_argument("--no-progress", dest="progress", action="store_false")
     f.set_defaults(func=_run_train_fno)
+    add_wave_parser(models)
 
 
 def _run_train_fno(args) -> int:
