@@ -11,6 +11,7 @@ The data decides the device: pass numpy arrays to run on the CPU, CuPy arrays to
 
 from . import tenalg
 from ._info import Info
+from ._sysinfo import system_info
 from ._version import __version__
 from .backend import available_backends, to_device, to_numpy
 from .decomposition import cp, tt, tucker
@@ -41,6 +42,7 @@ __all__ = [
     "__version__",
     "available_backends",
     "cp",
+    "system_info",
     "tenalg",
     "to_device",
     "to_numpy",

@@ -116,6 +116,19 @@ def _run_demo(args) -> int:
     return 0
 
 
+def register_info(sub) -> None:
+    """``tensorkit info``: versions, threads, backends and devices, for bug reports."""
+    p = sub.add_parser("info", help="versions, BLAS threads, backends and devices (paste into bug reports)")
+    p.set_defaults(func=_run_info)
+
+
+def _run_info(args) -> int:
+    from ._sysinfo import format_system_info
+
+    print(format_system_info())
+    return 0
+
+
 def register_compress(sub) -> None:
     """``tensorkit compress``: Tucker-compress a tensor file into a ``.npz`` archive."""
     from .decomposition import TUCKER_METHODS
@@ -132,6 +145,10 @@ def register_compress(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random_state for --method randomized")
     p.add_argument("-o", "--output", type=Path, required=True, help="output .npz")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--dask", action="store_true",
+                   help="decompose a Zarr store or HDF5 dataset larger than memory on a dask cluster")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --dask: an existing scheduler (default: a local cluster sized to the machine)")
     p.set_defaults(func=_run_compress)
 
 
@@ -141,6 +158,16 @@ def _run_compress(args) -> int:
     from .decomposition import tucker
     from .io import load_array
 
+    if args.scheduler is not None and not args.dask:
+        raise ValueError("--scheduler needs --dask")
+    if args.dask:
+        from .distributed import compress_on_dask
+
+        rank = None if args.rank is None else (args.rank[0] if len(args.rank) == 1 else tuple(args.rank))
+        compress_on_dask(args.input, rank=rank, tol=args.tol, method=args.method, dataset=args.key,
+                         scheduler=args.scheduler, output=args.output, random_state=args.seed,
+                         progress=args.progress)
+        return 0
     if args.output.suffix != ".npz":
         raise ValueError(f"--output must end in .npz, got {str(args.output)!r}")
     if not args.output.parent.is_dir() and str(args.output.parent):

@@ -8,6 +8,7 @@ long-range potential in Chebyshev-Tucker format.
 0.0
 """
 
+from ._distributed import distributed_direct_potential, distributed_long_range_potential
 from ._kernel import GaussianSum, newton_kernel_terms
 from ._plot import plot_potential_slice
 from ._potential import default_domain, default_long_range, direct_potential, long_range_potential
@@ -19,6 +20,8 @@ __all__ = [
     "default_domain",
     "default_long_range",
     "direct_potential",
+    "distributed_direct_potential",
+    "distributed_long_range_potential",
     "lattice",
     "long_range_potential",
     "newton_kernel_terms",

@@ -9,6 +9,7 @@ from ._darcy import (
     solve_darcy,
     threshold_coefficient,
 )
+from ._distributed import darcy_to_zarr, navier_stokes2d_to_zarr, wave2d_to_zarr
 from ._learning import DarcyFit, fit_darcy, navier_stokes_pairs, relative_errors
 from ._navier_stokes import (
     fno_forcing,
@@ -22,12 +23,14 @@ from ._plots import plot_prediction
 __all__ = [
     "DarcyFit",
     "darcy",
+    "darcy_to_zarr",
     "fit_darcy",
     "fno_forcing",
     "gaussian_random_field",
     "load_darcy",
     "load_navier_stokes",
     "navier_stokes2d",
+    "navier_stokes2d_to_zarr",
     "navier_stokes_pairs",
     "plot_prediction",
     "random_vorticity",
@@ -36,4 +39,5 @@ __all__ = [
     "save_navier_stokes",
     "solve_darcy",
     "threshold_coefficient",
+    "wave2d_to_zarr",
 ]
