@@ -8,7 +8,7 @@ from . import linalg
 from ._cp import cp
 from ._ranks import FACTORIZATIONS, cp_rank, resolve_rank, tt_rank, tucker_rank
 from ._tt import tt
-from ._tucker import TUCKER_METHODS, check_multilinear_rank, check_ranks, tucker
+from ._tucker import TUCKER_METHODS, check_multilinear_rank, check_ranks, st_hosvd_mode_order, tucker
 
 __all__ = [
     "FACTORIZATIONS",
@@ -19,6 +19,7 @@ __all__ = [
     "cp_rank",
     "linalg",
     "resolve_rank",
+    "st_hosvd_mode_order",
     "tt",
     "tt_rank",
     "tucker",

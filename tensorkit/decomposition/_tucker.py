@@ -25,7 +25,7 @@ from ._ranks import tucker_rank
 from .linalg import leading_subspace, safe_scale
 from .linalg import norm as scaled_norm
 
-__all__ = ["TUCKER_METHODS", "check_multilinear_rank", "check_ranks", "tucker"]
+__all__ = ["TUCKER_METHODS", "check_multilinear_rank", "check_ranks", "st_hosvd_mode_order", "tucker"]
 
 TUCKER_METHODS = ("hosvd", "st_hosvd", "hooi", "randomized")
 
@@ -120,7 +120,7 @@ def tucker(
     n_power_iter = check_int(n_power_iter, "n_power_iter", minimum=0)
     ranks, threshold, norm, lowered_from = _check_rank_tol(tensor, rank, tol)
     if mode_order is None:
-        order = _default_mode_order(tensor.shape, ranks)
+        order = st_hosvd_mode_order(tensor.shape, ranks)
     else:
         order = _check_mode_order(mode_order, tensor.ndim)
     flipped = _is_fortran_ordered(tensor)
@@ -304,12 +304,18 @@ def _target(ranks, threshold, mode):
     return {"rank": ranks[mode]} if ranks is not None else {"threshold": threshold}
 
 
-def _default_mode_order(shape, ranks):
+def st_hosvd_mode_order(shape: tuple[int, ...], ranks: tuple[int, ...] | None) -> list[int]:
     """The mode order of least work for ST-HOSVD under a flop model.
 
     Step ``n`` costs about ``(I_n + r_n) * S`` (Gram matrix plus projection of the current tensor of
     size ``S``) and shrinks ``S`` by ``r_n / I_n``. Ranks not yet known (tolerance mode) are guessed
     as half the mode size. All orders are tried up to order 6, greedily beyond.
+
+    Examples
+    --------
+    >>> from tensorkit.decomposition import st_hosvd_mode_order
+    >>> st_hosvd_mode_order((200, 20, 20), (5, 5, 5))   # the small modes shrink S 4x each first
+    [1, 2, 0]
     """
     guess = ranks if ranks is not None else tuple(max(1, s // 2) for s in shape)
 

@@ -14,7 +14,6 @@ harmfully, for any finite input, without a separate pass for the global maximum.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 from .._info import Info
 from .._progress import progress_bar
 from .._validation import check_choice, check_int, check_tol, per_axis
-from ..decomposition import check_multilinear_rank, check_ranks
+from ..decomposition import check_multilinear_rank, check_ranks, st_hosvd_mode_order
 from ..decomposition.linalg import norm as scaled_norm
 from ..decomposition.linalg import rank_from_tail
 from ..formats import TuckerTensor
@@ -120,7 +119,7 @@ def tucker(A: Any, rank: int | Sequence[int] | float | None = None, *, tol: floa
     ranks = None if rank is None else check_multilinear_rank(check_ranks(rank, A.shape))
     tol = None if tol is None else check_tol(tol)
     if mode_order is None:
-        order = _default_mode_order(A.shape, ranks)
+        order = st_hosvd_mode_order(A.shape, ranks)
     else:
         order = list(per_axis(mode_order, A.ndim, "mode_order", lambda v, name: check_int(v, name)))
         if sorted(order) != list(range(A.ndim)):
@@ -463,25 +462,3 @@ def _difference_block(block, core, rows):
 
 def _orthonormal(a):
     return np.linalg.qr(a)[0]
-
-
-def _default_mode_order(shape, ranks):
-    """The mode order of least work under :func:`tensorkit.tucker`'s flop model: step ``n``
-    costs ``(I_n + r_n) S`` and shrinks ``S`` by ``r_n / I_n`` (unknown ranks guessed ``I_n / 2``)."""
-    guess = ranks if ranks is not None else tuple(max(1, s // 2) for s in shape)
-
-    def cost(order):
-        size, total = math.prod(shape), 0
-        for n in order:
-            total += (shape[n] + guess[n]) * size
-            size = size // shape[n] * guess[n]
-        return total
-
-    if len(shape) <= 6:
-        return list(min(itertools.permutations(range(len(shape))), key=cost))
-    order, left = [], set(range(len(shape)))
-    while left:
-        best = min(left, key=lambda n: cost([*order, n]))
-        order.append(best)
-        left.remove(best)
-    return order

@@ -73,9 +73,9 @@ def test_any_order(client, shape):
 
 
 def _order(T):
-    from tensorkit.distributed._tucker import _default_mode_order
+    from tensorkit.decomposition import st_hosvd_mode_order
 
-    return _default_mode_order(tuple(f.shape[0] for f in T.factors), None)
+    return st_hosvd_mode_order(tuple(f.shape[0] for f in T.factors), None)
 
 
 @pytest.mark.parametrize("method", ["st_hosvd", "hosvd", "randomized"])
