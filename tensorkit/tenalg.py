@@ -28,7 +28,7 @@ from ._validation import check_int
 from .backend import get_namespace, is_cupy_array, native, resolve_backend
 from .observed import ObservedTensor
 
-__all__ = ["fold", "khatri_rao", "mode_dot", "mttkrp", "multi_mode_dot", "unfold"]
+__all__ = ["fold", "khatri_rao", "kron_rows", "mode_dot", "mttkrp", "multi_mode_dot", "unfold"]
 
 
 def unfold(tensor: Any, mode: int, *, xp: Any = None) -> Any:
@@ -202,6 +202,41 @@ def khatri_rao(
     out = mats[0]
     for m in mats[1:]:
         out = xp.reshape(out[:, None, :] * m[None, :, :], (-1, rank))
+    return out
+
+
+def kron_rows(factors: Sequence[Any], indices: Any, skip: int | None = None) -> Any:
+    """Row-wise Kronecker products of factor rows gathered at cells (the face-splitting product).
+
+    Row ``e`` is ``kron_k A_k[i_k(e), :]`` over the modes ``k != skip``, in C order (last mode
+    fastest, matching a core reshaped row-major), so ``kron_rows(U, idx) @ G.reshape(-1)`` is a
+    Tucker model's values at the cells ``idx`` and, with ``skip=n``, the design matrix of mode
+    ``n``'s rows in completion.
+
+    Parameters
+    ----------
+    factors : sequence of arrays (I_k, R_k)
+    indices : int array (nnz, order)
+    skip : int, optional
+
+    Returns
+    -------
+    array (nnz, prod of the kept R_k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.tenalg import kron_rows
+    >>> A, B = np.arange(4.0).reshape(2, 2), np.ones((3, 2))
+    >>> kron_rows([A, B], np.array([[1, 2]])).tolist()
+    [[2.0, 2.0, 3.0, 3.0]]
+    """
+    out = None
+    for k, factor in enumerate(factors):
+        if k == skip:
+            continue
+        rows = factor[indices[:, k]]
+        out = rows if out is None else (out[:, :, None] * rows[:, None, :]).reshape(rows.shape[0], -1)
     return out
 
 

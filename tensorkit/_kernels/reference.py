@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import array_module
+from ..tenalg import kron_rows
 
 
 def mttkrp_coo(indices, values, factors, mode, n_rows):
@@ -71,18 +72,6 @@ def cp_values(indices, weights, factors):
 
 # Cells per chunk of the Tucker gather: bounds the (chunk, prod of ranks) Kronecker rows in memory.
 TUCKER_CHUNK = 1 << 15
-
-
-def kron_rows(factors, indices, skip=None):
-    """Rows ``kron_k A_k[i_k(e), :]`` over the modes other than ``skip`` (C order: last mode
-    fastest, matching a core reshaped row-major): shape (nnz, prod of their ranks)."""
-    out = None
-    for k, factor in enumerate(factors):
-        if k == skip:
-            continue
-        rows = factor[indices[:, k]]
-        out = rows if out is None else (out[:, :, None] * rows[:, None, :]).reshape(rows.shape[0], -1)
-    return out
 
 
 def tucker_values(indices, core, factors):

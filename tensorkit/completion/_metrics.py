@@ -83,15 +83,3 @@ def _residual(model: Any, obs: ObservedTensor):
         raise ValueError(f"the model returned shape {tuple(predicted.shape)} for {obs.nnz} cells")
     return xp, predicted - obs.values
 
-
-def kron_rows(factors: list[Any], indices: Any, skip: int | None = None) -> Any:
-    """Rows ``kron_k A_k[i_k(e), :]`` over the modes other than ``skip`` (C order: last mode
-    fastest, matching a core reshaped with ``reshape``): shape (nnz, prod of their ranks)."""
-    out = None
-    for k, factor in enumerate(factors):
-        if k == skip:
-            continue
-        rows = factor[indices[:, k]]
-        out = rows if out is None else (out[:, :, None] * rows[:, None, :]).reshape(rows.shape[0], -1)
-    return out
-

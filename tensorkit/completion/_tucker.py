@@ -9,9 +9,10 @@ from .._progress import progress_bar
 from .._validation import check_allocation, check_choice, check_int, device_of, per_axis
 from ..formats import TuckerTensor
 from ..observed import ObservedTensor
+from ..tenalg import kron_rows
 from . import _kernels
 from ._init import initial_factors
-from ._metrics import kron_rows, rmse
+from ._metrics import rmse
 from ._problem import Monitor, Problem, check_common
 
 __all__ = ["tucker_complete"]
