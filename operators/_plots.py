@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.io import atomic_path
+from tensorkit.io import new_figure, save_figure
 
 __all__ = ["plot_error_vs_parameters", "plot_fields", "plot_learning_curves"]
 
@@ -44,7 +44,6 @@ def plot_fields(
     ...     os.path.getsize(os.path.join(d, "w.png")) > 0
     True
     """
-    Figure = _figure_class()
     truth, prediction = (np.asarray(v, dtype=np.float64) for v in (truth, prediction))
     if truth.ndim == 2:
         truth, prediction = truth[None], prediction[None]
@@ -54,7 +53,7 @@ def plot_fields(
     rows = truth.shape[0]
     if labels is not None and len(labels) != rows:
         raise ValueError(f"labels needs {rows} entries, got {len(labels)}")
-    fig = Figure(figsize=(10, 3.0 * rows))
+    fig = new_figure(figsize=(10, 3.0 * rows))
     axes = np.atleast_2d(fig.subplots(rows, 3))
     for r in range(rows):
         vmax = float(np.abs(truth[r]).max()) or 1.0
@@ -68,7 +67,7 @@ def plot_fields(
             fig.colorbar(im, ax=ax, fraction=0.046)
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_learning_curves(
@@ -79,8 +78,7 @@ def plot_learning_curves(
     title: str = "",
 ) -> None:
     """Error against epochs, one line per model (``{"FNO": [e_1, e_2, ...], ...}``), log scale."""
-    Figure = _figure_class()
-    fig = Figure(figsize=(6, 4))
+    fig = new_figure(figsize=(6, 4))
     ax = fig.subplots()
     for label, values in histories.items():
         values = np.asarray(values, dtype=np.float64)
@@ -92,7 +90,7 @@ def plot_learning_curves(
     ax.legend()
     if title:
         ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_error_vs_parameters(
@@ -103,8 +101,7 @@ def plot_error_vs_parameters(
     title: str = "",
 ) -> None:
     """One point per model at ``(parameters, error)`` (``{"FNO": (1_190_000, 0.012), ...}``), log axes."""
-    Figure = _figure_class()
-    fig = Figure(figsize=(6, 4))
+    fig = new_figure(figsize=(6, 4))
     ax = fig.subplots()
     for label, (n_params, error) in results.items():
         ax.scatter([n_params], [error], s=40)
@@ -116,21 +113,4 @@ def plot_error_vs_parameters(
     ax.grid(True, which="both", alpha=0.3)
     if title:
         ax.set_title(title)
-    _save(fig, path)
-
-
-def _figure_class():
-    try:
-        # A bare Figure (no pyplot) leaves the user's backend and open figures alone
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ValueError("plotting needs matplotlib: pip install 'tensorkit[plot]'") from None
-    return Figure
-
-
-def _save(fig, path) -> None:
-    fig.tight_layout()
-    text = os.fspath(path)
-    suffix = text.rsplit(".", 1)[-1] if "." in os.path.basename(text) else "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix)
+    save_figure(fig, path)

@@ -34,7 +34,16 @@ import numpy as np
 
 from .backend import to_numpy
 
-__all__ = ["ArchiveKeyError", "atomic_path", "load_archive", "load_array", "save_archive", "save_array"]
+__all__ = [
+    "ArchiveKeyError",
+    "atomic_path",
+    "load_archive",
+    "load_array",
+    "new_figure",
+    "save_archive",
+    "save_array",
+    "save_figure",
+]
 
 NONFINITE_POLICIES = ("warn", "raise", "allow")
 
@@ -266,3 +275,46 @@ def save_array(path: str | os.PathLike, array: Any) -> None:
     array = _check_savable("array", np.asarray(to_numpy(array)))
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array)
+
+
+def new_figure(**kwargs: Any):
+    """A bare ``matplotlib.figure.Figure`` (no pyplot): the user's backend and open figures are
+    left alone, which is what library plots must do (``matplotlib.use`` would switch a notebook's
+    backend). ``kwargs`` go to ``Figure`` (``figsize``, ...).
+
+    Raises
+    ------
+    ValueError
+        When matplotlib is not installed (``pip install 'tensorkit[plot]'``).
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ValueError("plotting needs matplotlib: pip install 'tensorkit[plot]'") from None
+    return Figure(**kwargs)
+
+
+def save_figure(fig: Any, path: str | os.PathLike | None, *, dpi: int = 120) -> None:
+    """Lay out ``fig`` (tight, unless it has a layout engine) and write it to ``path`` atomically,
+    in the format its suffix names (PNG when there is none); ``path=None`` only lays it out (for
+    notebooks that display the figure).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from tensorkit.io import new_figure, save_figure
+    >>> fig = new_figure(figsize=(2, 2))
+    >>> _ = fig.subplots().plot([0, 1], [1, 0])
+    >>> path = os.path.join(tempfile.mkdtemp(), "line.png")
+    >>> save_figure(fig, path)
+    >>> open(path, "rb").read(4) == b"\\x89PNG"
+    True
+    """
+    if fig.get_layout_engine() is None:  # a figure made with layout="constrained" keeps its own
+        fig.tight_layout()
+    if path is None:
+        return
+    suffix = Path(path).suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix, dpi=dpi)
+

@@ -9,7 +9,7 @@ import numpy as np
 
 from tensorkit.chebyshev import ChebTucker
 from tensorkit.extend import check_choice, check_int, to_numpy
-from tensorkit.io import atomic_path
+from tensorkit.io import new_figure, save_figure
 
 __all__ = ["plot_potential_slice"]
 
@@ -31,10 +31,6 @@ def plot_potential_slice(
     when ``positions`` is given. Drawn on a bare :class:`matplotlib.figure.Figure` (the user's
     backend and open figures are left alone) and written atomically; the format follows the suffix.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise RuntimeError("plots need matplotlib: pip install 'tensorkit[plot]'") from None
     axis = check_choice(axis, "axis", (0, 1, 2))
     n = check_int(n, "n", minimum=2)
     lo, hi = potential.domain[axis]
@@ -43,7 +39,7 @@ def plot_potential_slice(
     grids[axis] = np.array([value])
     plane = to_numpy(potential.on_grid(*grids).to_dense()).squeeze(axis)
     u, v = (k for k in range(3) if k != axis)
-    fig = Figure(figsize=(5.2, 4.2))
+    fig = new_figure(figsize=(5.2, 4.2))
     ax = fig.subplots()
     image = ax.imshow(plane.T, origin="lower", cmap="RdBu_r",
                       extent=(*potential.domain[u], *potential.domain[v]), aspect="equal")
@@ -55,8 +51,6 @@ def plot_potential_slice(
     ax.set_xlabel("xyz"[u])
     ax.set_ylabel("xyz"[v])
     ax.set_title(title or f"slice {'xyz'[axis]} = {value:.3g}", fontsize=9)
-    fig.tight_layout()
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
+    save_figure(fig, path, dpi=110)
     return path

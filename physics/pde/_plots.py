@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.io import atomic_path
+from tensorkit.io import new_figure, save_figure
 
 __all__ = ["plot_prediction"]
 
@@ -17,15 +17,10 @@ def plot_prediction(a: Any, u_true: Any, u_pred: Any, path: str | os.PathLike, *
 
     Needs matplotlib (``pip install 'tensorkit[plot]'``); written atomically, format from the suffix.
     """
-    try:
-        # A bare Figure (no pyplot) leaves the user's backend and open figures alone
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ValueError("plotting needs matplotlib: pip install 'tensorkit[plot]'") from None
     a, u_true, u_pred = (np.asarray(v, dtype=np.float64) for v in (a, u_true, u_pred))
     if not a.shape == u_true.shape == u_pred.shape or a.ndim != 2:
         raise ValueError(f"expected three (R, R) fields, got {a.shape}, {u_true.shape}, {u_pred.shape}")
-    fig = Figure(figsize=(13, 3.2))
+    fig = new_figure(figsize=(13, 3.2))
     axes = fig.subplots(1, 4)
     vmin, vmax = u_true.min(), u_true.max()
     panels = (
@@ -40,7 +35,4 @@ def plot_prediction(a: Any, u_true: Any, u_pred: Any, path: str | os.PathLike, *
         fig.colorbar(im, ax=ax, fraction=0.046)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    suffix = os.fspath(path).rsplit(".", 1)[-1] if "." in os.fspath(path) else "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix)
+    save_figure(fig, path)

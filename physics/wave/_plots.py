@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tensorkit.io import atomic_path
+from tensorkit.io import new_figure, save_figure
 
 from ._compare import CompressionTable
 
@@ -16,10 +16,8 @@ __all__ = ["plot_compression", "plot_rollout"]
 def plot_compression(table: CompressionTable, path: str | os.PathLike | None = None) -> Any:
     """Error growth over the rollout (one curve per variant) and rollout error against the
     parameter count; returns the Figure, also written to ``path`` (format from its suffix)."""
-    from matplotlib.figure import Figure
-
     _check(table)
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = new_figure(figsize=(10, 4), layout="constrained")
     growth, size = fig.subplots(1, 2)
     for row in table:
         steps = range(1, len(row.rollout_curve) + 1)
@@ -31,7 +29,7 @@ def plot_compression(table: CompressionTable, path: str | os.PathLike | None = N
     growth.legend(fontsize=8)
     size.set(xlabel="parameters", ylabel=f"{table.settings['rollout_steps']}-step rollout error",
              title="error against model size")
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -39,7 +37,6 @@ def plot_rollout(table: CompressionTable, path: str | os.PathLike | None = None,
                  steps: tuple[int, ...] | None = None) -> Any:
     """The first test sample's true snapshots and every variant's rollout side by side (rows:
     truth then variants; columns: rollout steps); returns the Figure, also written to ``path``."""
-    from matplotlib.figure import Figure
 
     _check(table)
     n = table.truth.shape[0]
@@ -47,7 +44,7 @@ def plot_rollout(table: CompressionTable, path: str | os.PathLike | None = None,
     if any(not 1 <= s <= n for s in steps):
         raise ValueError(f"steps must lie in 1..{n}, got {steps}")
     rows = [("truth", table.truth), *table.predictions.items()]
-    fig = Figure(figsize=(2.2 * len(steps), 2.0 * len(rows)), layout="constrained")
+    fig = new_figure(figsize=(2.2 * len(steps), 2.0 * len(rows)), layout="constrained")
     axes = fig.subplots(len(rows), len(steps), squeeze=False)
     vmax = float(abs(table.truth).max())
     for i, (label, fields) in enumerate(rows):
@@ -60,18 +57,10 @@ def plot_rollout(table: CompressionTable, path: str | os.PathLike | None = None,
                 ax.set_title(f"step {s}")
             if j == 0:
                 ax.set_ylabel(label)
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
 def _check(table: Any) -> None:
     if not isinstance(table, CompressionTable):
         raise TypeError(f"table must be a CompressionTable, got {type(table).__name__}")
-
-
-def _save(fig: Any, path: Any) -> None:
-    if path is None:
-        return
-    suffix = os.fspath(path).rsplit(".", 1)[-1] if "." in os.fspath(path) else "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._info import Info
 from ..backend import check_random_state, to_numpy
-from ..io import atomic_path
+from ..io import new_figure, save_figure
 from ..observed import ObservedTensor
 from ._metrics import values_at
 
@@ -51,7 +51,7 @@ def plot_error_history(fit: Any, path: str | os.PathLike | None = None, *, title
     validation = extras.get("validation_history", extras.get("val_rmse")) or []
     if not train:
         raise ValueError("fit has no error history to plot")
-    fig = _figure_class()(figsize=(5.5, 3.8))
+    fig = new_figure(figsize=(5.5, 3.8))
     ax = fig.subplots()
     sweeps = np.arange(1, len(train) + 1)
     ax.semilogy(sweeps, train, label="train")
@@ -64,7 +64,7 @@ def plot_error_history(fit: Any, path: str | os.PathLike | None = None, *, title
     ax.set_title(title or f"{info.method}: error per sweep")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -118,7 +118,7 @@ def plot_predictions(
     if truth.shape[0] > max_points:
         keep = check_random_state(random_state).choice(truth.shape[0], max_points, replace=False)
         truth, predicted = truth[keep], predicted[keep]
-    fig = _figure_class()(figsize=(4.8, 4.5))
+    fig = new_figure(figsize=(4.8, 4.5))
     ax = fig.subplots()
     ax.scatter(truth, predicted, s=4, alpha=0.5, linewidths=0)
     low, high = float(min(truth.min(), predicted.min())), float(max(truth.max(), predicted.max()))
@@ -127,23 +127,5 @@ def plot_predictions(
     ax.set_ylabel("predicted value")
     score = f"RMSE {error:.3g}" + (f", NRMSE {error / std:.3g}" if std > 0 else "")
     ax.set_title(f"{title}\n{score}" if title else f"held-out cells: {score}")
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
-
-
-def _figure_class():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ValueError("plotting needs matplotlib: pip install 'tensorkit[plot]'") from None
-    return Figure
-
-
-def _save(fig, path) -> None:
-    fig.tight_layout()
-    if path is None:
-        return
-    text = os.fspath(path)
-    suffix = text.rsplit(".", 1)[-1] if "." in os.path.basename(text) else "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, dpi=120)

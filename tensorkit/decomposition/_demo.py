@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path
+from ..io import new_figure, save_figure
 from ._tucker import tucker
 
 TOLERANCES = (0.1, 0.05, 0.03, 0.02, 0.01)
@@ -48,13 +48,8 @@ def plot_error_vs_compression(rows, path, *, title: str) -> None:
     ``rows`` holds ``(tol, ranks, rel_error, compression_ratio, seconds)`` tuples; the format
     follows the suffix of ``path``.
     """
-    try:
-        # A bare Figure (no pyplot) leaves the user's backend and open figures alone
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise RuntimeError("plots need matplotlib: pip install 'tensorkit[plot]'") from None
     path = Path(path)
-    fig = Figure(figsize=(5, 3.6))
+    fig = new_figure(figsize=(5, 3.6))
     ax = fig.subplots()
     ax.loglog([r[3] for r in rows], [r[2] for r in rows], "o-")
     for tol, _, err, ratio, _ in rows:
@@ -64,6 +59,4 @@ def plot_error_vs_compression(rows, path, *, title: str) -> None:
     ax.set_ylabel("relative error")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
+    save_figure(fig, path)

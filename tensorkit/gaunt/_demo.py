@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path
+from ..io import new_figure, save_figure
 from ._product import GauntTensorProduct
 from ._wigner import wigner_D
 
@@ -59,12 +58,7 @@ def run(options) -> None:
 
 def _plot_times(rows, methods, path) -> None:
     """Save time per product against L for each method (log-log), atomically."""
-    try:
-        # A bare Figure (no pyplot) leaves the user's backend and open figures alone
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise RuntimeError("plots need matplotlib: pip install 'tensorkit[plot]'") from None
-    fig = Figure(figsize=(5, 3.6))
+    fig = new_figure(figsize=(5, 3.6))
     ax = fig.subplots()
     for method in methods:
         pts = [(lmax, t[method]) for lmax, t in rows if method in t]
@@ -74,6 +68,4 @@ def _plot_times(rows, methods, path) -> None:
     ax.set_title("Gaunt tensor product methods (CPU, float64)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
+    save_figure(fig, path)

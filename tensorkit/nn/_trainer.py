@@ -18,7 +18,7 @@ from .._info import Info
 from .._progress import progress_bar
 from .._validation import check_int
 from ..backend import array_module, check_random_state, thread_limits
-from ..io import atomic_path, load_archive, save_archive
+from ..io import load_archive, new_figure, save_archive, save_figure
 from ._checkpoint import check_checkpoint
 from ._losses import Loss
 from ._module import Module
@@ -435,16 +435,11 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike) -> No
 
     Needs matplotlib (``pip install 'tensorkit[plot]'``). The format follows the file suffix.
     """
-    try:
-        # A bare Figure (no pyplot) leaves the user's backend and open figures alone
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ValueError("plotting needs matplotlib: pip install 'tensorkit[plot]'") from None
     if not history.get("train_loss"):
         raise ValueError("history holds no epochs to plot")
     epochs = np.arange(1, len(history["train_loss"]) + 1)
     has_metric = any(math.isfinite(v) for v in history.get("val_metric", []))
-    fig = Figure(figsize=(10 if has_metric else 5, 3.6))
+    fig = new_figure(figsize=(10 if has_metric else 5, 3.6))
     axes = fig.subplots(1, 2 if has_metric else 1)
     axes = np.atleast_1d(axes)
     axes[0].semilogy(epochs, history["train_loss"], label="train loss")
@@ -456,7 +451,4 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike) -> No
         axes[1].semilogy(epochs, history["val_metric"], color="C2")
         axes[1].set_xlabel("epoch")
         axes[1].set_title("validation metric")
-    fig.tight_layout()
-    suffix = Path(path).suffix.lstrip(".") or "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix)
+    save_figure(fig, path)
