@@ -67,12 +67,8 @@ nitpick_ignore_regex = [
     # Private modules are not part of the reference.
     (r"py:mod", r"(tensorkit|operators|physics)(\.\w+)*\._\w+(\.\w+)*"),
 ]
-# Library docstrings to fix at the source (the docs do not own those files); each entry names it.
-nitpick_ignore = [
-    # tensorkit/completion/_metrics.py, values_at: ":meth:`at`" has no class to resolve against;
-    # the fix there is ":meth:`~tensorkit.CPTensor.at`".
-    ("py:meth", "at"),
-]
+# Library docstrings to fix at the source: none at present (add one entry per docstring, naming it).
+nitpick_ignore: list[tuple[str, str]] = []
 
 # --- notebooks (myst-nb) ---------------------------------------------------------------------------
 nb_execution_mode = "off"

@@ -18,9 +18,9 @@ def values_at(model: Any, indices: Any, *, backend: str | None = None) -> Any:
 
     ``model`` is a :class:`~tensorkit.CPTensor` (``sum_r w_r prod_k A_k[i_k, r]``), a
     :class:`~tensorkit.TuckerTensor` (the core contracted with each cell's factor rows), both by
-    the kernels behind their :meth:`at`, or a callable ``model(indices) -> values``. The indices
-    are trusted (an :class:`~tensorkit.ObservedTensor`'s are checked when it is built): use
-    ``model.at`` for checked ones.
+    the kernels behind their :meth:`~tensorkit.CPTensor.at`, or a callable
+    ``model(indices) -> values``. The indices are trusted (an :class:`~tensorkit.ObservedTensor`'s
+    are checked when it is built): use ``model.at`` for checked ones.
 
     Examples
     --------

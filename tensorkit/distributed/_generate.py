@@ -26,7 +26,7 @@ def sample_rng(random_state: int, index: int) -> np.random.Generator:
 
     Examples
     --------
-    >>> from tensorkit.distributed._generate import sample_rng
+    >>> from tensorkit.distributed import sample_rng
     >>> float(sample_rng(0, 3).random()) == float(sample_rng(0, 3).random())
     True
     """
@@ -68,7 +68,7 @@ def generate_to_zarr(fn: Callable[[np.random.Generator], Any], n_samples: int,
     Examples
     --------
     >>> import tempfile
-    >>> from tensorkit.distributed._generate import generate_to_zarr
+    >>> from tensorkit.distributed import generate_to_zarr
     >>> g = generate_to_zarr(lambda rng: rng.standard_normal(3), 5, tempfile.mkdtemp() + "/d.zarr",
     ...                      chunk=2, random_state=0, progress=False)
     >>> g["data"].shape, g.attrs["random_state"]

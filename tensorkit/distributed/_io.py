@@ -18,7 +18,7 @@ def from_zarr(path: str | os.PathLike, component: str | None = None, chunks: Any
     Examples
     --------
     >>> import numpy as np, tempfile, zarr
-    >>> from tensorkit.distributed._io import from_zarr
+    >>> from tensorkit.distributed import from_zarr
     >>> path = tempfile.mkdtemp() + "/x.zarr"
     >>> zarr.create_array(path, shape=(4, 6), chunks=(2, 3), dtype="f8")[:] = np.arange(24.0).reshape(4, 6)
     >>> A = from_zarr(path)

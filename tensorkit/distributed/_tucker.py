@@ -90,7 +90,7 @@ def tucker(A: Any, rank: int | Sequence[int] | float | None = None, *, tol: floa
     Examples
     --------
     >>> import dask.array as da, numpy as np
-    >>> from tensorkit.distributed._tucker import tucker
+    >>> from tensorkit.distributed import tucker
     >>> x = np.linspace(0, 1, 20)
     >>> X = da.from_array(np.exp(x[:, None, None] + x[None, :, None] + x[None, None, :]), chunks=8)
     >>> T = tucker(X, tol=1e-10, random_state=0)
