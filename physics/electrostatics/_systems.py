@@ -183,6 +183,10 @@ def _read_lines(path):
             return fh.read().splitlines()
     except OSError as exc:
         raise ValueError(f"cannot read {str(path)!r}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a text file (byte {exc.start} is not UTF-8): expected XYZ or PQR text"
+        ) from exc
 
 
 def _finish(path, coords, charges, radii, names):

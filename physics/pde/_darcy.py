@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tensorkit.extend import check_int, check_random_state, progress_bar
+from tensorkit.extend import check_allocation, check_int, check_random_state, progress_bar
 from tensorkit.io import load_archive, save_archive
 
 __all__ = [
@@ -86,6 +86,8 @@ def darcy(
     """
     n_samples = check_int(n_samples, "n_samples", minimum=1)
     resolution = check_int(resolution, "resolution", minimum=3)
+    check_allocation((n_samples, resolution, resolution), np.float64, "the Darcy dataset (a and u)", count=2,
+                     alternative="generate it in parts, or on a cluster with physics.pde.darcy_to_zarr")
     rng = check_random_state(random_state, np)
     coefficients = rng.standard_normal((n_samples, GRF_MODES, GRF_MODES))
     a = np.empty((n_samples, resolution, resolution))

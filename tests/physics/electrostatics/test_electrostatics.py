@@ -189,3 +189,13 @@ def test_bad_charge_input():
         long_range_potential(pos, q, long_range=(1.0, 2.0))
     with pytest.raises(ValueError, match="ascending"):
         GaussianSum(np.ones(2), np.array([2.0, 1.0]))
+
+
+def test_readers_refuse_binary_files(tmp_path):
+    from physics.electrostatics import read_pqr, read_xyz
+
+    path = tmp_path / "garbage.xyz"
+    path.write_bytes(bytes(range(256)))
+    for reader in (read_xyz, read_pqr):
+        with pytest.raises(ValueError, match="not a text file"):
+            reader(path)

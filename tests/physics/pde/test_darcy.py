@@ -120,3 +120,10 @@ def test_bad_input():
         solve_darcy(np.ones((5, 6)))
     with pytest.raises(ValueError, match="same shape"):
         save_darcy("unused.npz", np.ones((2, 4, 4)), np.ones((2, 5, 5)))
+
+
+def test_darcy_refuses_a_dataset_that_cannot_fit():
+    from physics.pde import darcy
+
+    with pytest.raises(MemoryError, match="darcy_to_zarr"):
+        darcy(10**9, 64, progress=False)
