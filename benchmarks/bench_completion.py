@@ -5,9 +5,11 @@
    tensortools ``mcp_als`` (if installed), pyttb ``gcp_opt`` (mask as a pyttb tensor), and
    ``cp_complete`` (ALS, WOPT; then rank and reg chosen by its own validation on observed cells).
 2. Scale: one ALS sweep of a random rank-16 problem on a 10^4 x 10^4 x 10^2 tensor with 10^5,
-   10^6 (and with --full 10^7) observed cells: wall and CPU time.
+   10^6 (and with --full 10^7) observed cells, on 1 and 2 threads: wall and CPU time of the setup
+   and of one sweep (train RMSE included).
 
-    python benchmarks/bench_completion.py [--quick] [--full] [--skip-peers]
+    python benchmarks/bench_completion.py [--quick] [--full] [--skip-peers] [--skip-kinetic]
+                                          [--threads 1 2]
 """
 
 from __future__ import annotations
@@ -102,18 +104,31 @@ def _select(fit, val, grid, n_iter_max):
     return min(scores)[1:]
 
 
-def scale(full):
+def scale(full, threads):
+    """Setup (the per-mode row layouts, once per call) apart from the sweeps: one sweep costs the
+    difference between up to 4 sweeps and 1, over the number of extra sweeps. Wall and process CPU
+    time: CPU / wall is the number of cores busy (on a shared machine, less than the threads
+    requested)."""
     shape, rank = (10**4, 10**4, 10**2), 16
     rng = np.random.default_rng(0)
-    print(f"\nOne ALS sweep, rank {rank}, shape {shape} (threads: all)")
+    print(f"\nOne ALS sweep, rank {rank}, shape {shape}; wall / CPU seconds")
+    print(f"{'nnz':>12} {'threads':>7} {'setup':>13} {'per sweep':>13}")
     for nnz in (10**5, 10**6, *((10**7,) if full else ())):
         cells = np.unique(rng.integers(0, int(np.prod(shape)), int(nnz * 1.001)))[:nnz]
         obs = ObservedTensor(np.stack(np.unravel_index(cells, shape), axis=1),
                              rng.standard_normal(cells.shape[0]), shape)
         init = cp_complete(obs, rank, n_iter_max=1, init="random", random_state=0)
-        _, wall, cpu = timed(lambda o=obs, i=init: cp_complete(o, rank, init=i, n_iter_max=3, stop_tol=0))
-        print(f"  nnz {obs.nnz:>9,}: {wall / 3:6.3f} s wall, {cpu / 3:6.3f} s CPU per sweep "
-              "(incl. train RMSE)")
+        for n_threads in threads:
+            with thread_limits(n_threads):
+                one, wall1, cpu1 = timed(lambda o=obs, i=init: cp_complete(o, rank, init=i, n_iter_max=1,
+                                                                             stop_tol=0))
+                more, wall4, cpu4 = timed(lambda o=obs, i=init: cp_complete(o, rank, init=i, n_iter_max=4,
+                                                                              stop_tol=0))
+            # stop_tol=0 still stops when the train RMSE rises: count the sweeps actually run
+            n = more.info.iterations - one.info.iterations
+            sweep, sweep_cpu = (wall4 - wall1) / n, (cpu4 - cpu1) / n
+            print(f"{obs.nnz:>12,} {n_threads:>7} {wall1 - sweep:6.3f} /{cpu1 - sweep_cpu:6.3f} "
+                  f"{sweep:6.3f} /{sweep_cpu:6.3f}")
 
 
 def main():
@@ -121,9 +136,13 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--full", action="store_true", help="include 10^7 observations")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--skip-kinetic", action="store_true", help="only the scale section")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts of the scale section (default 1 2)")
     args = parser.parse_args()
-    kinetic(args.quick, args.skip_peers)
-    scale(args.full)
+    if not args.skip_kinetic:
+        kinetic(args.quick, args.skip_peers)
+    scale(args.full, args.threads)
 
 
 if __name__ == "__main__":

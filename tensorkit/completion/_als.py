@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import _kernels as core_kernels
@@ -165,13 +166,17 @@ def initial_cp(obs: ObservedTensor, rank: int, *, init: str = "svd", random_stat
 
 
 def _als(problem, factors, reg, validation, n_iter_max, monitor, progress) -> None:
+    last = len(problem.by_mode) - 1
     with progress_bar(progress, total=n_iter_max, desc="cp_complete (als)") as bar:
         for _ in range(n_iter_max):
             for k, (indices, y, rowptr) in enumerate(problem.by_mode):
-                factors[k], singular = _kernels.cp_rows(indices, y, rowptr, factors, k, reg,
-                                                        problem.backend)
+                # the last mode's solve leaves the sweep's model: its residual is the train error,
+                # without a pass evaluating the model at every observed cell
+                factors[k], singular, *sse = _kernels.cp_rows(indices, y, rowptr, factors, k, reg,
+                                                              problem.backend, residual=k == last)
                 _raise_singular(singular, k, problem)
-            train, val = _errors(problem, factors, validation)
+            train = problem.scale * math.sqrt(sse[0] / problem.obs.nnz)
+            val = rmse(_model(problem, factors), validation) if validation is not None else None
             bar.update()
             if monitor.update(train, val, list(factors)):
                 break

@@ -31,8 +31,9 @@ def row_groups(keys: Any, n_rows: int, backend: str) -> tuple[Any, Any]:
 
 
 def cp_rows(
-    indices: Any, values: Any, rowptr: Any, factors: list[Any], mode: int, reg: float, backend: str
-) -> tuple[Any, Any]:
+    indices: Any, values: Any, rowptr: Any, factors: list[Any], mode: int, reg: float, backend: str, *,
+    residual: bool = False,
+) -> tuple[Any, ...]:
     """New rows of factor ``mode`` of a CP model fitted to the observed cells, the others fixed.
 
     For every row ``i``, with ``z_e = *_{k != mode} A_k[i_k(e), :]`` (Hadamard product of the other
@@ -47,8 +48,11 @@ def cp_rows(
     factor : array (n_rows, R)
     singular : bool array (n_rows,), True where the normal equations could not be factored (the
         row is then zero); only possible with ``reg == 0``.
+    sse : float, only with ``residual=True``
+        ``sum_e (y_e - z_e . a_{i(e)})^2`` with the new rows: after the last mode of a sweep, the
+        training error of the model, at a fraction of the cost of evaluating the model anew.
     """
-    return _implementation("cp_rows", backend)(indices, values, rowptr, factors, mode, reg)
+    return _implementation("cp_rows", backend)(indices, values, rowptr, factors, mode, reg, residual)
 
 
 def solve_rows(Z: Any, values: Any, rowptr: Any, reg: float, backend: str) -> tuple[Any, Any]:

@@ -6,6 +6,7 @@ memory and no atomics or reductions across threads are needed.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -34,17 +35,24 @@ def _counting_sort(keys, perm, rowptr):
         cursor[keys[e]] += 1
 
 
-def cp_rows(indices, values, rowptr, factors, mode, reg):
+def cp_rows(indices, values, rowptr, factors, mode, reg, residual=False):
     """Row-wise ridge solves of CP; see :func:`tensorkit.completion._kernels.cp_rows`."""
     dtype = np.result_type(values, *factors)
     stacked, offsets = _stack(factors, dtype)
     n_rows = rowptr.shape[0] - 1
     out = np.empty((n_rows, stacked.shape[1]), dtype=dtype)
     singular = np.zeros(n_rows, dtype=np.bool_)
-    kernel = _cp_rows if _parallel_pays(indices.shape[0], stacked.shape[1]) else _cp_rows_serial
-    kernel(np.ascontiguousarray(indices), np.ascontiguousarray(values, dtype=dtype), rowptr,
-           stacked, offsets, mode, reg, out, singular)
-    return out, singular
+    sse = np.zeros(n_rows, dtype=dtype)
+    args = (np.ascontiguousarray(indices), np.ascontiguousarray(values, dtype=dtype), rowptr, stacked,
+            offsets, mode, reg, residual, out, singular, sse)
+    if _parallel_pays(indices.shape[0], stacked.shape[1]):
+        # dynamic scheduling, one chunk at a time: a thread that gets less CPU (shared machine)
+        # takes fewer chunks instead of holding up the others
+        with numba.parallel_chunksize(1):
+            _cp_rows(_balanced_chunks(rowptr, _CHUNKS_PER_THREAD * numba.get_num_threads()), *args)
+    else:
+        _cp_rows_chunk(0, n_rows, *args)
+    return (out, singular, float(sse.sum())) if residual else (out, singular)
 
 
 def solve_rows(Z, values, rowptr, reg):
@@ -72,43 +80,128 @@ def _stack(factors, dtype):
     return np.ascontiguousarray(np.concatenate(factors, axis=0), dtype=dtype), offsets
 
 
+def _balanced_chunks(rowptr, n_chunks):
+    """Row bounds of at most ``n_chunks`` runs of rows holding about equally many observations
+    (rows are skewed in real data: equal numbers of rows would not balance the work)."""
+    nnz = rowptr[-1]
+    targets = np.linspace(0, nnz, n_chunks + 1)[1:-1]
+    inner = np.searchsorted(rowptr, targets, side="left")
+    return np.unique(np.concatenate(([0], inner, [rowptr.shape[0] - 1]))).astype(np.int64)
+
+
+# Chunks per thread of the dynamic schedule: enough for a slowed thread to hand work over.
+_CHUNKS_PER_THREAD = 8
+
 # Observations are gathered in blocks of this many before their outer products are summed: the
 # Gram update becomes R(R+1)/2 contiguous dot products of this length, which vectorize (measured:
 # 3x faster than one rank-1 update per observation at R = 16).
 _BLOCK = 64
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def _cp_rows(indices, values, rowptr, stacked, offsets, mode, reg, out, singular):
-    """Per row (in parallel): the Gram matrix and right-hand side from the row's observations, with
-    the design rows ``z`` built on the fly block by block (never an nnz x R array), then a Cholesky
-    solve. The data arrive sorted by row: gathered through a permutation instead, each observation
-    cost two cache misses (measured 5x slower at 10^6 observations)."""
-    n_rows = rowptr.shape[0] - 1
+@njit(cache=True, nogil=True, parallel=True)
+def _cp_rows(bounds, indices, values, rowptr, stacked, offsets, mode, reg, residual, out, singular, sse):
+    """The chunks of rows in parallel. Each chunk is one call of :func:`_cp_rows_chunk` (its scratch
+    arrays allocated once per chunk, its rows independent of every other chunk's)."""
+    for c in prange(bounds.shape[0] - 1):
+        _cp_rows_chunk(bounds[c], bounds[c + 1], indices, values, rowptr, stacked, offsets, mode, reg,
+                       residual, out, singular, sse)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _cp_rows_chunk(first, stop, indices, values, rowptr, stacked, offsets, mode, reg, residual, out,
+                   singular, sse):
+    """Rows ``first:stop``: per row the Gram matrix and right-hand side from the row's
+    observations, with the design rows ``z`` built on the fly block by block (never an nnz x R
+    array), then a Cholesky solve. The data arrive sorted by row: gathered through a permutation
+    instead, each observation cost two cache misses (measured 5x slower at 10^6 observations).
+
+    With ``residual``, ``sse[i]`` is the row's sum of squared residuals with its new solution ``a``:
+    ``y.y - 2 a.b + a^T G a`` from the row's Gram matrix (O(R^2) per row; forming the residuals
+    again cost 60% of the solve), or, where that difference cancels (less than ``_EXACT_BELOW`` of
+    ``y.y`` left), the residuals themselves.
+    """
     rank = stacked.shape[1]
-    order = indices.shape[1]
-    for i in prange(n_rows):
-        G = np.zeros((rank, rank), dtype=out.dtype)
-        b = np.zeros(rank, dtype=out.dtype)
-        ZT = np.empty((rank, _BLOCK), dtype=out.dtype)
-        y = np.empty(_BLOCK, dtype=out.dtype)
+    G = np.empty((rank, rank), dtype=out.dtype)
+    b = np.empty(rank, dtype=out.dtype)
+    G0 = np.empty((rank, rank), dtype=out.dtype)
+    b0 = np.empty(rank, dtype=out.dtype)
+    z = np.empty(rank, dtype=out.dtype)
+    ZT = np.empty((rank, _BLOCK), dtype=out.dtype)
+    y = np.empty(_BLOCK, dtype=out.dtype)
+    for i in range(first, stop):
+        G[:] = 0.0
+        b[:] = 0.0
+        yy = 0.0
         for start in range(rowptr[i], rowptr[i + 1], _BLOCK):
             n = min(_BLOCK, rowptr[i + 1] - start)
-            for j in range(n):
-                e = start + j
-                y[j] = values[e]
-                for r in range(rank):
-                    ZT[r, j] = 1.0
-                for k in range(order):
-                    if k != mode:
-                        base = offsets[k] + indices[e, k]
-                        for r in range(rank):
-                            ZT[r, j] *= stacked[base, r]
+            _design_block(indices, values, stacked, offsets, mode, start, n, z, ZT, y)
             _accumulate_block(G, b, ZT, y, n)
+            if residual:
+                for j in range(n):
+                    yy += y[j] * y[j]
+        if residual:
+            G0[:] = G
+            b0[:] = b
         singular[i] = _finish_row(G, b, reg * (rowptr[i + 1] - rowptr[i]), out[i])
+        if residual:
+            sse[i] = _gram_sse(G0, b0, yy, out[i])
+            if sse[i] < _EXACT_BELOW * yy:
+                sse[i] = _row_sse(indices, values, stacked, offsets, mode, rowptr[i], rowptr[i + 1], out[i])
 
 
-_cp_rows_serial = njit(cache=True, nogil=True, fastmath=True)(_cp_rows.py_func)
+# Below this fraction of ``y.y``, ``y.y - 2 a.b + a^T G a`` has lost too many digits (float64:
+# ~1e-16 / 1e-3 relative error at worst; float32 ~1e-4): the residuals are formed instead.
+_EXACT_BELOW = 1e-3
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _gram_sse(G, b, yy, a):
+    """``yy - 2 a.b + a^T G a`` with ``G`` given by its lower triangle."""
+    rank = a.shape[0]
+    total = yy
+    for r in range(rank):
+        s = 0.5 * G[r, r] * a[r]
+        for c in range(r):
+            s += G[r, c] * a[c]
+        total += 2.0 * a[r] * (s - b[r])
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _design_block(indices, values, stacked, offsets, mode, start, n, z, ZT, y):
+    """Columns ``0:n`` of ``ZT`` = the design rows of observations ``start:start + n``, ``y`` their
+    values. Each row is formed in the contiguous ``z`` and then stored as a column (measured 1.3x
+    faster than multiplying into the strided column)."""
+    rank = ZT.shape[0]
+    for j in range(n):
+        e = start + j
+        y[j] = values[e]
+        z[:] = 1.0
+        for k in range(indices.shape[1]):
+            if k != mode:
+                base = offsets[k] + indices[e, k]
+                for r in range(rank):
+                    z[r] *= stacked[base, r]
+        for r in range(rank):
+            ZT[r, j] = z[r]
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _row_sse(indices, values, stacked, offsets, mode, start, stop, a):
+    """``sum_e (y_e - a . z_e)^2`` over observations ``start:stop``."""
+    rank = a.shape[0]
+    total = 0.0
+    for e in range(start, stop):
+        m = 0.0
+        for r in range(rank):
+            p = a[r]
+            for k in range(indices.shape[1]):
+                if k != mode:
+                    p *= stacked[offsets[k] + indices[e, k], r]
+            m += p
+        d = values[e] - m
+        total += d * d
+    return total
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")

@@ -24,7 +24,7 @@ def row_groups(keys, n_rows):
     return perm, rowptr
 
 
-def cp_rows(indices, values, rowptr, factors, mode, reg):
+def cp_rows(indices, values, rowptr, factors, mode, reg, residual=False):
     """Row-wise ridge solves of CP; see :func:`tensorkit.completion._kernels.cp_rows`.
 
     The design rows ``z_e`` are formed by gathers on the device (nnz x R: GPU memory is ample for
@@ -36,7 +36,13 @@ def cp_rows(indices, values, rowptr, factors, mode, reg):
     for k, factor in enumerate(factors):
         if k != mode:
             Z *= factor[indices[:, k]]
-    return solve_rows(Z, values.astype(dtype), rowptr, reg)
+    values = values.astype(dtype, copy=False)
+    out, singular = solve_rows(Z, values, rowptr, reg)
+    if not residual:
+        return out, singular
+    # the row of each observation (CuPy's repeat takes no array of counts)
+    rows = xp.searchsorted(rowptr, xp.arange(values.shape[0]), side="right") - 1
+    return out, singular, float(xp.sum((values - xp.sum(Z * out[rows], axis=1)) ** 2))
 
 
 def solve_rows(Z, values, rowptr, reg):

@@ -13,14 +13,18 @@ def row_groups(keys, n_rows):
     return perm, rowptr
 
 
-def cp_rows(indices, values, rowptr, factors, mode, reg):
+def cp_rows(indices, values, rowptr, factors, mode, reg, residual=False):
     """Row-wise ridge solves of CP; see :func:`tensorkit.completion._kernels.cp_rows`."""
     dtype = np.result_type(values, *factors)
     Z = np.ones((indices.shape[0], factors[0].shape[1]), dtype=dtype)
     for k, factor in enumerate(factors):
         if k != mode:
             Z *= factor[indices[:, k]]
-    return solve_rows(Z, values, rowptr, reg)
+    out, singular = solve_rows(Z, values, rowptr, reg)
+    if not residual:
+        return out, singular
+    rows = np.repeat(np.arange(rowptr.shape[0] - 1), np.diff(rowptr))
+    return out, singular, float(np.sum((values - np.sum(Z * out[rows], axis=1)) ** 2))
 
 
 def solve_rows(Z, values, rowptr, reg):

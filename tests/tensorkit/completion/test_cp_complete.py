@@ -31,6 +31,17 @@ def test_planted_rank3_recovered(method):
     assert model.info.history[-1] <= model.info.history[0]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_als_train_history_is_the_rmse_of_each_sweep(noise, backend):
+    """The train RMSE is taken from the last mode's solve, not by evaluating the model: it must
+    equal the model's RMSE on the training cells, for noisy fits and for nearly exact ones."""
+    _, train, _ = _planted(shape=(12, 10, 8), fraction=0.5, noise=noise)
+    for n in (1, 4):
+        model = cp_complete(train, 3, reg=1e-6, n_iter_max=n, stop_tol=0, random_state=0, backend=backend)
+        assert model.info.history[-1] == pytest.approx(rmse(model, train), rel=1e-9, abs=1e-14)
+
+
 def test_backends_agree_and_init_from_a_model():
     _, train, _ = _planted(shape=(12, 10, 8), fraction=0.3)
     a = cp_complete(train, 3, reg=1e-3, n_iter_max=5, stop_tol=0, backend="numpy", random_state=1)
