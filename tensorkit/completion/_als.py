@@ -96,7 +96,9 @@ def cp_complete(
     Returns
     -------
     CPTensor
-        Columns normalized, norms in ``weights``. ``info.history`` holds the train RMSE per sweep;
+        Columns normalized, norms in ``weights``. ``info.history`` holds the train RMSE per sweep
+        (ALS: from the last mode's normal equations, ``y.y - 2 a.b + a^T G a`` per row, or the
+        residuals themselves where that difference cancels: no extra pass over the cells);
         ``info.rel_error`` is ``||y - m|| / ||y||`` on the training cells; ``info.extras`` holds
         ``validation_history``, ``validation_rmse`` and ``best_iteration`` (with ``validation``)
         and ``stopped_early``.
