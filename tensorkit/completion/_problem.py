@@ -44,15 +44,11 @@ class Problem:
         self.scale = rms if rms > 0 else 1.0
         self.y = obs.values / self.scale
         index_dtype = self.nxp.int32 if max(self.shape) < 2**31 else self.nxp.int64
-        # narrowed once, then gathered by ``take``: 4x faster than fancy row indexing of the int64
-        # array and a cast per mode (measured at 10^6 observations)
-        narrow = obs.indices.astype(index_dtype, copy=False)
         self.by_mode = []
         self.counts = []
         for k, n in enumerate(self.shape):
-            perm, rowptr = _kernels.row_groups(obs.indices[:, k], n, self.backend)
-            self.by_mode.append((self.nxp.take(narrow, perm, axis=0), self.nxp.take(self.y, perm), rowptr))
-            self.counts.append(np.diff(to_numpy(rowptr)))
+            self.by_mode.append(_kernels.sort_by_row(obs.indices, self.y, k, n, index_dtype, self.backend))
+            self.counts.append(np.diff(to_numpy(self.by_mode[-1][2])))
 
     def check_determined(self, ranks: tuple[int, ...], reg: float) -> None:
         """Without regularization every factor row needs at least as many observations as unknowns."""

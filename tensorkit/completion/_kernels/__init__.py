@@ -17,7 +17,7 @@ from typing import Any
 
 from ...backend import kernel_implementation
 
-__all__ = ["cp_rows", "row_groups", "solve_rows"]
+__all__ = ["cp_rows", "row_groups", "solve_rows", "sort_by_row"]
 
 
 def _implementation(name: str, backend: str):
@@ -28,6 +28,14 @@ def row_groups(keys: Any, n_rows: int, backend: str) -> tuple[Any, Any]:
     """``(perm, rowptr)``: a stable ordering of the observations by ``keys`` (their index in one
     mode, in ``[0, n_rows)``) and the start of each row's run, ``rowptr`` of length ``n_rows + 1``."""
     return _implementation("row_groups", backend)(keys, n_rows)
+
+
+def sort_by_row(indices: Any, values: Any, mode: int, n_rows: int, index_dtype: Any,
+                backend: str) -> tuple[Any, Any, Any]:
+    """``(indices, values, rowptr)`` of the observations in the stable order of
+    :func:`row_groups` by their index in ``mode``, the indices cast to ``index_dtype``: the layout
+    of the row-wise kernels, without the permutation array (one pass on the CPU)."""
+    return _implementation("sort_by_row", backend)(indices, values, mode, n_rows, index_dtype)
 
 
 def cp_rows(

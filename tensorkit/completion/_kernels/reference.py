@@ -13,6 +13,12 @@ def row_groups(keys, n_rows):
     return perm, rowptr
 
 
+def sort_by_row(indices, values, mode, n_rows, index_dtype):
+    """Sorted layout of the row-wise kernels; see :func:`tensorkit.completion._kernels.sort_by_row`."""
+    perm, rowptr = row_groups(indices[:, mode], n_rows)
+    return indices[perm].astype(index_dtype), values[perm], rowptr
+
+
 def cp_rows(indices, values, rowptr, factors, mode, reg, residual=False):
     """Row-wise ridge solves of CP; see :func:`tensorkit.completion._kernels.cp_rows`."""
     dtype = np.result_type(values, *factors)

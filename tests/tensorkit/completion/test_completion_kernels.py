@@ -34,6 +34,13 @@ def test_row_groups_match(mode):
     np.testing.assert_array_equal(perm, perm_ref)
     np.testing.assert_array_equal(ptr, ptr_ref)
     assert np.all(np.diff(indices[perm, mode]) >= 0)
+    values = np.arange(indices.shape[0], dtype=float)
+    for backend in ("numpy", "numba"):
+        idx, y, ptr = _kernels.sort_by_row(indices, values, mode, shape[mode], np.int32, backend)
+        assert idx.dtype == np.int32
+        np.testing.assert_array_equal(idx, indices[perm_ref])
+        np.testing.assert_array_equal(y, values[perm_ref])
+        np.testing.assert_array_equal(ptr, ptr_ref)
 
 
 @pytest.mark.parametrize("reg", [0.0, 0.1])
@@ -105,6 +112,10 @@ def test_cuda_kernels_match_reference():
         core_reference.cp_values(indices, weights, factors), rtol=1e-12)
     _perm, ptr = cuda.row_groups(put(indices[:, 2]), shape[2])
     np.testing.assert_array_equal(to_numpy(ptr), reference.row_groups(indices[:, 2], shape[2])[1])
+    expected = reference.sort_by_row(indices, values, 2, shape[2], np.int32)
+    for got, want in zip(cuda.sort_by_row(put(indices), put(values), 2, shape[2], np.int32), expected,
+                         strict=True):
+        np.testing.assert_array_equal(to_numpy(got), want)
 
 
 def _direct_sse(indices, values, factors, mode, rows):
