@@ -49,12 +49,8 @@ class _ConvNd(Module):
         random_state: Any = None,
     ):
         super().__init__(dtype=dtype, random_state=random_state)
-        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
-        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
-        self.kernel_size = per_axis(kernel_size, self.ndim, "kernel_size", _positive)
-        self.stride = per_axis(stride, self.ndim, "stride", _positive)
-        self.padding = resolve_padding(padding, self.kernel_size, padding_mode)
-        self.padding_mode = padding_mode
+        set_conv_geometry(self, in_channels, out_channels, self.ndim, kernel_size, stride, padding,
+                          padding_mode)
         bound = 1.0 / math.sqrt(self.in_channels * math.prod(self.kernel_size))
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         check_allocation(
@@ -152,6 +148,18 @@ class Conv3d(_ConvNd):
     """
 
     ndim = 3
+
+
+def set_conv_geometry(layer: Module, in_channels: Any, out_channels: Any, ndim: int, kernel_size: Any,
+                      stride: Any, padding: Any, padding_mode: str) -> None:
+    """Check and store what every convolution shares: channel counts, per-axis kernel size and
+    stride, and the resolved padding (dense, factorized and one-way convolutions alike)."""
+    layer.in_channels = check_int(in_channels, "in_channels", minimum=1)
+    layer.out_channels = check_int(out_channels, "out_channels", minimum=1)
+    layer.kernel_size = per_axis(kernel_size, ndim, "kernel_size", _positive)
+    layer.stride = per_axis(stride, ndim, "stride", _positive)
+    layer.padding = resolve_padding(padding, layer.kernel_size, padding_mode)
+    layer.padding_mode = padding_mode
 
 
 def _positive(value: Any, name: str) -> int:

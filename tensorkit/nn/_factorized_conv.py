@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int, per_axis
+from .._validation import check_choice, check_int
 from ..backend import array_module
-from ._conv import conv_adjoint, conv_forward, depthwise_adjoint, depthwise_forward
+from ._conv import conv_adjoint, conv_forward, depthwise_adjoint, depthwise_forward, set_conv_geometry
 from ._factorized import FactorizedWeight, einsum_gradient, einsum_many
 from ._module import Module
-from ._padding import check_conv_input, resolve_padding
+from ._padding import check_conv_input
 
 __all__ = ["CPConv2d", "FactorizedConv"]
 
@@ -111,13 +111,9 @@ class FactorizedConv(Module):
         random_state: Any = None,
     ):
         super().__init__(dtype=dtype, random_state=random_state)
-        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
-        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
         self.ndim = check_int(ndim, "ndim", minimum=2, maximum=3)
-        self.kernel_size = per_axis(kernel_size, self.ndim, "kernel_size", _positive)
-        self.stride = per_axis(stride, self.ndim, "stride", _positive)
-        self.padding = resolve_padding(padding, self.kernel_size, padding_mode)
-        self.padding_mode = padding_mode
+        set_conv_geometry(self, in_channels, out_channels, self.ndim, kernel_size, stride, padding,
+                          padding_mode)
         self.factorization = check_choice(factorization, "factorization", CONV_FACTORIZATIONS)
         self.implementation = check_choice(implementation, "implementation", IMPLEMENTATIONS)
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
@@ -240,10 +236,6 @@ class CPConv2d(FactorizedConv):
             dtype=dtype,
             random_state=random_state,
         )
-
-
-def _positive(value: Any, name: str) -> int:
-    return check_int(value, name, minimum=1)
 
 
 # ---------------------------------------------------------------------- channel mixing (1x1 conv)

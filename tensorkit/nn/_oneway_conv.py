@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, per_axis
-from ._conv import conv_adjoint, conv_forward
+from .._validation import check_int
+from ._conv import conv_adjoint, conv_forward, set_conv_geometry
 from ._factorized import einsum_gradient, einsum_many
 from ._module import Module
-from ._padding import check_conv_input, resolve_padding
+from ._padding import check_conv_input
 
 __all__ = ["OneWayConv"]
 
@@ -88,13 +88,9 @@ class OneWayConv(Module):
         random_state: Any = None,
     ):
         super().__init__(dtype=dtype, random_state=random_state)
-        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
-        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
         self.ndim = check_int(ndim, "ndim", minimum=2, maximum=3)
-        self.kernel_size = per_axis(kernel_size, self.ndim, "kernel_size", _positive)
-        self.stride = per_axis(stride, self.ndim, "stride", _positive)
-        self.padding = resolve_padding(padding, self.kernel_size, padding_mode)
-        self.padding_mode = padding_mode
+        set_conv_geometry(self, in_channels, out_channels, self.ndim, kernel_size, stride, padding,
+                          padding_mode)
         self.rank = check_int(rank, "rank", minimum=1)
         fan_in = self.in_channels * math.prod(self.kernel_size)
         std = (1.0 / (3.0 * fan_in * self.rank)) ** (1.0 / (2 * self.ndim))
@@ -145,7 +141,3 @@ class OneWayConv(Module):
         for d in range(self.ndim):
             self.grads[f"filter_{d}"] += einsum_gradient(self._subscripts, self._out, filters, dkernel, d)
         return dx
-
-
-def _positive(value: Any, name: str) -> int:
-    return check_int(value, name, minimum=1)
