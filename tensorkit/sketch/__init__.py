@@ -5,8 +5,9 @@ Operators (random ``S`` applied without forming it): dense :class:`GaussianSketc
 then dense, e.g. :func:`sparse_then_gaussian`); :class:`KroneckerSketch` for tensor-product rows.
 Solvers: :func:`lstsq` (LAPACK, sketch-and-solve, sketch-and-precondition with iterative
 refinement) and its building blocks :func:`sketched_solve`, :func:`refined_cg` (SPIR) and
-:func:`preconditioned_cg`, which :mod:`tensorkit.distributed` reuses with
-:mod:`tensorkit.sketch.planning` (sketch sizes, seeds, option checks, scale-safe norms).
+:func:`preconditioned_cg` (plain CG without refinement); :mod:`tensorkit.distributed` reuses
+:func:`refined_cg` with :mod:`tensorkit.sketch.planning` (sketch sizes, seeds, option checks,
+scale-safe norms).
 
 >>> import numpy as np
 >>> from tensorkit.sketch import GaussianSketch

@@ -102,34 +102,19 @@ def preconditioned_cg(
     Z = _precondition(R, Gr, xp)
     rz = xp.sum(Gr * Z, axis=0)
     r_star2 = xp.maximum(rsq - rz, 0.0)
-    P = xp.asarray(Z, copy=True)
 
     def excess_of(rz_now):
         err2 = bound * xp.maximum(rz_now, 0.0)
         return err2 / (2.0 * xp.maximum(r_star2, floor2)), err2 <= floor2
 
-    def still_active(excess, at_floor):
+    def still_active(rz_now):
+        excess, at_floor = excess_of(rz_now)
         if history is not None:
             history.append(float(xp.max(excess)))
         return np.asarray(to_numpy(~((excess <= tol) | at_floor)), dtype=bool)
 
-    excess, at_floor = excess_of(rz)
-    active = still_active(excess, at_floor)
-    its = 0
-    while active.any() and its < n_iter_max:
-        cols = np.flatnonzero(active)
-        Pa = P[:, cols]
-        Qa, _ = normal_op(Pa, cols, False)
-        alpha = rz[cols] / xp.sum(Pa * Qa, axis=0)
-        X[:, cols] += alpha * Pa
-        Gr[:, cols] -= alpha * Qa
-        Za = _precondition(R, Gr[:, cols], xp)
-        rz_new = xp.sum(Gr[:, cols] * Za, axis=0)
-        P[:, cols] = Za + (rz_new / rz[cols]) * Pa
-        rz[cols] = rz_new
-        its += 1
-        excess, at_floor = excess_of(rz)
-        active = still_active(excess, at_floor)
+    rz, active, its = _pcg(normal_op, R, X, Gr, Z, rz, n_iter_max, still_active, xp)
+    excess, _ = excess_of(rz)
     converged = not active.any()
     if not converged:
         warnings.warn(
@@ -272,23 +257,36 @@ def _correction(normal_op, R, H, target2, n_iter, xp):
     Gr = xp.asarray(H, copy=True)
     Z = _precondition(R, Gr, xp)
     rz = xp.sum(Gr * Z, axis=0)
+
+    def still_active(rz_now):
+        return np.asarray(to_numpy(rz_now > target2), dtype=bool)
+
+    _, _, its = _pcg(normal_op, R, D, Gr, Z, rz, n_iter, still_active, xp)
+    return D, its
+
+
+def _pcg(normal_op, R, X, Gr, Z, rz, n_iter, still_active, xp):
+    """The multi-column preconditioned CG loop shared by :func:`preconditioned_cg` and the
+    refinement corrections: updates ``X`` and the gradient ``Gr`` in place, iterating the columns
+    that ``still_active(rz)`` (a host bool mask, called after the start and after every step)
+    keeps, for at most ``n_iter`` steps. Returns ``(rz, active, iterations)``."""
     P = xp.asarray(Z, copy=True)
+    active = still_active(rz)
     its = 0
-    active = np.asarray(to_numpy(rz > target2), dtype=bool)
     while active.any() and its < n_iter:
         cols = np.flatnonzero(active)
         Pa = P[:, cols]
         Qa, _ = normal_op(Pa, cols, False)
         alpha = rz[cols] / xp.sum(Pa * Qa, axis=0)
-        D[:, cols] += alpha * Pa
+        X[:, cols] += alpha * Pa
         Gr[:, cols] -= alpha * Qa
         Za = _precondition(R, Gr[:, cols], xp)
         rz_new = xp.sum(Gr[:, cols] * Za, axis=0)
         P[:, cols] = Za + (rz_new / rz[cols]) * Pa
         rz[cols] = rz_new
         its += 1
-        active = np.asarray(to_numpy(rz > target2), dtype=bool)
-    return D, its
+        active = still_active(rz)
+    return rz, active, its
 
 
 def _precondition(R, G, xp):
