@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tensorkit.extend import check_int
+
 from ._fno import TFNO
 from ._patching import MultigridPatching2D
 from ._spectral_conv import check_n_modes
@@ -80,13 +82,11 @@ class MGTFNO(TFNO):
         if len(check_n_modes(n_modes)) != 2:
             raise ValueError(f"MGTFNO is 2D: n_modes must be a pair of ints, got {n_modes!r}")
         self.processor = MultigridPatching2D(levels, padding_fraction, stitching=stitching)
-        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
-        self.data_channels = in_channels
+        self.data_channels = check_int(in_channels, "in_channels", minimum=1)
         self.levels = self.processor.levels
         super().__init__(
             n_modes,
-            in_channels * (self.levels + 1),
+            self.data_channels * (self.levels + 1),
             out_channels,
             hidden_channels,
             n_layers,
