@@ -79,9 +79,11 @@ def cluster_client(client: Any = None, *, scheduler: str | None = None) -> Itera
         yield c
 
 
-def retry_once(step: Callable[[], Any], what: str, *, reset: Callable[[], None] | None = None) -> Any:
+def retry_once(step: Callable[[], Any], what: str, *, reset: Callable[[], None] | None = None,
+               lost: str = "its data") -> Any:
     """``step()``, run again once (after ``reset()``) when the cluster lost its data mid-way; a
-    second loss raises ``RuntimeError`` in one line saying what was running.
+    second loss raises ``RuntimeError`` in one line saying what was lost (``lost``) and what was
+    running (``what``).
 
     A worker that dies is not a loss: dask recomputes its tasks from the graph. A restarted
     cluster (``client.restart()``) cancels every future, including persisted intermediates:
@@ -106,7 +108,7 @@ def retry_once(step: Callable[[], Any], what: str, *, reset: Callable[[], None] 
         if not lost_data(exc):
             raise
         raise RuntimeError(
-            f"the dask cluster lost its data twice while {what} (restarted, or its workers were "
+            f"the dask cluster lost {lost} twice while {what} (restarted, or its workers were "
             f"lost; retried once): {type(exc).__name__}"
         ) from exc
 

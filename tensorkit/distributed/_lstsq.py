@@ -43,6 +43,7 @@ from ..sketch.planning import (
     sketch_size_for,
     working_dtype,
 )
+from ._cluster import retry_once
 
 __all__ = ["lstsq", "sketch"]
 
@@ -219,33 +220,7 @@ class _Blocks:
 
     def run(self, step, what):
         """``step()``, retried once on fresh blocks when the cluster lost them."""
-        try:
-            return step()
-        except Exception as exc:
-            if not _lost_data(exc):
-                raise
-            self._persist()
-        try:
-            return step()
-        except Exception as exc:
-            if not _lost_data(exc):
-                raise
-            raise RuntimeError(
-                f"tensorkit.distributed.lstsq: the dask cluster lost the blocks of A and b twice "
-                f"while {what} (restarted or lost workers; retried once): {type(exc).__name__}"
-            ) from exc
-
-
-def _lost_data(exc) -> bool:
-    """Whether ``exc`` says the cluster lost data (a restart or dead workers), not a bug."""
-    try:
-        from distributed.client import FutureCancelledError
-    except ImportError:  # pragma: no cover - distributed not installed: nothing can be lost
-        return False
-    from concurrent.futures import CancelledError
-
-    return isinstance(exc, (FutureCancelledError, CancelledError)) or type(exc).__name__ in (
-        "KilledWorker", "FutureCancelledError")
+        return retry_once(step, what, reset=self._persist, lost="the blocks of A and b")
 
 
 def _scaled_column_norms(B, s_b):
