@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tensorkit.extend import (
+    as_float_array,
     check_choice,
     check_dtype,
     check_int,
@@ -187,8 +188,9 @@ def draw_sources(n_samples: int, *, source: str = "pulse", random_state: Any = N
               float(amplitudes[s, k])) for k in range(counts[s])] for s in range(n_samples)]
 
 
-def ricker(t: Any, frequency: float) -> np.ndarray:
-    """The Ricker wavelet of peak frequency ``f``, delayed by ``t0 = 1.2 / f`` so it starts at ~0.
+def ricker(t: Any, frequency: Any) -> np.ndarray:
+    """The Ricker wavelet of peak frequency ``f`` (> 0; ``t`` and ``f`` broadcast), delayed by
+    ``t0 = 1.2 / f`` so it starts at ~0.
 
     .. math:: R(t) = (1 - 2 \\pi^2 f^2 (t - t_0)^2)\\, e^{-\\pi^2 f^2 (t - t_0)^2}
 
@@ -196,7 +198,16 @@ def ricker(t: Any, frequency: float) -> np.ndarray:
     >>> float(ricker(1.2 / 3.0, 3.0)), abs(float(ricker(0.0, 3.0))) < 1e-4
     (1.0, True)
     """
-    arg = (np.pi * frequency * (np.asarray(t, dtype=np.float64) - 1.2 / frequency)) ** 2
+    t = np.asarray(as_float_array(t, "t", allow_complex=False), dtype=np.float64)
+    frequency = np.asarray(as_float_array(frequency, "frequency", allow_complex=False), dtype=np.float64)
+    if np.any(frequency <= 0):
+        raise ValueError(f"frequency must be > 0, got {float(frequency[frequency <= 0].ravel()[0])}")
+    return _ricker(t, frequency)
+
+
+def _ricker(t: Any, frequency: Any) -> np.ndarray:
+    """:func:`ricker` without the checks, for the time loop (its frequencies are checked once)."""
+    arg = (np.pi * frequency * (t - 1.2 / frequency)) ** 2
     return (1.0 - 2.0 * arg) * np.exp(-arg)
 
 
@@ -292,6 +303,6 @@ def _ricker_forcing(fem: WaveFEM, sources: list, n_samples: int):
         xp = get_namespace(u0)
         p = scipy_for(xp).sparse.csr_matrix(loads.astype(u0.dtype))
         w = xp.asarray(weights, dtype=u0.dtype)
-        return lambda t: p @ (xp.asarray(ricker(t, freq), dtype=u0.dtype)[:, None] * w)
+        return lambda t: p @ (xp.asarray(_ricker(t, freq), dtype=u0.dtype)[:, None] * w)
 
     return build

@@ -132,6 +132,20 @@ def test_point_sources_superpose():
     assert float(ricker(1.2 / 3.0, 3.0)) == pytest.approx(1.0)
 
 
+def test_ricker_formula_and_bad_input():
+    t, f = np.linspace(0.0, 1.0, 7), np.array([[2.0], [3.5]])
+    arg = (np.pi * f * (t - 1.2 / f)) ** 2
+    np.testing.assert_allclose(ricker(t, f), (1 - 2 * arg) * np.exp(-arg), rtol=1e-15)
+    with pytest.raises(ValueError, match="frequency must be > 0"):
+        ricker(t, -1.0)
+    with pytest.raises(ValueError, match="frequency must be > 0"):
+        ricker(t, np.array([1.0, 0.0])[:, None])
+    with pytest.raises(ValueError, match="non-finite"):
+        ricker([0.1, np.nan], 3.0)
+    with pytest.raises(TypeError, match="t must hold numbers"):
+        ricker("a", 3.0)
+
+
 def test_pulses_given_and_drawn():
     u, _ = quiet(1, 17, n_snapshots=2, t_final=0.1, sources=[(0.5, 0.5, 0.1, 2.0)])
     fem = WaveFEM((17, 17))
