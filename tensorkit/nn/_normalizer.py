@@ -60,17 +60,37 @@ class Normalizer(Module):
         return "mean" in self.buffers
 
     def fit(self, x) -> Normalizer:
-        """Estimate per-channel mean and standard deviation from ``x``; returns self."""
+        """Estimate per-channel mean and standard deviation from ``x``; returns self.
+
+        The statistics are accumulated in float64 and the variance of each channel is taken on the
+        deviations scaled by their largest magnitude, so data near the overflow threshold (float64
+        entries ~1e300, float32 ~1e38) give the true standard deviation instead of ``inf``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` holds NaN or Inf (every encoded value would be NaN).
+        """
         x = self._as_input(x, min_ndim=1)
         nxp = array_module(x)
         axis = self._axis(x)
+        if not bool(nxp.isfinite(x).all()):
+            raise ValueError(
+                f"Normalizer.fit: x contains {int((~nxp.isfinite(x)).sum())} non-finite (NaN or Inf) entries"
+            )
         others = tuple(i for i in range(x.ndim) if i != axis)
-        mean = x.mean(axis=others, dtype=np.float64)
         shape = [1] * x.ndim
         shape[axis] = x.shape[axis]
-        centered = x - mean.reshape(shape).astype(x.dtype)
-        var = (centered * centered).mean(axis=others, dtype=np.float64)
-        for name, value in (("mean", mean), ("std", nxp.sqrt(var))):
+        wide = x.astype(np.float64, copy=False)
+        # the mean of values near the overflow threshold overflows in the sum: average scaled values
+        size = nxp.abs(wide).max(axis=others)
+        size = nxp.where(size > 0, size, 1.0).reshape(shape)
+        mean = (wide / size).mean(axis=others).reshape(shape) * size
+        centered = wide - mean
+        scale = nxp.abs(centered).max(axis=others)
+        scale = nxp.where(scale > 0, scale, 1.0).reshape(shape)
+        std = nxp.sqrt(((centered / scale) ** 2).mean(axis=others)) * scale.reshape(-1)
+        for name, value in (("mean", mean.reshape(-1)), ("std", std)):
             value = value.astype(self.dtype)
             if name in self.buffers:
                 self.buffers[name] = value

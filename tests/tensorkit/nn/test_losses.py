@@ -131,3 +131,22 @@ def test_bad_input(pair):
         Normalizer().encode(pred)
     with pytest.raises(ValueError, match="fitted on 2 channels"):
         Normalizer().fit(pred).encode(pred[:, :1])
+
+
+@pytest.mark.parametrize(("scale", "dtype"), [(1.0, np.float64), (1e300, np.float64), (1e-300, np.float64),
+                                              (1e36, np.float32), (1e-30, np.float32)])
+def test_normalizer_statistics_near_overflow_and_underflow(scale, dtype):
+    """The fitted mean and std are numpy's on unit-scale data, times the scale: never inf or 0."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 3, 5, 5)) * np.array([1.0, 4.0, 0.0])[None, :, None, None] + 2.0
+    norm = Normalizer(dtype=dtype).fit((x * scale).astype(dtype))
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(norm.buffers["mean"] / scale, x.mean(axis=(0, 2, 3)), rtol=rtol)
+    np.testing.assert_allclose(norm.buffers["std"] / scale, x.std(axis=(0, 2, 3)), rtol=rtol, atol=1e-300)
+
+
+def test_normalizer_refuses_non_finite_data():
+    x = np.ones((4, 2, 3))
+    x[1, 0, 2] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        Normalizer().fit(x)
