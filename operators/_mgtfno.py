@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tensorkit.extend import check_int
+from tensorkit.extend import check_choice, check_int
 
+from ._embedding import PeriodicCoordinates
 from ._fno import TFNO
 from ._patching import MultigridPatching2D
 from ._spectral_conv import check_n_modes
 
 __all__ = ["MGTFNO"]
+
+EMBEDDINGS = ("grid", "periodic", None)
 
 
 class MGTFNO(TFNO):
@@ -44,8 +47,16 @@ class MGTFNO(TFNO):
     factorization, rank : as :class:`TFNO` (Tucker, 0.1), of the joint tensor.
     joint_factorization : bool
         True (the paper's choice); False factorizes every layer on its own.
+    positional_embedding : "grid", "periodic", PeriodicCoordinates or None
+        ``"grid"`` (default, as neuraloperator): each PATCH's own ``[0, 1]`` coordinates, appended
+        inside the model, which do not tell a patch where it lies. ``"periodic"`` (or a
+        :class:`PeriodicCoordinates` for more harmonics): :math:`\sin, \cos 2 \pi x_i` of the
+        GLOBAL coordinates appended to the whole fields ahead of the patching (the processor's
+        ``embedding``), so they travel with each patch and its context; the patches then carry
+        ``(in_channels + 4 K) (levels + 1)`` channels. Prefer it on periodic data whose dynamics
+        depend on the position (a forcing term). None: no embedding.
     **kwargs
-        Passed to :class:`FNO` (``positional_embedding``, ``dtype``, ``random_state``, ...).
+        Passed to :class:`FNO` (``dtype``, ``random_state``, ``domain_padding``, ...).
 
     Attributes
     ----------
@@ -77,22 +88,32 @@ class MGTFNO(TFNO):
         factorization: str | None = "tucker",
         rank: float | int | tuple[int, ...] = 0.1,
         joint_factorization: bool = True,
+        positional_embedding: str | PeriodicCoordinates | None = "grid",
         **kwargs: Any,
     ):
         if len(check_n_modes(n_modes)) != 2:
             raise ValueError(f"MGTFNO is 2D: n_modes must be a pair of ints, got {n_modes!r}")
-        self.processor = MultigridPatching2D(levels, padding_fraction, stitching=stitching)
+        embedding = None
+        if isinstance(positional_embedding, PeriodicCoordinates):
+            embedding, positional_embedding = positional_embedding, None
+        elif check_choice(positional_embedding, "positional_embedding", EMBEDDINGS) == "periodic":
+            embedding, positional_embedding = PeriodicCoordinates(), None
+        self.processor = MultigridPatching2D(
+            levels, padding_fraction, stitching=stitching, embedding=embedding
+        )
         self.data_channels = check_int(in_channels, "in_channels", minimum=1)
         self.levels = self.processor.levels
+        embedded = 0 if embedding is None else embedding.channels(2)
         super().__init__(
             n_modes,
-            self.data_channels * (self.levels + 1),
+            (self.data_channels + embedded) * (self.levels + 1),
             out_channels,
             hidden_channels,
             n_layers,
             factorization=factorization,
             rank=rank,
             joint_factorization=joint_factorization,
+            positional_embedding=positional_embedding,
             **kwargs,
         )
 
@@ -105,4 +126,5 @@ class MGTFNO(TFNO):
         return (
             f"{super().extra_repr()}, levels={self.levels}, "
             f"padding_fraction={self.processor.padding_fraction}, joint={self.joint_factorization}"
+            + ("" if self.processor.embedding is None else f", embedding={self.processor.embedding!r}")
         )

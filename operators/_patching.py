@@ -27,6 +27,8 @@ from tensorkit.extend import check_int, check_real, get_namespace
 
 __all__ = ["MultigridPatching2D"]
 
+_EMBEDDING_API = ("embed", "embed_adjoint")
+
 
 class MultigridPatching2D:
     r"""Split 2D fields into padded multi-grid patches and stitch outputs back (neuraloperator's API).
@@ -41,6 +43,11 @@ class MultigridPatching2D:
     stitching : bool
         During training, stitch the model's outputs back to whole fields (the loss then sees whole
         fields), or leave them as patches and patch the targets instead. Evaluation always stitches.
+    embedding : PeriodicCoordinates, optional
+        Applied to the whole fields before they are cut (``x -> [x; E]``, e.g. the global periodic
+        coordinates), so that every patch carries where it lies: the patches then have
+        ``(C + E) (L + 1)`` channels, and :meth:`patch_adjoint` returns the gradient of the ``C``
+        data channels only. None (default): neuraloperator's patching exactly.
 
     Notes
     -----
@@ -62,7 +69,9 @@ class MultigridPatching2D:
     True
     """
 
-    def __init__(self, levels: int = 0, padding_fraction: float = 0.0, *, stitching: bool = True):
+    def __init__(
+        self, levels: int = 0, padding_fraction: float = 0.0, *, stitching: bool = True, embedding: Any = None
+    ):
         self.levels = check_int(levels, "levels", minimum=0)
         self.padding_fraction = check_real(
             padding_fraction, "padding_fraction", minimum=0.0, maximum=1.0, strict_maximum=True
@@ -70,6 +79,12 @@ class MultigridPatching2D:
         if not isinstance(stitching, (bool, np.bool_)):
             raise TypeError(f"stitching must be a bool, got {stitching!r}")
         self.stitching = bool(stitching)
+        if embedding is not None and not all(callable(getattr(embedding, m, None)) for m in _EMBEDDING_API):
+            raise TypeError(
+                f"embedding must provide {' and '.join(_EMBEDDING_API)} (e.g. "
+                f"operators.PeriodicCoordinates), got {type(embedding).__name__}"
+            )
+        self.embedding = embedding
         self.n_patches = 2**self.levels
         self.training = True
 
@@ -101,9 +116,12 @@ class MultigridPatching2D:
         """Padded multi-grid patches of ``x`` (batch, C, H, W) -> (batch n^2, C (L+1), H/n + 2p, W/n + 2p).
 
         ``y``, when given and not stitching, is cut into unpadded patches (batch n^2, C_y, H/n, W/n);
-        otherwise it is returned unchanged.
+        otherwise it is returned unchanged. With an :attr:`embedding`, ``x`` is embedded first (``C``
+        counts its channels too).
         """
         self._check_field(x, "x")
+        if self.embedding is not None:
+            x = self.embedding.embed(x)
         if self.levels == 0:
             return x, y
         xp = get_namespace(x)
@@ -121,7 +139,13 @@ class MultigridPatching2D:
         return patched, y
 
     def patch_adjoint(self, grad: Any) -> Any:
-        """Adjoint of :meth:`patch` (for ``x``): sums every patch entry back where it was read."""
+        """Adjoint of :meth:`patch` (for ``x``): sums every patch entry back where it was read (and
+        keeps the data channels' part, with an :attr:`embedding`)."""
+        if self.embedding is not None:
+            return self.embedding.embed_adjoint(self._gather_adjoint(grad))
+        return self._gather_adjoint(grad)
+
+    def _gather_adjoint(self, grad):
         if self.levels == 0:
             return grad
         xp = get_namespace(grad)

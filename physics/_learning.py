@@ -9,11 +9,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tensorkit.extend import Info, array_module, check_choice, check_int, check_real
-from tensorkit.nn import Adam, H1Loss, Loss, LpLoss, Module, Optimizer, Processor, Scheduler, StepLR, Trainer
+from tensorkit.nn import (
+    Adam,
+    CosineLR,
+    H1Loss,
+    Loss,
+    LpLoss,
+    Module,
+    Optimizer,
+    Processor,
+    Scheduler,
+    StepLR,
+    Trainer,
+)
 
 __all__ = ["OperatorFit", "ProcessorChain", "fit_operator"]
 
 LOSSES = ("l2", "h1")
+SCHEDULES = ("step", "cosine")
 
 
 @dataclass
@@ -174,7 +187,8 @@ def fit_operator(
     The defaults are those of Li et al. (ICLR 2021) and neuraloperator: the relative L2 loss
     summed over the batch (:class:`tensorkit.nn.LpLoss` over the spatial axes), Adam with L2
     weight decay (``lr = 1e-3``, ``weight_decay = 1e-4``), the learning rate multiplied by
-    ``gamma`` every ``step_size`` epochs; validation is scored by the mean over samples of
+    ``gamma`` every ``step_size`` epochs (or annealed to zero over the run, ``scheduler="cosine"``,
+    for short runs whose last epochs should settle); validation is scored by the mean over samples of
     :math:`\|\hat y - y\|_2 / \|y\|_2`. A ``processor`` (for instance
     :class:`tensorkit.nn.NormalizingProcessor`) adapts each batch around the model.
 
@@ -199,8 +213,11 @@ def fit_operator(
     batch_size : int
     lr, weight_decay : float, optional
         For the default optimizer only (1e-3 and 1e-4).
-    scheduler : "step", Scheduler, callable(optimizer) -> Scheduler or None
-        ``"step"``: ``StepLR(optimizer, step_size, gamma)``; None keeps the rate constant.
+    scheduler : "step", "cosine", Scheduler, callable(optimizer) -> Scheduler or None
+        ``"step"``: ``StepLR(optimizer, step_size, gamma)``; ``"cosine"``:
+        ``CosineLR(optimizer, t_max=epochs)``, :math:`\eta_e = \eta_0 (1 + \cos(\pi e / E)) / 2` over the
+        ``E = epochs`` epochs of this call (zero after them if :meth:`OperatorFit.train` continues);
+        None keeps the rate constant.
     step_size, gamma
         Of the ``"step"`` schedule.
     validation : (x_test, y_test) or batch source, optional
@@ -249,7 +266,11 @@ def fit_operator(
     elif not isinstance(loss, Loss):
         raise TypeError(f"loss must be a tensorkit.nn Loss, 'l2' or 'h1', got {type(loss).__name__}")
     optimizer = _optimizer(model, optimizer, lr, weight_decay)
-    if scheduler == "step":
+    if isinstance(scheduler, str):
+        scheduler = check_choice(scheduler, "scheduler", SCHEDULES)
+    if scheduler == "cosine":
+        scheduler = CosineLR(optimizer, t_max=max(epochs, 1))
+    elif scheduler == "step":
         scheduler = StepLR(optimizer, step_size=check_int(step_size, "step_size", minimum=1),
                            gamma=check_real(gamma, "gamma", minimum=0.0, strict_minimum=True))
     elif callable(scheduler) and not isinstance(scheduler, Scheduler):

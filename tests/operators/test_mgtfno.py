@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from operators import FNO, MGTFNO, JointSpectralWeight, SpectralConv
+from operators._embedding import PeriodicCoordinates  # public as operators.PeriodicCoordinates once exported
 from physics import fit_operator
 from tensorkit.nn import gradcheck
 
@@ -124,3 +125,58 @@ def test_bad_input():
         model.predict_fields(np.zeros((1, 1, 18, 18)))
     with pytest.raises(ValueError, match="padding_fraction"):
         MGTFNO((4, 4), 1, 1, 4, levels=1, padding_fraction=0.6).predict_fields(np.zeros((1, 1, 16, 16)))
+
+
+def test_periodic_embedding_end_to_end_gradient():
+    """d <w, unpatch(model(patch(x)))> / dx through the embedding, the patching and the model
+    (model.backward, then the processor's adjoints) against central differences."""
+    rng = np.random.default_rng(6)
+    model = MGTFNO((4, 4), 1, 1, 4, n_layers=2, levels=1, padding_fraction=0.125, rank=0.6,
+                   positional_embedding="periodic", random_state=0)
+    assert model.in_channels == (1 + 4) * 2 and model.positional_embedding is None
+    mg = model.processor
+    x = rng.standard_normal((2, 1, 16, 16))
+    w = rng.standard_normal((2, 1, 16, 16))
+
+    def value(z):
+        return float(np.vdot(w, model.predict_fields(z)))
+
+    patches, _ = mg.patch(x)
+    out = model.forward(patches)
+    assert np.allclose(mg.unpatch(out), model.predict_fields(x))
+    grad = mg.patch_adjoint(model.backward(mg.unpatch_adjoint(w)))
+    assert grad.shape == x.shape
+    eps = 1e-6
+    for index in [(0, 0, 0, 0), (1, 0, 7, 9), (0, 0, 15, 3), (1, 0, 8, 8)]:
+        e = np.zeros_like(x)
+        e[index] = eps
+        fd = (value(x + e) - value(x - e)) / (2 * eps)
+        assert np.isclose(grad[index], fd, rtol=1e-5, atol=1e-9), index
+
+
+def test_periodic_embedding_learns_what_a_patch_grid_cannot():
+    """A position-dependent map (a forcing, as in Navier-Stokes) on 4 patches: the patch-local grid
+    cannot tell the patches apart, the global periodic coordinates can."""
+    rng = np.random.default_rng(7)
+    n = 16
+    t = 2 * np.pi * np.arange(n) / n
+    forcing = np.sin(t)[:, None] + np.cos(t)[None, :]
+    x = rng.standard_normal((16, 1, n, n)) * 0.1
+    y = x + forcing
+    errors = {}
+    for embedding in ("grid", "periodic"):
+        model = MGTFNO((4, 4), 1, 1, 8, n_layers=2, levels=1, padding_fraction=0.125, rank=0.5,
+                       positional_embedding=embedding, random_state=0)
+        fit = fit_operator(model, x, y, epochs=30, processor=model.processor, batch_size=4, lr=1e-2,
+                           validation=(x[:4], y[:4]), random_state=0, progress=False)
+        errors[embedding] = fit.history["val_metric"][-1]
+        np.testing.assert_allclose(fit.predict(x[:2]), model.predict_fields(x[:2]), rtol=1e-10)
+    assert errors["periodic"] < 0.5 * errors["grid"], errors
+    model = MGTFNO((4, 4), 2, 1, 4, levels=1, positional_embedding=PeriodicCoordinates(2), random_state=0)
+    assert model.in_channels == (2 + 8) * 2 and "PeriodicCoordinates(n_harmonics=2)" in repr(model)
+
+
+@pytest.mark.parametrize(("value", "error"), [("sincos", ValueError), (3, ValueError)])
+def test_bad_positional_embedding(value, error):
+    with pytest.raises(error, match="positional_embedding"):
+        MGTFNO((4, 4), 1, 1, 4, levels=1, positional_embedding=value)

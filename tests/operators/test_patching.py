@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from operators import MultigridPatching2D
+from operators._embedding import PeriodicCoordinates  # public as operators.PeriodicCoordinates once exported
 
 CASES = [(1, 0.0, 32), (1, 0.125, 32), (2, 0.0625, 64), (2, 0.1, 64), (1, 0.05, 16)]
 
@@ -87,3 +88,82 @@ def test_processor_protocol():
 def test_bad_input(kwargs, shape, error, match):
     with pytest.raises(error, match=match):
         MultigridPatching2D(**kwargs).patch(np.zeros(shape or (1, 1, 16, 16)))
+
+
+# ------------------------------------------------------------------ periodic global coordinates
+def _periodic_oracle(spatial, harmonics):
+    """sin / cos (2 pi k j / n) per axis, built with meshgrid (independent of the module's loop)."""
+    grids = np.meshgrid(*[np.arange(n) / n for n in spatial], indexing="ij")
+    return np.stack([f(2 * np.pi * k * g) for g in grids for k in range(1, harmonics + 1)
+                     for f in (np.sin, np.cos)])
+
+
+@pytest.mark.parametrize(("spatial", "harmonics"), [((12,), 1), ((8, 12), 1), ((8, 10), 3), ((6, 8, 10), 2)])
+def test_periodic_coordinates_values_and_adjoint(spatial, harmonics):
+    rng = np.random.default_rng(4)
+    emb = PeriodicCoordinates(harmonics)
+    x = rng.standard_normal((3, 2, *spatial))
+    z = emb.embed(x)
+    assert z.shape == (3, 2 + emb.channels(len(spatial)), *spatial)
+    np.testing.assert_array_equal(z[:, :2], x)
+    for b in range(3):
+        np.testing.assert_allclose(z[b, 2:], _periodic_oracle(spatial, harmonics), atol=1e-13)
+    # the linear part x -> [x; 0] and its adjoint: <E x - E 0, g> = <x, E^T g>
+    g = rng.standard_normal(z.shape)
+    lin = z - emb.embed(np.zeros_like(x))
+    assert np.isclose(np.vdot(lin, g), np.vdot(x, emb.embed_adjoint(g)), rtol=1e-12)
+    assert emb.embed(x.astype(np.float32)).dtype == np.float32
+    # as a processor: embeds the inputs, leaves targets and predictions alone
+    y = rng.standard_normal((3, 1, *spatial))
+    zx, zy = emb.preprocess(x, y)
+    assert zy is y and np.array_equal(zx, z)
+    assert emb.postprocess(y, y)[0] is y and emb.postprocess_adjoint(y) is y
+
+
+@pytest.mark.parametrize(("levels", "fraction", "size"), CASES)
+def test_patching_with_embedding_is_patching_the_embedded_field(levels, fraction, size):
+    """embedding= embeds whole fields ahead of the cut: each patch and its context windows carry the
+    global coordinates of the cells they hold (the circular padding wraps them exactly)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, size, size))
+    plain = MultigridPatching2D(levels, fraction)
+    mg = MultigridPatching2D(levels, fraction, embedding=PeriodicCoordinates())
+    coords = np.broadcast_to(_periodic_oracle((size, size), 1)[None], (2, 4, size, size))
+    px, _ = mg.patch(x)
+    np.testing.assert_allclose(px, plain.patch(np.concatenate([x, coords], axis=1))[0], atol=1e-13)
+    assert px.shape[1] == 7 * (levels + 1)
+    # adjoint of the linear part of the affine map x -> P [x; E]
+    g = rng.standard_normal(px.shape)
+    lin = px - mg.patch(np.zeros_like(x))[0]
+    assert np.isclose(np.vdot(lin, g), np.vdot(x, mg.patch_adjoint(g)), rtol=1e-12)
+    assert mg.patch_adjoint(g).shape == x.shape
+    # the unpatching is unchanged
+    np.testing.assert_array_equal(mg.unpatch(px[:, :3]), x)
+
+
+def test_patches_know_where_they_lie():
+    """Two patches of a constant field differ only through the coordinates."""
+    mg = MultigridPatching2D(1, 0.125, embedding=PeriodicCoordinates())
+    px, _ = mg.patch(np.ones((1, 1, 16, 16)))
+    assert not np.allclose(px[0], px[1]) and np.array_equal(px[0, 0], px[1, 0])
+    assert np.array_equal(MultigridPatching2D(1, 0.125).patch(np.ones((1, 1, 16, 16)))[0][0],
+                          MultigridPatching2D(1, 0.125).patch(np.ones((1, 1, 16, 16)))[0][1])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: PeriodicCoordinates(0), ValueError, "n_harmonics"),
+        (lambda: PeriodicCoordinates(True), TypeError, "n_harmonics"),
+        (lambda: PeriodicCoordinates(1.5), TypeError, "n_harmonics"),
+        (lambda: PeriodicCoordinates().embed(np.zeros((4, 4))), ValueError, "batch of fields"),
+        (lambda: PeriodicCoordinates().embed([[[0.0]]]), ValueError, "batch of fields"),
+        (lambda: PeriodicCoordinates(2).embed(np.zeros((1, 1, 4, 8))), ValueError, "Nyquist"),
+        (lambda: PeriodicCoordinates().embed(np.zeros((1, 1, 8, 8), dtype=int)), TypeError, "floating"),
+        (lambda: PeriodicCoordinates().embed_adjoint(np.zeros((1, 4, 8, 8))), ValueError, "embedded"),
+        (lambda: MultigridPatching2D(1, embedding=object()), TypeError, "embed"),
+    ],
+)
+def test_periodic_coordinates_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
