@@ -48,6 +48,10 @@ def register_train(sub) -> None:
     f.add_argument("--levels", type=int, default=1, help="mgtfno: patching levels (default 1)")
     f.add_argument("--padding", type=float, default=0.0625,
                    help="mgtfno: patch padding as a fraction of the side (default 0.0625)")
+    f.add_argument("--embedding", choices=("grid", "periodic"), default=None,
+                   help="positional embedding: grid (each model's own [0, 1] coordinates; of the patch for "
+                   "mgtfno) or periodic (sin / cos of the global coordinates, appended before any patching "
+                   "so that a patch knows where it lies); default periodic for navier-stokes, grid for darcy")
     f.add_argument("--loss", choices=("l2", "h1"), default="l2", help="relative L2 or H1 training loss")
     f.add_argument("--viscosity", type=float, default=1e-3, help="navier-stokes: viscosity (default 1e-3)")
     f.add_argument("--t-final", type=float, default=10.0,
@@ -59,6 +63,10 @@ def register_train(sub) -> None:
                    "its last --test-samples flows are held out")
     f.add_argument("--batch-size", type=int, default=20)
     f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--schedule", choices=("step", "cosine"), default="step",
+                   help="learning-rate decay: step (halved every --step-size epochs, the FNO recipe) or "
+                   "cosine (annealed to zero over the run: short runs settle)")
+    f.add_argument("--step-size", type=int, default=100, help="epochs between halvings (--schedule step)")
     f.add_argument("--float64", action="store_true", help="train in float64 (default float32)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("-o", "--output", type=Path, default=None,
@@ -82,15 +90,16 @@ def _run_train_fno(args) -> int:
 
             fit = fit_darcy(model, x[:, 0], y[:, 0], epochs=args.epochs,
                             validation=(x_test[:, 0], y_test[:, 0]), batch_size=args.batch_size,
-                            lr=args.lr, checkpoint=args.output,
-                            progress=args.progress, random_state=args.seed, processor=processor,
-                            loss=args.loss)
+                            lr=args.lr, checkpoint=args.output, scheduler=args.schedule,
+                            step_size=args.step_size, progress=args.progress, random_state=args.seed,
+                            processor=processor, loss=args.loss)
         else:
             from physics import fit_operator
 
             fit = fit_operator(model, x, y, epochs=args.epochs, processor=processor, loss=args.loss,
                                validation=(x_test, y_test), batch_size=args.batch_size, lr=args.lr,
-                               checkpoint=args.output, progress=args.progress, random_state=args.seed)
+                               scheduler=args.schedule, step_size=args.step_size, checkpoint=args.output,
+                               progress=args.progress, random_state=args.seed)
     except FloatingPointError as exc:
         # a diverged run: the trainer names the epoch and step and keeps the last good checkpoint
         raise RuntimeError(str(exc)) from exc
@@ -101,7 +110,7 @@ def _run_train_fno(args) -> int:
     print(f"model        {args.architecture.upper()} modes {args.modes}x{args.modes}, width {args.width}, "
           f"{args.layers} layers, factorization {fact}"
           + (f", levels {args.levels}, padding {args.padding}" if args.architecture == "mgtfno" else "")
-          + f": {model.num_parameters()} parameters")
+          + f", {args.embedding} embedding: {model.num_parameters()} parameters")
     print(f"test error   {errors[-1]:.3%} relative L2 (mean of last {min(10, len(errors))} epochs: "
           f"{np.mean(errors[-10:]):.3%})")
     if args.problem == "navier-stokes":
@@ -122,7 +131,10 @@ def _check_args(args) -> None:
         args.test_samples = max(args.samples // 10, 1)
     if args.factorization is None:
         args.factorization = "none" if args.architecture == "fno" else "tucker"
-    for name in ("resolution", "samples", "test_samples", "epochs", "modes", "width", "layers", "batch_size"):
+    if args.embedding is None:
+        args.embedding = "periodic" if ns else "grid"
+    for name in ("resolution", "samples", "test_samples", "epochs", "modes", "width", "layers", "batch_size",
+                 "step_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.resolution < 3:
@@ -201,15 +213,22 @@ def _navier_stokes_data(args):
 
 def _model(args, in_channels: int):
     from operators import FNO, MGTFNO
+    from operators._embedding import PeriodicCoordinates
 
     factorization = None if args.factorization == "none" else args.factorization
     kw = {"factorization": factorization, "rank": args.rank if factorization else 1.0,
           "dtype": np.float64 if args.float64 else np.float32, "random_state": args.seed}
     modes = (args.modes, args.modes)
     if args.architecture == "mgtfno":
+        # the periodic embedding goes ahead of the patching (the model's processor), not on each patch
         model = MGTFNO(modes, in_channels, 1, args.width, n_layers=args.layers, levels=args.levels,
-                       padding_fraction=args.padding, **kw)
+                       padding_fraction=args.padding, positional_embedding=args.embedding, **kw)
         return model, model.processor
+    if args.embedding == "periodic":
+        embedding = PeriodicCoordinates()
+        model = FNO(modes, in_channels + embedding.channels(2), 1, args.width, n_layers=args.layers,
+                    positional_embedding=None, **kw)
+        return model, embedding
     return FNO(modes, in_channels, 1, args.width, n_layers=args.layers, **kw), None
 
 

@@ -3,6 +3,7 @@ on Darcy fields shaped ``(n, R, R)``, and training pairs / errors for Navier-Sto
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tensorkit.extend import array_module, check_int, to_numpy
-from tensorkit.nn import Module, Normalizer, NormalizingProcessor
+from tensorkit.nn import CosineLR, Module, Normalizer, NormalizingProcessor
 
 from .._learning import OperatorFit, fit_operator
 
@@ -58,6 +59,7 @@ def fit_darcy(
     batch_size: int = 20,
     lr: float = 1e-3,
     weight_decay: float = 1e-4,
+    scheduler: Any = "step",
     step_size: int = 100,
     gamma: float = 0.5,
     checkpoint: str | os.PathLike | None = None,
@@ -82,8 +84,9 @@ def fit_darcy(
     validation : (a_test, u_test), optional
         Scored after every epoch on the de-normalized prediction: ``history["val_metric"]`` is
         its relative L2 error, ``history["val_loss"]`` the loss.
-    batch_size, lr, weight_decay, step_size, gamma
-        The optimization recipe.
+    batch_size, lr, weight_decay, scheduler, step_size, gamma
+        The optimization recipe, as :func:`physics.fit_operator` (``scheduler="cosine"`` anneals
+        over the ``epochs`` of this call).
     checkpoint : path, optional
         Trainer checkpoint (atomic ``.npz``, the normalizers included), see
         :class:`tensorkit.nn.Trainer`.
@@ -107,8 +110,12 @@ def fit_darcy(
         validation = (_with_channel(validation[0], "validation a"),
                       _with_channel(validation[1], "validation u"))
     chain = normalizing if processor is None else [normalizing, processor]
+    if isinstance(scheduler, str) and scheduler == "cosine":
+        # built with 0 epochs and trained after: the annealing must span the epochs to come
+        t_max = max(check_int(epochs, "epochs", minimum=0), 1)
+        scheduler = functools.partial(CosineLR, t_max=t_max)
     fit = fit_operator(model, x, y, epochs=0, processor=chain, loss=loss, batch_size=batch_size, lr=lr,
-                       weight_decay=weight_decay, step_size=step_size, gamma=gamma,
+                       weight_decay=weight_decay, scheduler=scheduler, step_size=step_size, gamma=gamma,
                        validation=validation, checkpoint=checkpoint, progress=progress,
                        random_state=random_state)
     fit = DarcyFit(fit.model, fit.trainer, metric=fit.metric, _data=fit._data)

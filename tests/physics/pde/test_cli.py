@@ -88,3 +88,21 @@ def test_train_darcy_mgtfno_and_navier_stokes_from_a_file(tmp_path, capsys):
 def test_navier_stokes_bad_input(extra, message, capsys):
     assert main(["train", "fno", *NS, *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("problem", "extra", "embedding"), [
+    (NS, ["--model", "mgtfno", "--padding", "0.125"], "periodic"),
+    (NS, ["--model", "tfno", "--embedding", "grid", "--schedule", "cosine"], "grid"),
+    (TINY, ["--schedule", "cosine"], "grid"),
+    (TINY, ["--model", "mgtfno", "--resolution", "16", "--embedding", "periodic"], "periodic"),
+])
+def test_embedding_and_schedule(problem, extra, embedding, capsys):
+    """Navier-Stokes defaults to the periodic global coordinates (ahead of the patching for mgtfno),
+    Darcy to each model's grid; both take either, and either learning-rate schedule."""
+    assert main(["train", "fno", *problem, *extra]) == 0
+    assert f"{embedding} embedding" in capsys.readouterr().out
+
+
+def test_bad_step_size(capsys):
+    assert main(["train", "fno", *TINY, "--step-size", "0"]) == 2
+    assert "--step-size" in capsys.readouterr().err

@@ -76,3 +76,37 @@ def test_processor_chain_normalizes_then_patches(flows):
         ProcessorChain([MultigridPatching2D(1, 0.0)]).load_state_dict({"0/mean": np.zeros(1)})
     with pytest.raises(ValueError, match="divisible"):
         fit.predict(x[:1, :, :14, :14])
+
+
+def test_cosine_schedule_anneals_over_the_run(flows):
+    """scheduler="cosine": lr_e = lr_0 (1 + cos(pi e / E)) / 2 at the start of epoch e of E."""
+    x, y = navier_stokes_pairs(flows[:2])
+    model = FNO((4, 4), 1, 1, 4, n_layers=1, random_state=0)
+    fit = fit_operator(model, x, y, epochs=4, lr=1e-3, scheduler="cosine", batch_size=6, random_state=0,
+                       progress=False)
+    expected = 1e-3 * (1 + np.cos(np.pi * np.arange(4) / 4)) / 2
+    np.testing.assert_allclose(fit.history["lr"], expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="scheduler"):
+        fit_operator(model, x, y, epochs=1, scheduler="linear", progress=False)
+
+
+def test_periodic_embedding_as_a_processor_and_ahead_of_the_patching(flows):
+    """The same embedding through the trainer for a whole-field FNO (processor) and for MG-TFNO (inside
+    its patching processor); rollouts feed back the raw fields."""
+    from operators._embedding import PeriodicCoordinates  # public as operators.PeriodicCoordinates
+
+    x, y = navier_stokes_pairs(flows[:3])
+    emb = PeriodicCoordinates()
+    fno = FNO((4, 4), 1 + emb.channels(2), 1, 4, n_layers=1, positional_embedding=None, random_state=0)
+    fit = fit_operator(fno, x, y, epochs=1, processor=emb, batch_size=6, random_state=0, progress=False)
+    np.testing.assert_allclose(fit.predict(x[:2]), fno(emb.embed(x[:2])), rtol=1e-12)
+    assert fit.rollout(flows[4:, :1], 2).shape == (2, 2, 16, 16)
+    mg = MGTFNO((4, 4), 1, 1, 4, n_layers=1, levels=1, padding_fraction=0.125,
+                positional_embedding="periodic", random_state=0)
+    fit = fit_operator(mg, x, y, epochs=1, processor=mg.processor, batch_size=6, random_state=0,
+                       progress=False)
+    np.testing.assert_allclose(fit.predict(x[:2]), mg.predict_fields(x[:2]), rtol=1e-12)
+    plain = MultigridPatching2D(1, 0.125)
+    expected = plain.unpatch(mg(plain.patch(emb.embed(x[:2]))[0]))
+    np.testing.assert_allclose(fit.predict(x[:2]), expected, rtol=1e-12)
+    assert fit.rollout(flows[4:, :1], 2).shape == (2, 2, 16, 16)
