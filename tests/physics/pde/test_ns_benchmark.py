@@ -1,0 +1,71 @@
+"""benchmarks/bench_navier_stokes.py end to end at a tiny size: the ``--paper`` protocol (10 input
+snapshots -> the next one, rolled out) and the ``--full`` protocol's cache, pair subsampling and
+cosine schedule, so that the GPU runs only change sizes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+TINY = ["--flows", "3", "--test-flows", "2", "--epochs", "2", "--width", "4", "--modes", "4",
+        "--steps", "2", "--resolution", "16", "--batch-size", "4"]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = ROOT / "benchmarks" / "bench_navier_stokes.py"
+    spec = importlib.util.spec_from_file_location("bench_navier_stokes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_paper_protocol_tiny(bench, tmp_path, capsys):
+    out = tmp_path / "paper.json"
+    assert bench.main(["--paper", *TINY, "--t-final", "13", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "protocol paper" in text and "(9 pairs, 10 -> 1)" in text and "FNO-2D 0.0128" in text
+    result = json.loads(out.read_text())
+    assert result["config"]["n_in"] == 10 and result["config"]["schedule"] == "step"
+    assert set(result["results"]) == {"FNO", "TFNO", "MG-TFNO"}
+    for r in result["results"].values():
+        assert len(r["rollout"]) == 2 and len(r["history"]) == 2 and np.isfinite(r["rollout_space_time"])
+        # the rollout's first step is the one-step validation pair
+        assert np.isclose(r["rollout"][0], r["one_step"], rtol=1e-5)
+
+
+def test_full_protocol_tiny_with_cache(bench, tmp_path, capsys):
+    cache = tmp_path / "ns.npz"
+    args = ["--full", *TINY, "--t-final", "5", "--pairs-per-flow", "2", "--models", "tfno,mgtfno",
+            "--cache", str(cache)]
+    assert bench.main([*args, "--json", str(tmp_path / "a.json")]) == 0
+    first = capsys.readouterr().out
+    assert cache.is_file() and "generated 5 flows" in first
+    assert "(6 pairs, 1 -> 1)" in first and "mean of the last 5 epochs" in first
+    assert bench.main([*args, "--json", str(tmp_path / "b.json")]) == 0
+    assert "loaded" in capsys.readouterr().out
+    a, b = (json.loads((tmp_path / f"{k}.json").read_text()) for k in "ab")
+    assert a["config"]["schedule"] == "cosine"
+    for model in ("TFNO", "MG-TFNO"):  # the same numbers from the cached flows
+        assert a["results"][model]["history"] == b["results"][model]["history"]
+
+
+def test_pairs_subsampling_covers_every_time(bench):
+    """per_flow windows per flow, evenly spaced and shifted from flow to flow."""
+    n, t = 4, 7
+    labels = (np.arange(n)[:, None] * 100 + np.arange(t)[None, :]).astype(float)  # flow * 100 + time
+    w = labels[:, :, None, None] * np.ones((2, 2))
+    x, y = bench._pairs(w, 2, per_flow=2)
+    assert x.shape == (8, 2, 2, 2) and y.shape == (8, 1, 2, 2)
+    flow, start = np.divmod(x[:, 0, 0, 0].astype(int), 100)
+    np.testing.assert_array_equal(flow, np.repeat(np.arange(n), 2))
+    assert set(start) == set(range(t - 2))
+    np.testing.assert_array_equal(x[:, 1], x[:, 0] + 1)  # consecutive snapshots, then the next one
+    np.testing.assert_array_equal(y[:, 0], x[:, 1] + 1)
+    full, _ = bench._pairs(w, 2)
+    assert full.shape[0] == n * (t - 2)
