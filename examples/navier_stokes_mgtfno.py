@@ -7,7 +7,12 @@ A walk-through of issue 13's pieces:
 2. ``operators.FNO`` (dense spectral weights), ``operators.TFNO`` (Tucker per layer, about 15x fewer
    parameters) and ``operators.MGTFNO`` (ONE Tucker tensor over all layers, trained on 2 x 2 padded
    patches with a coarse context channel: ``model.processor`` is the patching) are trained with the
-   same recipe, ``physics.fit_operator`` (relative H1 loss, Adam with weight decay, StepLR).
+   same recipe, ``physics.fit_operator`` (relative H1 loss, Adam with weight decay, the learning rate
+   annealed to zero over the run by a cosine schedule).
+   The forcing depends on the position, so each model must know where a point lies: FNO and TFNO
+   see whole fields with their [0, 1] grid appended; MG-TFNO sees patches, whose own grid cannot
+   tell them apart, so ``positional_embedding="periodic"`` appends sin / cos of the GLOBAL
+   coordinates to the whole fields ahead of the patching, and every patch carries them.
 3. Each model is rolled out autoregressively on held-out flows (``fit.rollout``) and the figures
    are written: vorticity truth / prediction / error, error vs epochs, error vs parameters.
 
@@ -60,15 +65,16 @@ def main() -> None:
         "FNO": FNO((modes, modes), 1, 1, width, **kw),
         "TFNO": TFNO((modes, modes), 1, 1, width, rank=0.05, **kw),
         "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125 if quick else 0.0625,
-                          rank=0.05, **kw),
+                          rank=0.05, positional_embedding="periodic", **kw),
     }
     histories, sizes, rollouts = {}, {}, {}
     print(f"{'model':>8} {'parameters':>11} {'one-step':>9} {'rollout':>9} {'time [s]':>9}")
     for name, model in models.items():
-        processor = getattr(model, "processor", None)  # MG-TFNO learns on patches
+        processor = getattr(model, "processor", None)  # MG-TFNO: embed the coordinates, then patch
         start = time.perf_counter()
         fit = fit_operator(model, x, y, epochs=epochs, processor=processor, loss="h1", lr=3e-3,
-                           batch_size=10, validation=(x_test, y_test), random_state=0, progress=not quick)
+                           scheduler="cosine", batch_size=10, validation=(x_test, y_test), random_state=0,
+                           progress=not quick)
         roll = fit.rollout(w_test[:, :1], t_final)
         truth = w_test[:, 1:]
         err = np.sqrt(((roll - truth) ** 2).sum(axis=(-2, -1)) / (truth**2).sum(axis=(-2, -1)))

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,7 +25,8 @@
 # $f = 0.1 (\sin 2\pi(x + y) + \cos 2\pi(x + y))$. `physics.pde.navier_stokes2d` solves it
 # pseudo-spectrally (Crank-Nicolson diffusion, 2/3 dealiasing) from random initial fields. We learn
 # the one-step map $w(t) \mapsto w(t + 1)$ with three neural operators trained by the same recipe
-# (`physics.fit_operator`: relative H1 loss, Adam with weight decay, step decay of the rate):
+# (`physics.fit_operator`: relative H1 loss, Adam with weight decay, the rate annealed to zero over
+# the run by a cosine schedule):
 #
 # - **FNO** (Li et al., ICLR 2021): dense spectral weights per layer;
 # - **TFNO**: each layer's spectral weight a Tucker tensor;
@@ -28,6 +34,12 @@
 #   layers (`operators.JointSpectralWeight`), trained on $2 \times 2$ circularly padded patches
 #   with a subsampled context window as an extra channel (`operators.MultigridPatching2D`, the
 #   model's `processor`).
+#
+# The forcing depends on the position, so a model must know where each point lies. FNO and TFNO
+# see whole fields with their $[0, 1]$ grid appended. An MG-TFNO patch's own grid cannot tell the
+# patches apart: `positional_embedding="periodic"` appends $\sin 2\pi x, \cos 2\pi x, \sin 2\pi y,
+# \cos 2\pi y$ of the GLOBAL coordinates to the whole fields ahead of the patching
+# (`operators.PeriodicCoordinates`), so every patch and its context carry them.
 #
 # Then each model is rolled out autoregressively on held-out flows. `TENSORKIT_QUICK=1` uses tiny
 # sizes (seconds; the errors are not meaningful); without it, 64 x 64 and minutes on 2 cores.
@@ -86,22 +98,23 @@ kw = {"dtype": np.float32, "random_state": 0}
 models = {
     "FNO": FNO((modes, modes), 1, 1, width, **kw),
     "TFNO": TFNO((modes, modes), 1, 1, width, rank=0.05, **kw),
-    "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, levels=1,
-                      padding_fraction=0.125 if QUICK else 0.0625, rank=0.05, **kw),
+    "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125 if QUICK else 0.0625,
+                      rank=0.05, positional_embedding="periodic", **kw),
 }
 print(f"{x.shape[0]} training pairs")
 for name, model in models.items():
     print(f"{name:>8}: {model.num_parameters():8d} parameters")
 patches, _ = models["MG-TFNO"].processor.patch(x[:1])
-print(f"MG-TFNO input: one {x.shape[1:]} field -> patches {patches.shape} (patch, channels, x, y)")
+print(f"MG-TFNO input: one {x.shape[1:]} field -> patches {patches.shape} (patch, channels, x, y): "
+      f"(1 vorticity + 4 coordinates) x (the patch + its coarse context)")
 
 # %%
 fits, histories, sizes = {}, {}, {}
 for name, model in models.items():
-    processor = getattr(model, "processor", None)  # MG-TFNO learns on patches
+    processor = getattr(model, "processor", None)  # MG-TFNO: embed the coordinates, then patch
     start = time.perf_counter()
     fits[name] = fit_operator(model, x, y, epochs=epochs, processor=processor, loss="h1", lr=3e-3,
-                              batch_size=10, validation=(x_test, y_test), random_state=0,
+                              scheduler="cosine", batch_size=10, validation=(x_test, y_test), random_state=0,
                               progress=False)
     histories[name] = fits[name].history["val_metric"]
     sizes[name] = (model.num_parameters(), histories[name][-1])
