@@ -8,7 +8,7 @@ import pytest
 
 from operators import FNO, MGTFNO, MultigridPatching2D
 from physics import ProcessorChain, fit_operator
-from physics.pde import navier_stokes2d, navier_stokes_pairs, relative_errors
+from physics.pde import fit_darcy, navier_stokes2d, navier_stokes_pairs, relative_errors
 from tensorkit.nn import H1Loss, LpLoss, Normalizer, NormalizingProcessor
 
 
@@ -86,6 +86,10 @@ def test_cosine_schedule_anneals_over_the_run(flows):
                        progress=False)
     expected = 1e-3 * (1 + np.cos(np.pi * np.arange(4) / 4)) / 2
     np.testing.assert_allclose(fit.history["lr"], expected, rtol=1e-12)
+    # fit_darcy builds its trainer with 0 epochs, then trains: the annealing spans the epochs to come
+    darcy = fit_darcy(FNO((4, 4), 1, 1, 4, n_layers=1, random_state=0), x[:, 0], y[:, 0], epochs=4, lr=1e-3,
+                      scheduler="cosine", batch_size=6, random_state=0, progress=False)
+    np.testing.assert_allclose(darcy.history["lr"], expected, rtol=1e-12)
     with pytest.raises(ValueError, match="scheduler"):
         fit_operator(model, x, y, epochs=1, scheduler="linear", progress=False)
 
