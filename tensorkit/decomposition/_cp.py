@@ -99,7 +99,7 @@ def cp(
     stop_tol = _stop_tol_from_deprecated_tol(stop_tol, tol)
     if isinstance(tensor, ObservedTensor):
         tensor = (tensor.indices, tensor.values, tensor.shape)
-    sparse = isinstance(tensor, tuple)
+    sparse = isinstance(tensor, tuple) and not _is_nested_dense(tensor)
     if sparse:
         indices, values, shape, xp = _check_coo(tensor)
         backend = resolve_backend(backend, indices, values)
@@ -229,8 +229,9 @@ def _initialize(tensor, shape, rank, init, sparse, dtype, rng, xp, scale):
         return [normal(size) for size in shape]
     factors = []
     for mode, size in enumerate(shape):
-        keep = min(rank, size)
-        u, _ = leading_subspace(unfold(tensor, mode, xp=xp), rank=keep, xp=xp)
+        unfolding = unfold(tensor, mode, xp=xp)
+        keep = min(rank, *unfolding.shape)  # an unfolding of shape (I, J) has min(I, J) directions
+        u, _ = leading_subspace(unfolding, rank=keep, xp=xp)
         if keep < rank:
             u = xp.concat([u, normal(size)[:, : rank - keep]], axis=1)
         factors.append(xp.astype(u, dtype))
@@ -250,6 +251,16 @@ def _stop_tol_from_deprecated_tol(stop_tol, tol):
         stacklevel=3,
     )
     return tol
+
+
+def _is_nested_dense(tensor: tuple) -> bool:
+    """Whether a tuple is a dense tensor written as nested tuples (its entries share one shape),
+    not a COO triple ``(indices, values, shape)`` (a matrix, a vector and a short vector)."""
+    try:
+        shapes = {np.shape(part) for part in tensor}
+    except ValueError:  # ragged parts: only a COO triple can be ragged
+        return False
+    return len(tensor) > 0 and len(shapes) == 1
 
 
 def _check_coo(tensor):

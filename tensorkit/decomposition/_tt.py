@@ -12,8 +12,14 @@ from .._validation import check_tol
 from ..backend import resolve_backend, to_numpy
 from ..formats import TTTensor
 from ._ranks import tt_rank
-from ._tucker import check_dense_input, exactly_one_of_rank_and_tol
+from ._tucker import (
+    check_dense_input,
+    check_norm_in_range,
+    exactly_one_of_rank_and_tol,
+    warn_if_rounding_missed,
+)
 from .linalg import norm as scaled_norm
+from .linalg import scale_into_range, unscale
 
 __all__ = ["tt"]
 
@@ -79,9 +85,9 @@ def tt(
     max_ranks = _feasible_ranks(shape)
     if tol is not None:
         tol = check_tol(tol)
+    tensor, scale = scale_into_range(tensor, xp)
     norm = scaled_norm(tensor)
-    if not math.isfinite(norm):
-        raise ValueError(f"tensor has a Frobenius norm above the float range ({norm}); scale it down first")
+    check_norm_in_range(norm, scale)
     if tol is not None:
         threshold = tol * norm / math.sqrt(n_modes - 1)
         caps = max_ranks
@@ -117,8 +123,13 @@ def tt(
             remainder = xp.astype(s[:r, None], vh.dtype) * vh[:r]
             left = r
             bar.update()
-    cores.append(xp.reshape(remainder, (left, shape[-1], 1)))
+    last, exact = unscale(xp.reshape(remainder, (left, shape[-1], 1)), scale, xp)
+    cores.append(last)
     rel_error = math.sqrt(discarded_sq) if norm > 0 else 0.0
+    if not exact:  # the last core of subnormal data rounded on the way back: the error it has now
+        rounded = TTTensor([*cores[:-1], last * scale])
+        rel_error = scaled_norm(tensor - rounded.to_dense()) / norm
+        warn_if_rounding_missed(rel_error, tol)
     return TTTensor(cores, info=Info(method="tt_svd", rel_error=rel_error))
 
 

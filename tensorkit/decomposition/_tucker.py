@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from .._info import Info
 from .._progress import progress_bar
 from .._validation import (
@@ -22,7 +24,7 @@ from ..backend import check_random_state, resolve_backend, standard_normal
 from ..formats import CPTensor, TTTensor, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
 from ._ranks import tucker_rank
-from .linalg import leading_subspace, safe_scale
+from .linalg import leading_subspace, safe_scale, scale_into_range, unscale
 from .linalg import norm as scaled_norm
 
 __all__ = ["TUCKER_METHODS", "check_multilinear_rank", "check_ranks", "st_hosvd_mode_order", "tucker"]
@@ -118,7 +120,10 @@ def tucker(
     stop_tol = check_stop_tol(stop_tol)
     oversampling = check_int(oversampling, "oversampling", minimum=0)
     n_power_iter = check_int(n_power_iter, "n_power_iter", minimum=0)
-    ranks, threshold, norm, lowered_from = _check_rank_tol(tensor, rank, tol)
+    # checked whatever the method: a bad seed is refused, not silently ignored
+    rng = check_random_state(random_state, xp)
+    tensor, scale = scale_into_range(tensor, xp)
+    ranks, threshold, norm, lowered_from = _check_rank_tol(tensor, rank, tol, scale)
     if mode_order is None:
         order = st_hosvd_mode_order(tensor.shape, ranks)
     else:
@@ -135,7 +140,6 @@ def tucker(
         if method == "hosvd":
             result = _hosvd(tensor, ranks, threshold, xp, bar)
         elif method == "randomized":
-            rng = check_random_state(random_state, xp)
             result = _randomized(
                 tensor, ranks, threshold, order, oversampling, n_power_iter, rng, xp, bar
             )
@@ -145,6 +149,13 @@ def tucker(
             result = _hooi(tensor, result, norm, n_iter_max, stop_tol, xp, bar)
     if result.info.rel_error is None:
         result.info.rel_error = _relative_error(tensor, result, norm, xp)
+    if scale != 1.0:
+        core, exact = unscale(result.core, scale, xp)
+        if not exact:  # the core of subnormal data rounded on the way back: the error it has now
+            rounded = TuckerTensor(core * scale, result.factors)
+            result.info.rel_error = scaled_norm(tensor - rounded.to_dense()) / norm
+            warn_if_rounding_missed(result.info.rel_error, tol)
+        result = TuckerTensor(core, result.factors, info=result.info)
     if lowered_from is not None:
         result.info.extras["rank_lowered_from"] = lowered_from
     if flipped:
@@ -398,6 +409,26 @@ def check_multilinear_rank(ranks: Sequence[int], *, clip: bool = False) -> tuple
     return tuple(lowered)
 
 
+def check_norm_in_range(norm: float, scale: float) -> None:
+    """Refuse a tensor whose Frobenius norm (``norm / scale``, of data scaled by ``scale``) overflows:
+    the core of a decomposition of it would hold that norm."""
+    if not math.isfinite(norm / scale):
+        raise ValueError(
+            f"tensor has a Frobenius norm above the float range ({norm / scale}); scale it down first"
+        )
+
+
+def warn_if_rounding_missed(rel_error: float, tol: float | None) -> None:
+    """A ``RuntimeWarning`` when the subnormal output could not hold the accuracy target."""
+    if tol is not None and rel_error > tol:
+        warnings.warn(
+            f"tensor lies in the subnormal range, where the result cannot hold tol={tol:g}: its "
+            f"relative error is {rel_error:.2e} (info.rel_error); scale tensor up for full precision",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def exactly_one_of_rank_and_tol(rank: Any, tol: Any) -> None:
     """Rank-or-tolerance decompositions (Tucker, TT) take exactly one of the two."""
     if (rank is None) == (tol is None):
@@ -417,20 +448,25 @@ def check_dense_input(tensor: Any) -> tuple[Any, Any]:
     return check_dense_tensor(tensor, "tensor", min_ndim=2)
 
 
-def _check_rank_tol(tensor, rank, tol):
+def _check_rank_tol(tensor, rank, tol, scale):
     exactly_one_of_rank_and_tol(rank, tol)
     if tol is not None:
         tol = check_tol(tol)
     else:
         # a fraction of the parameters names no particular ranks: lower them to a multilinear
         # rank (stated in info.extras); explicit ranks that are none are refused
-        requested = check_ranks(rank, tuple(tensor.shape))
-        ranks = check_multilinear_rank(requested, clip=isinstance(rank, float))
+        fraction = isinstance(rank, (float, np.floating))
+        try:
+            requested = check_ranks(rank, tuple(tensor.shape))
+        except ValueError as exc:
+            if not fraction:
+                raise
+            # name what the user gave: the ranks in the message were derived from it
+            raise ValueError(f"rank={rank!r} (a fraction of the parameters) gives ranks "
+                             f"{tucker_rank(rank, tuple(tensor.shape))}: {exc}") from None
+        ranks = check_multilinear_rank(requested, clip=fraction)
     value = scaled_norm(tensor)
-    if not math.isfinite(value):
-        raise ValueError(
-            f"tensor has a Frobenius norm above the float range ({value}); scale it down first"
-        )
+    check_norm_in_range(value, scale)
     if tol is not None:
         return None, tol * value / math.sqrt(tensor.ndim), value, None
     return ranks, None, value, requested if requested != ranks else None

@@ -78,6 +78,33 @@ def _max_abs(x: Any, xp: Any = None) -> Any:
     return nxp.max(nxp.abs(x))
 
 
+def scale_into_range(tensor: Any, xp: Any) -> tuple[Any, float]:
+    """``(s * tensor, s)`` with ``s`` the power of two of :func:`safe_scale` (exact).
+
+    Decompositions work on data near 1 and give the scale back to one part of the result
+    (:func:`unscale`): subnormal data would otherwise carry only a few significant digits through
+    every product, and near-overflow data overflow Gram matrices.
+    """
+    scale = safe_scale(tensor, xp)
+    return (tensor * scale if scale != 1.0 else tensor), scale
+
+
+def unscale(part: Any, scale: float, xp: Any) -> tuple[Any, bool]:
+    """``part / scale`` and whether that was exact (False when it rounded into the subnormals).
+
+    Raises
+    ------
+    ValueError
+        When ``part / scale`` overflows the dtype (the result cannot be represented).
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        out = part / xp.asarray(scale, dtype=xp.real(part).dtype)
+    if not bool(xp.all(xp.isfinite(out))):
+        raise ValueError(f"the decomposition of tensor overflows {part.dtype}; scale tensor down first")
+    exact = scale < 1.0 or bool(xp.all(out * scale == part))
+    return out, exact
+
+
 def norm(x: Any) -> float:
     """``||x||_F`` as a Python float, without overflow or underflow for any finite ``x``
     (:func:`tensorkit.backend.frobenius_norm`, which rescales by a power of two as LAPACK's
@@ -167,14 +194,19 @@ def rank_from_tail(sigma: np.ndarray, threshold: float) -> int:
     top = float(np.max(sigma)) if sigma.size else 0.0
     if top == 0.0 or not math.isfinite(top):
         return _rank_from_tail(sigma**2, threshold)
-    s = math.ldexp(1.0, -math.frexp(top)[1])
-    return _rank_from_tail((sigma * s) ** 2, threshold * s)
+    # np.ldexp, not a factor 2**-e: for subnormal sigma the factor itself (2**1030) overflows, the
+    # products do not; a threshold far above sigma_1 may become inf, which keeps one term as it should
+    exponent = -math.frexp(top)[1]
+    with np.errstate(over="ignore"):
+        scaled_threshold = np.ldexp(np.float64(threshold), exponent)
+    return _rank_from_tail(np.ldexp(sigma, exponent) ** 2, scaled_threshold)
 
 
 def _rank_from_tail(lam: np.ndarray, threshold: float) -> int:
     # tails[r] = sum_{i >= r} lam_i, summed from the smallest term for accuracy
     tails = np.concatenate([np.cumsum(lam[::-1])[::-1], [0.0]])
-    ok = np.nonzero(tails <= threshold**2)[0]
+    with np.errstate(over="ignore"):  # a threshold above sqrt(max float) keeps one term
+        ok = np.nonzero(tails <= np.float64(threshold) ** 2)[0]
     return max(1, int(ok[0]))
 
 
