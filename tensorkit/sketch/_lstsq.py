@@ -196,7 +196,7 @@ def lstsq(
         ``sketch`` type.
     ValueError
         Shape mismatch, ``n < d`` or ``sketch_size < d`` for the sketched methods, non-finite
-        entries, bad options.
+        entries, bad options, a solution that overflows the dtype (finite data, |x| too large).
     numpy.linalg.LinAlgError
         From the sketched methods when ``A`` is numerically rank deficient (seen on ``R`` of the
         sketch, confirmed by an SVD of ``A``; a sketch that lost rank of a full-rank ``A`` falls
@@ -257,6 +257,12 @@ def lstsq(
                 raise
             result = _direct(A, B, xp)
             result.info.extras["fallback"] = f"the sketch of A lost rank; solved {chosen!r} directly"
+    if not bool(xp.all(xp.isfinite(result.x))):
+        # finite A and b whose solution is not: |x| ~ |b| / sigma_min(A) overflows the dtype
+        raise ValueError(
+            f"the least-squares solution overflows {A.dtype} (max|A| = {float(xp.max(xp.abs(A))):.3g}, "
+            f"max|b| = {float(xp.max(xp.abs(B))):.3g}); scale A up or b down"
+        )
     if vector:
         result.x = result.x[:, 0]
         result.residual_norm = float(result.residual_norm[0])
@@ -342,7 +348,8 @@ def _direct(A, B, xp) -> LstsqResult:
     B = as_float_array(B, "b", allow_complex=False, xp=xp)
     nxp = native(xp)
     # LAPACK's gelsd rescales A and b itself; the residual norms are taken without squaring.
-    X, _, rank, _ = nxp.linalg.lstsq(A, B, rcond=None)
+    with np.errstate(over="ignore"):  # numpy squares the residuals it returns: unused here
+        X, _, rank, _ = nxp.linalg.lstsq(A, B, rcond=None)
     res = column_norms(A @ X - B, xp)
     return LstsqResult(X, res, Info("direct", rel_error=0.0), rank=int(rank))
 
@@ -353,12 +360,12 @@ def _sketched(A, B, op, method, backend, tol, n_iter_max, xp) -> LstsqResult:
     SA, SB = sketch_problem(A, B, op, backend, xp)
     p_a, p_b = 1.0, 1.0
     if SA is None:  # the sketch overflowed on finite data: scale A and b first, then sketch again
-        p_a = float(power_of_two_scale(float(xp.max(xp.abs(A)))))
-        p_b = xp.asarray(power_of_two_scale(xp.max(xp.abs(B), axis=0), xp), dtype=B.dtype)
+        p_a = float(power_of_two_scale(float(xp.max(xp.abs(A))), dtype=A.dtype))
+        p_b = xp.asarray(power_of_two_scale(xp.max(xp.abs(B), axis=0), xp, dtype=B.dtype), dtype=B.dtype)
         A, B = A * p_a, B * p_b
         SA, SB = sketch_problem(A, B, op, backend, xp)
-    s_a = float(power_of_two_scale(float(xp.max(xp.abs(SA)))))
-    s_b = xp.asarray(power_of_two_scale(xp.max(xp.abs(SB), axis=0), xp), dtype=B.dtype)
+    s_a = float(power_of_two_scale(float(xp.max(xp.abs(SA))), dtype=A.dtype))
+    s_b = xp.asarray(power_of_two_scale(xp.max(xp.abs(SB), axis=0), xp, dtype=B.dtype), dtype=B.dtype)
     if s_a != 1.0:
         A, SA = A * s_a, SA * s_a
     if bool(xp.any(s_b != 1.0)):

@@ -273,12 +273,15 @@ def default_tol(dtype: Any) -> float:
     return float(np.finfo(dtype).eps)
 
 
-def power_of_two_scale(max_abs: Any, xp: Any = None) -> Any:
+def power_of_two_scale(max_abs: Any, xp: Any = None, *, dtype: Any = np.float64) -> Any:
     """The power of two ``s`` with ``s * max_abs`` in ``[0.5, 1)`` (1 where ``max_abs`` is 0 or
-    already within ``[2^-100, 2^100]``, so well-scaled data is never copied).
+    already within ``[2^-L, 2^L]``, ``L`` a tenth of the exponent range of ``dtype``: 102 for
+    float64, 12 for float32, so well-scaled data is never copied).
 
     Multiplying by a power of two is exact, so solving for ``s_A A`` and ``s_b b`` and unscaling
     ``x = x_s s_A / s_b`` changes no digit while every square stays far from overflow and underflow.
+    For subnormal ``max_abs`` the factor is capped at the largest power of two ``dtype`` holds
+    (``s * max_abs`` then lies below 0.5 but far inside the safe range).
 
     Examples
     --------
@@ -286,12 +289,16 @@ def power_of_two_scale(max_abs: Any, xp: Any = None) -> Any:
     >>> from tensorkit.sketch.planning import power_of_two_scale
     >>> np.log2(power_of_two_scale(np.array([3e-160, 2.0, 0.0, 1e200]))).tolist()
     [529.0, 0.0, 0.0, -665.0]
+    >>> np.log2(power_of_two_scale(np.array([1e-30, 1e-40]), dtype=np.float32)).tolist()
+    [99.0, 126.0]
     """
     nxp = np if xp is None else _native(xp)
+    info = np.finfo(dtype)
+    limit = 2.0 ** (info.maxexp // 10)
     values = nxp.asarray(max_abs, dtype=nxp.float64)
     _, exponent = nxp.frexp(values)
-    safe = (values == 0) | ((values >= 2.0**-100) & (values <= 2.0**100))
-    return nxp.where(safe, 1.0, nxp.ldexp(nxp.ones_like(values), -exponent))
+    safe = (values == 0) | ((values >= 1.0 / limit) & (values <= limit))
+    return nxp.where(safe, 1.0, nxp.ldexp(nxp.ones_like(values), nxp.minimum(-exponent, info.maxexp - 2)))
 
 
 def column_norms(M: Any, xp: Any) -> Any:
@@ -311,7 +318,9 @@ def column_norms(M: Any, xp: Any) -> Any:
     peak = xp.max(xp.abs(M), axis=0)
     nxp = _native(xp)
     _, exponent = nxp.frexp(peak)
-    scale = nxp.ldexp(nxp.ones_like(peak), -exponent)
+    # capped where the power of two itself would overflow (subnormal peaks); the scaled peak is
+    # then still far above the underflow of its square
+    scale = nxp.ldexp(nxp.ones_like(peak), nxp.minimum(-exponent, np.finfo(peak.dtype).maxexp - 2))
     scaled = M * scale
     return xp.sqrt(xp.sum(scaled * scaled, axis=0)) / scale
 
