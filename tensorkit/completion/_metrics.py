@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from .. import _kernels
-from ..backend import get_namespace, resolve_backend
+from ..backend import frobenius_norm, get_namespace
 from ..formats import CPTensor, TuckerTensor
 from ..observed import ObservedTensor
 
@@ -19,8 +19,9 @@ def values_at(model: Any, indices: Any, *, backend: str | None = None) -> Any:
     ``model`` is a :class:`~tensorkit.CPTensor` (``sum_r w_r prod_k A_k[i_k, r]``), a
     :class:`~tensorkit.TuckerTensor` (the core contracted with each cell's factor rows), both by
     the kernels behind their :meth:`~tensorkit.CPTensor.at`, or a callable
-    ``model(indices) -> values``. The indices are trusted (an :class:`~tensorkit.ObservedTensor`'s
-    are checked when it is built): use ``model.at`` for checked ones.
+    ``model(indices) -> values``. For the formats the indices are checked as ``model.at`` checks
+    them (an integer array ``(nnz, order)`` within the shape: ``TypeError``/``ValueError``, never
+    a read outside the factors), which costs one pass over them.
 
     Examples
     --------
@@ -30,12 +31,8 @@ def values_at(model: Any, indices: Any, *, backend: str | None = None) -> Any:
     >>> values_at(C, np.array([[2, 0], [1, 3]]))
     array([4., 2.])
     """
-    if isinstance(model, CPTensor):
-        backend = resolve_backend(backend, indices, model.weights, *model.factors)
-        return _kernels.cp_values(indices, model.weights, list(model.factors), backend)
-    if isinstance(model, TuckerTensor):
-        backend = resolve_backend(backend, indices, model.core, *model.factors)
-        return _kernels.tucker_values(indices, model.core, list(model.factors), backend)
+    if isinstance(model, (CPTensor, TuckerTensor)):
+        return model.at(indices, backend=backend)
     if callable(model):
         return model(indices)
     raise TypeError(f"model must be a CPTensor, a TuckerTensor or a callable, got {type(model).__name__}")
@@ -51,10 +48,11 @@ def rmse(model: Any, obs: ObservedTensor) -> float:
     >>> from tensorkit.observed import ObservedTensor
     >>> obs = ObservedTensor([[0, 0], [1, 1]], [1.0, 3.0], (2, 2))
     >>> rmse(tensorkit.CPTensor([1.0], [np.ones((2, 1)), np.ones((2, 1))]), obs)
-    1.4142135623730951
+    1.414213562373095
     """
-    xp, residual = _residual(model, obs)
-    return float(xp.sqrt(xp.mean(residual**2)))
+    _, residual = _residual(model, obs)
+    # the norm without squaring: residuals near 1e300 or 1e-300 neither overflow nor vanish
+    return frobenius_norm(residual) / math.sqrt(obs.nnz)
 
 
 def mae(model: Any, obs: ObservedTensor) -> float:
@@ -66,7 +64,7 @@ def mae(model: Any, obs: ObservedTensor) -> float:
 def nrmse(model: Any, obs: ObservedTensor) -> float:
     """RMSE over the standard deviation of the observed values (1 = no better than their mean)."""
     xp = get_namespace(obs.values)
-    std = float(xp.std(obs.values))
+    std = frobenius_norm(obs.values - xp.mean(obs.values)) / math.sqrt(obs.nnz)
     if std == 0:
         raise ValueError("nrmse is undefined: the observed values are all equal")
     return rmse(model, obs) / std
@@ -75,6 +73,8 @@ def nrmse(model: Any, obs: ObservedTensor) -> float:
 def _residual(model: Any, obs: ObservedTensor):
     if not isinstance(obs, ObservedTensor):
         raise TypeError(f"obs must be an ObservedTensor, got {type(obs).__name__}")
+    if obs.nnz == 0:
+        raise ValueError("obs has no observed cells: the error on them is undefined")
     if isinstance(model, (CPTensor, TuckerTensor)) and model.shape != obs.shape:
         raise ValueError(f"model has shape {model.shape}, obs has shape {obs.shape}")
     xp = get_namespace(obs.values)

@@ -4,12 +4,13 @@ mode (computed once), the data scale, and the sweep loop's stopping and early-st
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import numpy as np
 
 from .._validation import check_int, check_real, check_stop_tol
-from ..backend import array_module, get_namespace, resolve_backend, to_numpy
+from ..backend import array_module, frobenius_norm, get_namespace, resolve_backend, to_numpy
 from ..observed import ObservedTensor
 from . import _kernels
 
@@ -40,7 +41,8 @@ class Problem:
         self.nxp = array_module(obs.values)
         self.backend = resolve_backend(backend, obs.values)
         self.shape = obs.shape
-        rms = float(self.xp.sqrt(self.xp.mean(obs.values**2)))
+        # the norm without squaring (values near 1e300 or 1e-300 would overflow or underflow)
+        rms = frobenius_norm(obs.values) / math.sqrt(obs.nnz)
         self.scale = rms if rms > 0 else 1.0
         self.y = obs.values / self.scale
         index_dtype = self.nxp.int32 if max(self.shape) < 2**31 else self.nxp.int64
