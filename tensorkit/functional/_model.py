@@ -11,7 +11,7 @@ from scipy.special import digamma
 from .._info import Info
 from .._progress import progress_bar
 from .._validation import as_float_array, check_choice, check_int, check_real, per_axis
-from ..backend import array_module, check_random_state, resolve_backend, to_numpy
+from ..backend import array_module, check_random_state, frobenius_norm, resolve_backend, to_numpy
 from ._kalman import smooth_mode, states_at
 from ._moments import CPCore, TuckerCore, triu, unpack_triu
 from ._observations import SCALE, ContinuousObservations
@@ -21,6 +21,9 @@ __all__ = ["FunctionalTucker"]
 
 # Observations per chunk of the message computations (chunk x prod P_j numbers at a time).
 _CHUNK = 1 << 13
+
+# Lengthscales allowed in normalized units (coordinates mapped onto [0, SCALE]).
+_LENGTHSCALE_BAND = (1e-100, 1e100)
 
 
 class FunctionalTucker:
@@ -130,13 +133,24 @@ class FunctionalTucker:
         scales = [SCALE / (hi - lo) for lo, hi in zip(obs.lows, obs.highs, strict=True)]
         ls = per_axis(self.lengthscale, K, "lengthscale",
                       lambda v, n: check_real(v, n, minimum=0.0, strict_minimum=True))
+        for k, (lv, s) in enumerate(zip(ls, scales, strict=True)):
+            # the state-space kernels hold 1/l^2 and l^2 (normalized units): far outside this band
+            # they overflow or vanish, and the smoother would divide by zero or return NaN
+            if not _LENGTHSCALE_BAND[0] <= lv * s <= _LENGTHSCALE_BAND[1]:
+                raise ValueError(
+                    f"lengthscale[{k}]={lv:g} is {lv / (obs.highs[k] - obs.lows[k]):.3g} times the "
+                    f"coordinate range of mode {k} ({obs.highs[k] - obs.lows[k]:.3g}); give it in the "
+                    f"units of coords (within {_LENGTHSCALE_BAND[0] / SCALE:g} to "
+                    f"{_LENGTHSCALE_BAND[1] / SCALE:g} times the range)"
+                )
         self.obs_, self.ranks_ = obs, tuple(ranks)
         self._ls = [lv * s for lv, s in zip(ls, scales, strict=True)]
         self._backend = resolve_backend(self.backend, obs.values)
         nxp = array_module(obs.values)
         y = obs.values
         self._ymean = float(y.mean())
-        self._ystd = float(y.std()) or 1.0
+        # the norm without squaring: values near 1e300 or 1e-300 neither overflow nor vanish
+        self._ystd = frobenius_norm(y - self._ymean) / math.sqrt(y.shape[0]) or 1.0
         ys = (y - self._ymean) / self._ystd
         y2 = float((ys * ys).sum())
         self._init_state(obs, nxp)
