@@ -32,8 +32,8 @@ DecompositionInfo = Info
 
 
 def _as_arrays(named: list[tuple[str, Any]]) -> list[Any]:
-    """The arrays of ``named`` (name, value) pairs: arrays pass through unchecked (formats are built
-    in inner loops, by factorized layers), lists and tuples of numbers become arrays of the
+    """The arrays of ``named`` (name, value) pairs: arrays pass through with a dtype check only
+    (formats are built in inner loops, by factorized layers), lists and tuples of numbers become arrays of the
     namespace of the arrays among them (numpy when there are none)."""
     xp = get_namespace(*(v for _, v in named if array_api_compat.is_array_api_obj(v)))
     return [_as_array(v, name, xp) for name, v in named]
@@ -41,6 +41,9 @@ def _as_arrays(named: list[tuple[str, Any]]) -> list[Any]:
 
 def _as_array(x: Any, name: str, xp: Any) -> Any:
     if array_api_compat.is_array_api_obj(x):
+        # the dtype only (constant cost): a string or object array would fail later, in a kernel
+        if getattr(x.dtype, "kind", "f") not in "biufc":
+            raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
         return x
     try:
         out = xp.asarray(x)

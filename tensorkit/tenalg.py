@@ -231,11 +231,24 @@ def kron_rows(factors: Sequence[Any], indices: Any, skip: int | None = None) -> 
     >>> kron_rows([A, B], np.array([[1, 2]])).tolist()
     [[2.0, 2.0, 3.0, 3.0]]
     """
+    # shape checks only (constant cost: this runs in inner loops of completion); numpy refuses an
+    # index outside a factor itself (IndexError, restated as a ValueError)
+    if getattr(indices, "ndim", None) != 2 or indices.shape[1] < len(factors):
+        raise ValueError(
+            f"indices must be an array (nnz, {len(factors)}), got shape {getattr(indices, 'shape', None)}"
+        )
     out = None
     for k, factor in enumerate(factors):
         if k == skip:
             continue
-        rows = factor[indices[:, k]]
+        if getattr(factor, "ndim", None) != 2:
+            raise ValueError(f"factors[{k}] must be a matrix (I_{k}, R_{k}), got shape "
+                             f"{getattr(factor, 'shape', None)}")
+        try:
+            rows = factor[indices[:, k]]
+        except IndexError as exc:
+            raise ValueError(f"indices of mode {k} do not fit factors[{k}] of shape "
+                             f"{tuple(factor.shape)}: {exc}") from None
         out = rows if out is None else (out[:, :, None] * rows[:, None, :]).reshape(rows.shape[0], -1)
     return out
 

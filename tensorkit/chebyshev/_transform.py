@@ -153,6 +153,9 @@ def _transform(x, axes, *, forward):
     elif isinstance(axes, (int, np.integer)):
         axes = (int(axes),)
     axes = tuple(int(a) % x.ndim if -x.ndim <= int(a) < x.ndim else _bad_axis(a, x.ndim) for a in axes)
+    for axis in axes:
+        if x.shape[axis] == 0:
+            raise ValueError(f"{name} has no samples along axis {axis}: shape {tuple(x.shape)}")
     if xp.isdtype(x.dtype, ("bool", "integral")):
         x = xp.asarray(x, dtype=xp.float64)
     out = x
