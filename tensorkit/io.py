@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import check_int
 from .backend import to_numpy
 
 __all__ = [
@@ -86,6 +87,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # on disk before the rename: after a crash the target is the old file or the whole new one
+        # (without it a journaling file system may commit the rename before the data)
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         # mkstemp creates 0600: give the file the mode it would have had without the detour
         try:
             mode = stat.S_IMODE(target.stat().st_mode)
@@ -122,7 +130,22 @@ def _check_savable(name: str, array: np.ndarray) -> np.ndarray:
 
 
 def save_archive(path: str | os.PathLike, format_name: str, version: int, **arrays: Any) -> None:
-    """Write ``arrays`` (moved to the host) and the format/version keys to an ``.npz`` atomically."""
+    """Write ``arrays`` (moved to the host) and the format/version keys to an ``.npz`` atomically.
+
+    Raises
+    ------
+    TypeError
+        A ``format_name`` that is not a string, a ``version`` that is not an int, object arrays.
+    ValueError
+        A ``version`` below 1, or an array named ``format`` or ``version`` (the archive's own keys:
+        it would be lost).
+    """
+    if not isinstance(format_name, str):
+        raise TypeError(f"format_name must be a str, got {format_name!r} ({type(format_name).__name__})")
+    version = check_int(version, "version", minimum=1)
+    reserved = sorted({"format", "version"} & set(arrays))
+    if reserved:
+        raise ValueError(f"array names {reserved} are the archive's own keys; rename those arrays")
     payload = {k: _check_savable(f"array {k!r}", np.asarray(to_numpy(v))) for k, v in arrays.items()}
     payload["format"] = np.asarray(format_name)
     payload["version"] = np.asarray(version)
