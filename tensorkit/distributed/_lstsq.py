@@ -163,8 +163,8 @@ def lstsq(A: Any, b: Any, *, method: str = "sketch_precondition",
     if not np.all(np.isfinite(SAB)):
         raise ValueError("A or b contains non-finite (NaN or Inf) entries, or entries so large that "
                          "their sketch overflows (above about 1e300: scale them down)")
-    s_a = float(power_of_two_scale(np.max(np.abs(SA))))
-    s_b = power_of_two_scale(np.max(np.abs(SB), axis=0)).astype(SB.dtype)
+    s_a = float(power_of_two_scale(np.max(np.abs(SA)), dtype=SA.dtype))
+    s_b = power_of_two_scale(np.max(np.abs(SB), axis=0), dtype=SB.dtype).astype(SB.dtype)
     SA, SB = SA * s_a, SB * s_b
     R, X0 = sketched_solve(SA, SB, (n, d))
 

@@ -175,6 +175,16 @@ def test_scale_safe(client, problem):
         np.testing.assert_allclose(res.x * c, x_ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("c", [1e-30, 1e30])
+def test_scale_safe_float32(client, problem, c):
+    """float32 data far from unit scale (but representable) is scaled within float32's range."""
+    A, b = (v.astype(np.float32) for v in problem)
+    x_ref = lstsq(da.from_array(A, chunks=(1000, 12)), b[:, 0], random_state=0).x
+    res = lstsq(da.from_array(A * np.float32(c), chunks=(1000, 12)), b[:, 0], random_state=0)
+    assert np.all(np.isfinite(res.x))
+    np.testing.assert_allclose(res.x * c, x_ref, rtol=1e-4)
+
+
 def _flaky_compute(monkeypatch, failures):
     """dask.compute that raises FutureCancelledError ('lost dependencies') on its calls listed in
     ``failures`` (counted from 1), as after a cluster restart."""
