@@ -114,3 +114,17 @@ def test_bad_input_catalogue(call, exc, text):
     with pytest.raises(exc) as info:
         call()
     assert text in str(info.value)
+
+
+@pytest.mark.parametrize("progress", ["no", 0, 1, None, 1.0])
+def test_progress_must_be_a_bool(progress):
+    """A truthy non-bool (progress="no") would silently turn the bar on."""
+    import tensorkit
+    from tensorkit.extend import progress_bar
+
+    with pytest.raises(TypeError, match="progress must be a bool"):
+        progress_bar(progress, total=3)
+    with pytest.raises(TypeError, match="progress must be a bool"):
+        tensorkit.tucker(np.ones((3, 3, 3)), rank=(1, 1, 1), progress=progress)
+    with progress_bar(np.bool_(False), total=3) as bar:
+        bar.update()
