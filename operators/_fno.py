@@ -259,14 +259,20 @@ class FNOBlock(Module):
         self._v = None
 
     def forward(self, v: Any) -> Any:
+        # the sums go into the GELU passes (activation and slope in one pass, in place): no
+        # full-size temporaries besides the two layer outputs
         z = self._modules["spectral"].forward(v)
-        z += self._modules["skip"].forward(v)
-        if not self.last:
-            z = self._modules["act_z"].forward(z)
+        skip = self._modules["skip"].forward(v)
+        if self.last:
+            z += skip
+        else:
+            z = self._modules["act_z"].forward_shifted(z, residual=skip, overwrite_x=True)
         out = self._modules["mlp"].forward(z)
-        out += v * self._gate_view()
-        if not self.last:
-            out = self._modules["act_out"].forward(out)
+        gate = self.params["gate"]
+        if self.last:
+            out += v * self._gate_view()
+        else:
+            out = self._modules["act_out"].forward_shifted(out, residual=v, gate=gate, overwrite_x=True)
         self._v = v
         return out
 
@@ -277,14 +283,18 @@ class FNOBlock(Module):
         g = grad_out
         if not self.last:
             g = self._modules["act_out"].backward(g)
-        axes = (0, *range(2, g.ndim))
-        self.grads["gate"] += (g * v).sum(axis=axes)
-        gv = g * self._gate_view()
+        shape = (v.shape[0], v.shape[1], -1)
+        self.grads["gate"] += array_module(v).einsum("bcs,bcs->c", g.reshape(shape), v.reshape(shape))
         gz = self._modules["mlp"].backward(g)
         if not self.last:
-            gz = self._modules["act_z"].backward(gz)
-        gv += self._modules["spectral"].backward(gz)
+            gz = self._modules["act_z"].backward(gz, overwrite=True)
+        gv = self._modules["spectral"].backward(gz)
         gv += self._modules["skip"].backward(gz)
+        if self.last:
+            gv += g * self._gate_view()
+        else:
+            g *= self._gate_view()  # g is act_out's new array, no longer needed
+            gv += g
         return gv
 
     def _gate_view(self):

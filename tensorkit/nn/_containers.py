@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._activations import GELU
+from ._linear import Linear
 from ._module import Module
 
 __all__ = ["Residual", "Sequential"]
@@ -28,14 +30,40 @@ class Sequential(Module):
         return list(self._modules.values())[index]
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m.forward(x)
+        modules = list(self._modules.values())
+        k = 0
+        while k < len(modules):
+            if self._fusable(modules, k):
+                # the bias of a channel Linear is added in the GELU's pass, in place: no temporaries
+                linear = modules[k]
+                h = linear._forward(x, add_bias=False)
+                x = modules[k + 1].forward_shifted(
+                    h, linear.params["bias"] if linear.has_bias else None, overwrite_x=True
+                )
+                k += 2
+            else:
+                x = modules[k].forward(x)
+                k += 1
         return x
 
     def backward(self, grad_out):
-        for m in reversed(list(self._modules.values())):
-            grad_out = m.backward(grad_out)
+        modules = list(self._modules.values())
+        for k in reversed(range(len(modules))):
+            # a Linear's input gradient is a new array: a GELU before it may overwrite it
+            fresh = k + 1 < len(modules) and type(modules[k + 1]) is Linear
+            if fresh and type(modules[k]) is GELU:
+                grad_out = modules[k].backward(grad_out, overwrite=True)
+            else:
+                grad_out = modules[k].backward(grad_out)
         return grad_out
+
+    @staticmethod
+    def _fusable(modules, k) -> bool:
+        """``modules[k]`` a Linear over the channel axis feeding ``modules[k + 1]``, a GELU."""
+        if k + 1 >= len(modules):
+            return False
+        linear, act = modules[k], modules[k + 1]
+        return type(linear) is Linear and linear.axis == 1 and type(act) is GELU
 
 
 class Residual(Module):

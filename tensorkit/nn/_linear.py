@@ -82,19 +82,24 @@ class Linear(Module):
         return axis, pre, post
 
     def forward(self, x):
+        return self._forward(x, add_bias=True)
+
+    def _forward(self, x, add_bias):
+        """The forward; ``add_bias=False`` leaves the bias to the caller (a fused activation)."""
         x = self._as_input(x)
         axis, pre, post = self._view(x)
         nxp = array_module(x)
         w = self.params["weight"]
+        add_bias = add_bias and self.has_bias
         if post == 1:
             x2 = x.reshape(pre, self.in_features)
             y = x2 @ w.T
-            if self.has_bias:
+            if add_bias:
                 y += self.params["bias"]
         else:
             x3 = x.reshape(pre, self.in_features, post)
             y = nxp.matmul(w, x3)
-            if self.has_bias:
+            if add_bias:
                 y += self.params["bias"][:, None]
         self._x = x
         y = y.reshape((*x.shape[:axis], self.out_features, *x.shape[axis + 1:]))
