@@ -189,7 +189,23 @@ class AntialiasedGELU(Module):
         fine = self._modules["gelu"].forward(_PerAxis.apply(x, up))
         return _PerAxis.apply(fine, down)
 
-    def backward(self, grad_out: Any) -> Any:
+    def forward_shifted(self, x: Any, bias: Any = None, residual: Any = None, gate: Any = None, *,
+                        overwrite_x: bool = False) -> Any:
+        """The layer at ``p = x + bias + gate * residual`` (:meth:`tensorkit.nn.GELU.forward_shifted`'s
+        signature, so that it stands in for a GELU anywhere); :meth:`backward` returns ``dL/dp``."""
+        x = self._as_input(x)
+        view = (1, -1) + (1,) * (x.ndim - 2)
+        p = x if bias is None else x + bias.reshape(view)
+        if residual is not None:
+            p = p + (residual if gate is None else gate.reshape(view) * residual)
+        y = self.forward(p)
+        if overwrite_x:
+            x[...] = y
+            return x
+        return y
+
+    def backward(self, grad_out: Any, *, overwrite: bool = False) -> Any:
+        """``dL/dx``; ``overwrite`` is accepted for GELU's signature (a new array is returned)."""
         if self._mats is None:
             raise RuntimeError("AntialiasedGELU.backward called before forward")
         up, down = self._mats

@@ -155,6 +155,24 @@ def test_adjoint_matches_torch_autograd():
     np.testing.assert_allclose(ours, xt.grad.numpy(), atol=1e-12)
 
 
+def test_stands_in_for_gelu_in_an_fno_block():
+    # forward_shifted(x, bias, residual, gate) is the layer at x + bias + gate * residual
+    rng = np.random.default_rng(8)
+    x, r = rng.standard_normal((2, 2, 3, 8, 8))
+    bias, gate = rng.standard_normal((2, 3))
+    layer = AntialiasedGELU(cutoff=2)
+    shifted = layer.forward_shifted(x.copy(), bias, r, gate, overwrite_x=True)
+    p = x + bias.reshape(1, -1, 1, 1) + gate.reshape(1, -1, 1, 1) * r
+    np.testing.assert_allclose(shifted, AntialiasedGELU(cutoff=2)(p), atol=1e-14)
+    from operators import FNO
+
+    model = FNO((4, 4), 1, 1, 4, n_layers=2, random_state=0)
+    for k in range(2):
+        for name in ("act_z", "act_out"):
+            model._modules[f"block{k}"]._modules[name] = AntialiasedGELU(cutoff=3)
+    assert gradcheck(model, rng.standard_normal((2, 1, 8, 8)), max_entries=10)
+
+
 def test_float32_stays_float32():
     x = np.random.default_rng(7).standard_normal((1, 2, 8, 8)).astype(np.float32)
     layer = AntialiasedGELU(dtype=np.float32)
