@@ -259,14 +259,12 @@ class FNOBlock(Module):
         self._v = None
 
     def forward(self, v: Any) -> Any:
-        # the sums go into the GELU passes (activation and slope in one pass, in place): no
-        # full-size temporaries besides the two layer outputs
+        # the sums go into the GEMM (beta = 1) and the GELU passes (activation and slope in one
+        # pass, in place): no full-size temporaries besides the two layer outputs
         z = self._modules["spectral"].forward(v)
-        skip = self._modules["skip"].forward(v)
-        if self.last:
-            z += skip
-        else:
-            z = self._modules["act_z"].forward_shifted(z, residual=skip, overwrite_x=True)
+        self._modules["skip"].forward(v, add_to=z)  # one GEMM adding into z (BLAS beta = 1)
+        if not self.last:
+            z = self._modules["act_z"].forward_shifted(z, overwrite_x=True)
         out = self._modules["mlp"].forward(z)
         gate = self.params["gate"]
         if self.last:
@@ -289,7 +287,7 @@ class FNOBlock(Module):
         if not self.last:
             gz = self._modules["act_z"].backward(gz, overwrite=True)
         gv = self._modules["spectral"].backward(gz)
-        gv += self._modules["skip"].backward(gz)
+        self._modules["skip"].backward(gz, add_to=gv)
         if self.last:
             gv += g * self._gate_view()
         else:

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+import scipy.linalg.blas
 
 from .._validation import check_allocation, check_int
 from ..backend import array_module
@@ -81,16 +82,29 @@ class Linear(Module):
         post = math.prod(x.shape[axis + 1:])
         return axis, pre, post
 
-    def forward(self, x):
-        return self._forward(x, add_bias=True)
+    def forward(self, x, *, add_to=None):
+        """``W x + b``; with ``add_to`` (an array of the output's shape and dtype) the result is
+        added into it in place (one BLAS call with ``beta = 1`` on the CPU, no temporary) and it is
+        returned."""
+        return self._forward(x, add_bias=True, add_to=add_to)
 
-    def _forward(self, x, add_bias):
+    def _forward(self, x, add_bias, add_to=None):
         """The forward; ``add_bias=False`` leaves the bias to the caller (a fused activation)."""
         x = self._as_input(x)
         axis, pre, post = self._view(x)
         nxp = array_module(x)
         w = self.params["weight"]
         add_bias = add_bias and self.has_bias
+        shape = (*x.shape[:axis], self.out_features, *x.shape[axis + 1:])
+        self._x = x
+        self._out_shape = shape
+        if add_to is not None:
+            _check_target(add_to, shape, self.dtype)
+            _matmul_add(nxp, w, x.reshape(pre, self.in_features, post),
+                        add_to.reshape(pre, self.out_features, post))
+            if add_bias:
+                add_to += self.params["bias"].reshape((-1,) + (1,) * (x.ndim - axis - 1))
+            return add_to
         if post == 1:
             x2 = x.reshape(pre, self.in_features)
             y = x2 @ w.T
@@ -101,12 +115,11 @@ class Linear(Module):
             y = nxp.matmul(w, x3)
             if add_bias:
                 y += self.params["bias"][:, None]
-        self._x = x
-        y = y.reshape((*x.shape[:axis], self.out_features, *x.shape[axis + 1:]))
-        self._out_shape = y.shape
-        return y
+        return y.reshape(shape)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, add_to=None):
+        """The input gradient ``W^T g`` (and the parameter gradients, accumulated); with ``add_to``
+        it is added into that array in place and returned, as in :meth:`forward`."""
         x = self._x
         if x is None:
             raise RuntimeError("Linear.backward called before forward")
@@ -114,13 +127,16 @@ class Linear(Module):
         nxp = array_module(x)
         w = self.params["weight"]
         grad_out = self._as_grad(grad_out, self._out_shape)
+        if add_to is not None:
+            _check_target(add_to, x.shape, self.dtype)
         if post == 1:
             g = grad_out.reshape(pre, self.out_features)
             x2 = x.reshape(pre, self.in_features)
             self.grads["weight"] += g.T @ x2
             if self.has_bias:
                 self.grads["bias"] += g.sum(axis=0)
-            dx = g @ w
+            if add_to is None:
+                return (g @ w).reshape(x.shape)
         else:
             g = grad_out.reshape(pre, self.out_features, post)
             x3 = x.reshape(pre, self.in_features, post)
@@ -128,5 +144,34 @@ class Linear(Module):
             self.grads["weight"] += nxp.matmul(g, x3.transpose(0, 2, 1)).sum(axis=0)
             if self.has_bias:
                 self.grads["bias"] += g.sum(axis=(0, 2))
-            dx = nxp.matmul(w.T, g)
-        return dx.reshape(x.shape)
+            if add_to is None:
+                return nxp.matmul(w.T, g).reshape(x.shape)
+        _matmul_add(nxp, w.T, grad_out.reshape(pre, self.out_features, post),
+                    add_to.reshape(pre, self.in_features, post))
+        return add_to
+
+
+def _check_target(add_to, shape, dtype) -> None:
+    if not hasattr(add_to, "shape") or tuple(add_to.shape) != tuple(shape) or add_to.dtype != dtype:
+        raise ValueError(f"add_to must be an array of shape {tuple(shape)} and dtype {np.dtype(dtype)}, got "
+                         f"{getattr(add_to, 'shape', type(add_to).__name__)} "
+                         f"{getattr(add_to, 'dtype', '')}")
+    if not add_to.flags.c_contiguous:
+        raise ValueError("add_to must be C-contiguous")
+
+
+def _matmul_add(nxp, w, x3, out3) -> None:
+    """``out3[p] += w @ x3[p]`` for every ``p``: on the CPU one BLAS GEMM per ``p`` with ``beta = 1``
+    into ``out3`` (read as the column-major ``out3[p]^T = x3[p]^T w^T``), else a matmul and a sum."""
+    gemm = None
+    if isinstance(out3, np.ndarray) and out3.dtype in (np.float32, np.float64) and w.dtype == out3.dtype:
+        gemm = scipy.linalg.blas.sgemm if out3.dtype == np.float32 else scipy.linalg.blas.dgemm
+    if gemm is None:
+        out3 += nxp.matmul(w, x3)
+        return
+    x3 = np.ascontiguousarray(x3, dtype=out3.dtype)
+    w_t = w.T if w.flags.c_contiguous else np.ascontiguousarray(w).T  # Fortran-ordered w^T, no copy
+    for p in range(out3.shape[0]):
+        result = gemm(1.0, x3[p].T, w_t, 1.0, out3[p].T, overwrite_c=True)
+        if not np.shares_memory(result, out3[p]):  # never expected: f2py copied the target
+            out3[p] = result.T

@@ -208,3 +208,31 @@ def test_adam_against_torch(cls):
         torch_opt.step()
     for name, p in zip(values, params, strict=True):
         np.testing.assert_allclose(model.params[name], p.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (5, 4)])
+def test_linear_add_to_equals_the_sum(dtype, shape):
+    rng = np.random.default_rng(10)
+    layer = Linear(4, 3, dtype=dtype, random_state=0)
+    x = rng.standard_normal(shape).astype(dtype)
+    out_shape = (shape[0], 3, *shape[2:])
+    target = rng.standard_normal(out_shape).astype(dtype)
+    expected = target + layer.forward(x)
+    result = layer.forward(x, add_to=target)
+    assert result is target
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(result, expected, rtol=tol, atol=tol)
+    g = rng.standard_normal(out_shape).astype(dtype)
+    gx_target = rng.standard_normal(shape).astype(dtype)
+    layer.zero_grad()
+    expected_gx = gx_target + layer.backward(g)
+    expected_gw = layer.grads["weight"].copy()
+    layer.zero_grad()
+    assert layer.backward(g, add_to=gx_target) is gx_target
+    np.testing.assert_allclose(gx_target, expected_gx, rtol=tol, atol=tol)
+    np.testing.assert_allclose(layer.grads["weight"], expected_gw, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="add_to"):
+        layer.forward(x, add_to=np.zeros((1, 3), dtype=dtype))
+    with pytest.raises(ValueError, match="add_to"):
+        layer.forward(x, add_to=target.astype(np.float16))
