@@ -3,8 +3,13 @@
 The FNO hot path at the issue's benchmark size (batch 8, width 32, 64x64): the 1x1 convolution
 (``Linear`` over channels), GELU, a 3x3 convolution (dense at strides 1 and 2; CP, Tucker and TT
 factorized), the relative L2 loss and one Adam step over 700k parameters. Peer and tensorkit run
-interleaved in one process with the same thread count; medians and minima over repeats are printed
-(minima are steadier on a loaded machine).
+interleaved in one process with the same thread count; medians and minima of the CPU time
+(``time.process_time``: steadier than wall time on a shared machine) over repeats are printed.
+
+Measured (2026-12-02, 1 thread, CPU time, medians of 25; a shared 2-core AMD EPYC): Linear 1x1 0.7x,
+GELU 0.4x and Adam 0.3x of torch's; Conv2d 3x3 periodic 1.3-1.6x and stride 2 1.1-1.4x (numpy's
+OpenBLAS runs its Haswell AVX2 kernels on this AVX-512 CPU while torch's oneDNN uses AVX-512; with
+``OPENBLAS_CORETYPE=SkylakeX`` the same GEMMs run 1.6x faster).
 
 Usage: python benchmarks/bench_nn_layers.py [--quick] [--threads N]
 """
@@ -21,9 +26,9 @@ def timings(cases: dict, repeats: int) -> dict:
     times = {k: [] for k in cases}
     for _ in range(repeats):
         for name, fn in cases.items():
-            start = time.perf_counter()
+            start = time.process_time()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time.process_time() - start)
     return {k: (float(np.median(v)) * 1e3, float(np.min(v)) * 1e3) for k, v in times.items()}
 
 
@@ -124,11 +129,12 @@ def main() -> None:
         if theirs is not None:
             flat[(name, "torch")] = theirs
     with threadpool_limits(limits=args.threads):
-        blas = sorted({(i["internal_api"], i["num_threads"]) for i in threadpool_info()})
+        blas = sorted({(i["internal_api"], i["num_threads"], str(i.get("architecture")))
+                       for i in threadpool_info()})
         print(f"size: batch {b}, channels {c}, {n}x{n}, float32; threads {args.threads}; BLAS {blas}")
         timings(flat, 2)  # warm up (Numba compile, allocator)
         result = timings(flat, repeats)
-    header = ("case", "tensorkit ms (min)", "torch ms (min)", "ratio med", "ratio min")
+    header = ("case (CPU time)", "tensorkit ms (min)", "torch ms (min)", "ratio med", "ratio min")
     print(f"{header[0]:36s} {header[1]:>20s} {header[2]:>18s} {header[3]:>10s} {header[4]:>10s}")
     for name in cases:
         ours = result[(name, "tensorkit")]

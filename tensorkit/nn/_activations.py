@@ -7,7 +7,8 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .._validation import check_choice
 from ..backend import array_module, is_numpy_namespace, scipy_for
@@ -274,43 +275,55 @@ def _slope64(p):
     return _cdf64(p) + p * 0.3989422804014327 * math.exp(-0.5 * p * p)
 
 
-def _gelu_kernels(cdf, slope):
-    """The two GELU loops for one float type (``cdf``, ``slope``: its scalar functions)."""
-
-    @njit(**_JIT)
-    def inplace(x, slopes, bias, residual, gate):
-        """``x <- GELU(p)``, ``slopes <- GELU'(p)`` at ``p = x + bias[c] + gate[c] residual`` over
-        ``(batch, channels, points)`` arrays; ``residual=None`` drops the last term."""
-        n_batch, n_channels, n_points = x.shape
-        for a in range(n_batch):
-            for c in range(n_channels):
-                b = bias[c]
-                xr, dr = x[a, c], slopes[a, c]
-                if residual is None:
-                    for i in range(n_points):
-                        p = xr[i] + b
-                        dr[i] = slope(p)
-                        xr[i] = p * cdf(p)
-                else:
-                    s, rr = gate[c], residual[a, c]
-                    for i in range(n_points):
-                        p = xr[i] + b + s * rr[i]
-                        dr[i] = slope(p)
-                        xr[i] = p * cdf(p)
-
-    @njit(**_JIT)
-    def into(x, y, slopes):
-        """``y <- GELU(x)``, ``slopes <- GELU'(x)`` over flat arrays."""
-        for i in range(x.size):
-            p = x[i]
-            slopes[i] = slope(p)
-            y[i] = p * cdf(p)
-
-    return inplace, into
+def _gelu_value(p):
+    """``p Phi(p)`` (a Numba overload per float type)."""
 
 
-_KERNELS = {np.dtype(np.float32): _gelu_kernels(_cdf32, _slope32),
-            np.dtype(np.float64): _gelu_kernels(_cdf64, _slope64)}
+def _gelu_slope(p):
+    """``Phi(p) + p phi(p)`` (a Numba overload per float type)."""
+
+
+@overload(_gelu_value, jit_options={"fastmath": True, "error_model": "numpy"})
+def _gelu_value_typed(p):
+    cdf = _cdf32 if p == types.float32 else _cdf64
+    return lambda p: p * cdf(p)
+
+
+@overload(_gelu_slope, jit_options={"fastmath": True, "error_model": "numpy"})
+def _gelu_slope_typed(p):
+    slope = _slope32 if p == types.float32 else _slope64
+    return lambda p: slope(p)
+
+
+@njit(**_JIT)
+def _gelu_inplace(x, slopes, bias, residual, gate):
+    """``x <- GELU(p)``, ``slopes <- GELU'(p)`` at ``p = x + bias[c] + gate[c] residual`` over
+    ``(batch, channels, points)`` arrays; ``residual=None`` drops the last term."""
+    n_batch, n_channels, n_points = x.shape
+    for a in range(n_batch):
+        for c in range(n_channels):
+            b = bias[c]
+            xr, dr = x[a, c], slopes[a, c]
+            if residual is None:
+                for i in range(n_points):
+                    p = xr[i] + b
+                    dr[i] = _gelu_slope(p)
+                    xr[i] = _gelu_value(p)
+            else:
+                s, rr = gate[c], residual[a, c]
+                for i in range(n_points):
+                    p = xr[i] + b + s * rr[i]
+                    dr[i] = _gelu_slope(p)
+                    xr[i] = _gelu_value(p)
+
+
+@njit(**_JIT)
+def _gelu_into(x, y, slopes):
+    """``y <- GELU(x)``, ``slopes <- GELU'(x)`` over flat arrays."""
+    for i in range(x.size):
+        p = x[i]
+        slopes[i] = _gelu_slope(p)
+        y[i] = _gelu_value(p)
 
 
 def gelu_forward(x, bias=None, residual=None, gate=None, *, overwrite_x=False, slope=None):
@@ -325,13 +338,13 @@ def gelu_forward(x, bias=None, residual=None, gate=None, *, overwrite_x=False, s
         slope = np.empty_like(x)
     if bias is None and residual is None and not overwrite_x:
         y = np.empty_like(x)
-        _KERNELS[x.dtype][1](x.reshape(-1), y.reshape(-1), slope.reshape(-1))
+        _gelu_into(x.reshape(-1), y.reshape(-1), slope.reshape(-1))
         return y, slope
     y = x if overwrite_x else x.copy()
     shape = (x.shape[0], x.shape[1], -1) if x.ndim >= 2 else (1, 1, -1)
     n_channels = x.shape[1] if x.ndim >= 2 else 1
     zeros = np.zeros(n_channels, dtype=x.dtype)
-    _KERNELS[x.dtype][0](
+    _gelu_inplace(
         y.reshape(shape),
         slope.reshape(shape),
         zeros if bias is None else np.ascontiguousarray(bias, dtype=x.dtype),
