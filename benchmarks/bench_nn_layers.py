@@ -6,8 +6,8 @@ factorized), the relative L2 loss and one Adam step over 700k parameters. Peer a
 interleaved in one process with the same thread count; medians and minima of the CPU time
 (``time.process_time``: steadier than wall time on a shared machine) over repeats are printed.
 
-Measured (2026-12-02, 1 thread, CPU time, medians of 25; a shared 2-core AMD EPYC): Linear 1x1 0.7x,
-GELU 0.4x and Adam 0.3x of torch's; Conv2d 3x3 periodic 1.3-1.6x and stride 2 1.1-1.4x (numpy's
+Measured (2026-12-02, 1 thread, CPU time, medians of 25; a shared 2-core AMD EPYC): Linear 1x1 0.75x,
+GELU 0.6x, LpLoss 0.7x and Adam 0.3x of torch's; Conv2d 3x3 periodic 2.0x and stride 2 1.7x (numpy's
 OpenBLAS runs its Haswell AVX2 kernels on this AVX-512 CPU while torch's oneDNN uses AVX-512; with
 ``OPENBLAS_CORETYPE=SkylakeX`` the same GEMMs run 1.6x faster).
 

@@ -163,7 +163,8 @@ class FNO(Module):
         if any(self._pads):
             g = _pad(g, self._pads)
         for k in reversed(range(self.n_layers)):
-            g = self._modules[f"block{k}"].backward(g)
+            # each gradient here is a new array of the layer after: the block may reuse it
+            g = self._modules[f"block{k}"].backward(g, overwrite=True)
         if any(self._pads):
             g = _crop(g, self._pads)
         g = self._modules["lifting"].backward(g)
@@ -274,13 +275,15 @@ class FNOBlock(Module):
         self._v = v
         return out
 
-    def backward(self, grad_out: Any) -> Any:
+    def backward(self, grad_out: Any, *, overwrite: bool = False) -> Any:
+        """The input gradient; ``overwrite=True`` lets the adjoint use ``grad_out`` as scratch
+        (for an owner that no longer needs it, as :class:`FNO` between its blocks)."""
         if self._v is None:
             raise RuntimeError("FNOBlock.backward called before forward")
         v = self._v
         g = grad_out
         if not self.last:
-            g = self._modules["act_out"].backward(g)
+            g = self._modules["act_out"].backward(g, overwrite=overwrite)
         shape = (v.shape[0], v.shape[1], -1)
         self.grads["gate"] += array_module(v).einsum("bcs,bcs->c", g.reshape(shape), v.reshape(shape))
         gz = self._modules["mlp"].backward(g)
@@ -288,10 +291,10 @@ class FNOBlock(Module):
             gz = self._modules["act_z"].backward(gz, overwrite=True)
         gv = self._modules["spectral"].backward(gz)
         self._modules["skip"].backward(gz, add_to=gv)
-        if self.last:
+        if self.last and not overwrite:
             gv += g * self._gate_view()
         else:
-            g *= self._gate_view()  # g is act_out's new array, no longer needed
+            g *= self._gate_view()  # g is ours (act_out's array, or grad_out given as scratch)
             gv += g
         return gv
 

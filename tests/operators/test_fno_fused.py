@@ -65,3 +65,20 @@ def test_fused_block_gradcheck(last):
     block.params["gate"][...] = [0.7, 1.2, -0.4]
     v = np.random.default_rng(3).standard_normal((2, 3, 8, 8))
     assert gradcheck(block, v, max_entries=12)
+
+
+@pytest.mark.parametrize("last", [False, True])
+def test_backward_with_grad_out_as_scratch(last):
+    rng = np.random.default_rng(5)
+    block = FNOBlock(3, (4, 4), last=last, random_state=6)
+    block.params["gate"][...] = [0.7, 1.2, -0.4]
+    v = rng.standard_normal((2, 3, 8, 8))
+    g = rng.standard_normal((2, 3, 8, 8))
+    block.forward(v)
+    expected = block.backward(g)
+    grads = {k: a.copy() for k, a in block.gradients().items()}
+    block.zero_grad()
+    block.forward(v)
+    np.testing.assert_allclose(block.backward(g.copy(), overwrite=True), expected, rtol=1e-14, atol=1e-14)
+    for name, value in block.gradients().items():
+        np.testing.assert_allclose(value, grads[name], rtol=1e-14, atol=1e-14, err_msg=name)
