@@ -10,7 +10,7 @@ machine, single-threaded runs (``--threads 1``) are the least noisy, and their C
 printed) is a steadier measure than wall time, which includes waiting for a core.
 
 Measured (2026-12-02, ``--threads 1 --repeats 21 --skip-training``, shared 2-core AMD EPYC, CPU
-time, tensorkit / neuraloperator): FNO 0.50-0.52x, TFNO 0.52-0.54x (before the fused GELU / Adam /
+time, tensorkit / neuraloperator, four runs): FNO 0.52-0.54x, TFNO 0.51-0.54x (before the fused GELU / Adam /
 skip passes: 0.67x and 0.68x). What it took: GELU writes its activation and slope in one
 vectorized Numba pass with the bias, skip and gate sums folded in, the channel-MLP biases ride on
 it, the skip 1x1 adds into the spectral output by one GEMM with beta = 1, Adam is one pass, and no
