@@ -1,0 +1,84 @@
+"""Dense convolutions through BLAS GEMMs that add into their targets: against torch.autograd, against
+the portable matmul path, and across calls of different shapes."""
+
+import numpy as np
+import pytest
+
+import tensorkit.nn._conv as conv_module
+from tensorkit.nn import Conv2d, Conv3d, gradcheck
+
+
+def _torch_conv(torch, layer, ndim):
+    cls = torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d
+    ref = cls(layer.in_channels, layer.out_channels, layer.kernel_size, stride=layer.stride,
+              padding=layer.padding, padding_mode="circular" if layer.padding_mode == "periodic" else "zeros")
+    ref = ref.double()
+    with torch.no_grad():
+        ref.weight[...] = torch.tensor(layer.params["weight"].astype(np.float64))
+        ref.bias[...] = torch.tensor(layer.params["bias"].astype(np.float64))
+    return ref
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [1, 2, (2, 1)])
+@pytest.mark.parametrize(("kernel", "mode"), [(3, "periodic"), (3, "zeros"), ((2, 3), "zeros")])
+def test_conv2d_against_torch(dtype, stride, kernel, mode):
+    torch = pytest.importorskip("torch")
+    padding = 1 if kernel == 3 else 0
+    layer = Conv2d(3, 4, kernel, stride=stride, padding=padding, padding_mode=mode, dtype=dtype,
+                   random_state=0)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+    ref = _torch_conv(torch, layer, 2)
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ty = ref(tx)
+    g = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.tensor(g.astype(np.float64)))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    y = layer.forward(x)
+    dx = layer.backward(g)
+    assert y.dtype == dx.dtype == dtype
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(layer.grads["weight"], ref.weight.grad.numpy(), rtol=tol, atol=10 * tol)
+    np.testing.assert_allclose(layer.grads["bias"], ref.bias.grad.numpy(), rtol=tol, atol=10 * tol)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_blas_taps_equal_the_matmul_path(monkeypatch, stride):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 5, 6, 7))
+    g = None
+    results = []
+    for blas in (True, False):
+        if not blas:
+            monkeypatch.setattr(conv_module, "_gemm_for", lambda *args: None)
+        layer = Conv3d(3, 2, 3, stride=stride, padding_mode="periodic", random_state=3)
+        y = layer.forward(x)
+        g = rng.standard_normal(y.shape) if g is None else g
+        results.append((y, layer.backward(g), layer.grads["weight"].copy()))
+    for fast, plain in zip(*results, strict=True):
+        np.testing.assert_allclose(fast, plain, rtol=1e-13, atol=1e-13)
+
+
+def test_calls_of_different_shapes():
+    rng = np.random.default_rng(4)
+    layer = Conv2d(2, 3, 3, padding_mode="zeros", random_state=5)
+    small, large = rng.standard_normal((2, 2, 6, 7)), rng.standard_normal((1, 2, 9, 5))
+    fresh = [Conv2d(2, 3, 3, padding_mode="zeros", random_state=5).forward(a) for a in (small, large)]
+    y1 = layer.forward(small)
+    kept = y1.copy()
+    y2 = layer.forward(large)
+    y3 = layer.forward(small)
+    np.testing.assert_array_equal(y1, kept)  # outputs are new arrays
+    np.testing.assert_allclose(y2, fresh[1], rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(y3, fresh[0], rtol=1e-14, atol=1e-14)
+    # the adjoint follows the last forward
+    g = rng.standard_normal(y3.shape)
+    layer.zero_grad()
+    dx = layer.backward(g)
+    ref = Conv2d(2, 3, 3, padding_mode="zeros", random_state=5)
+    ref.forward(small)
+    np.testing.assert_allclose(dx, ref.backward(g), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(layer.grads["weight"], ref.grads["weight"], rtol=1e-13, atol=1e-14)
+    assert gradcheck(layer, small, max_entries=10)
