@@ -99,7 +99,7 @@ def test_zone_readout_gradcheck_and_trace(waves):
 
 def test_compare_compression_small(waves, tmp_path):
     table = compare_compression(waves, ranks={"cp": [2, 4], "oneway": 1, "tucker": 2}, history=3,
-                                rollout_steps=5, width=4, depth=1, epochs=2, batch_size=16)
+                                rollout_steps=5, width=8, depth=2, epochs=2, batch_size=16)
     assert isinstance(table, CompressionTable)
     labels = [r.label for r in table]
     assert labels == ["dense", "oneway R=1", "cp R=2", "cp R=4", "tucker R=2"]
