@@ -10,7 +10,8 @@ Remedies for the zero-shot gap (issue 13): ``--periodic`` drops the duplicated l
 grid spans one period at every resolution (and appends the exact node coordinates), ``--input-filter
 K`` low-passes the coefficient to ``|k| <= K``, ``--antialias K`` puts :class:`AntialiasedGELU`
 (band ``|k| <= K``; 0: the grid's own) in the Fourier blocks. For TFNO: ``--scaled-lr`` gives the
-spectral factors the dense weight's relative Adam step, ``--tucker-init orthonormal`` an HOSVD-shaped
+spectral factors the dense weight's relative Adam step (the default once ``Module.lr_scales`` exists;
+``--plain-lr`` then restores one rate for all), ``--tucker-init orthonormal`` an HOSVD-shaped
 start. ``--seed`` seeds the model and the minibatch order.
 
 ``--multires 32,48,64`` trains on batches drawn at several resolutions (each batch at one of them,
@@ -74,7 +75,10 @@ def main() -> None:
     parser.add_argument("--tucker-init", choices=["normal", "orthonormal"], default="normal")
     parser.add_argument("--scaled-lr", action="store_true",
                         help="Adam learning rate of each spectral factor scaled by its initial standard "
-                        "deviation over the dense weight's (same relative step as FNO's dense weight)")
+                        "deviation over the dense weight's (same relative step as FNO's dense weight); "
+                        "built into the optimizers once Module.lr_scales exists (patch of issue 13)")
+    parser.add_argument("--plain-lr", action="store_true",
+                        help="one learning rate for every parameter (clears Module.lr_scales)")
     parser.add_argument("--json", type=Path, default=None, help="write the history here")
     parser.add_argument("--save", type=Path, default=None, help="write the trained model here (.npz)")
     args = parser.parse_args()
@@ -115,7 +119,12 @@ def main() -> None:
     def predict(a_in):
         return prep.restore(fit.predict(prep.inputs(a_in))[:, 0])
 
-    if args.scaled_lr:
+    if args.plain_lr:
+        for _, module in model.named_modules():
+            getattr(module, "lr_scales", {}).clear()
+        fit.trainer.optimizer = Adam(model, args.lr, weight_decay=args.weight_decay)
+        fit.trainer.scheduler = StepLR(fit.trainer.optimizer, 100, 0.5)
+    elif args.scaled_lr and not hasattr(model, "parameter_lr_scales"):
         optimizer = ScaledAdam(model, args.lr, weight_decay=args.weight_decay,
                                multipliers=factor_lr_multipliers(model))
         fit.trainer.optimizer, fit.trainer.scheduler = optimizer, StepLR(optimizer, 100, 0.5)
