@@ -17,7 +17,10 @@ import numpy as np
 
 from ..backend import kernel_implementation
 
-__all__ = ["cp_values", "fwht", "gelu_erf", "mttkrp_coo", "normal_matvec", "sparse_sketch", "tucker_values"]
+__all__ = [
+    "adam_step", "cp_values", "fwht", "gelu_shifted", "mttkrp_coo", "normal_matvec", "sparse_sketch",
+    "tucker_values",
+]
 
 
 def _implementation(name: str, backend: str):
@@ -121,7 +124,50 @@ def normal_matvec(A: Any, W: Any, B: Any, backend: str) -> tuple[Any, Any]:
 # --- neural-network activations (tensorkit.nn) ------------------------------------------------
 
 
-def gelu_erf(x: Any, backend: str) -> tuple[Any, Any]:
-    """GELU with the exact (erf) normal CDF: returns ``(x Phi(x), Phi(x))``, ``Phi`` kept for the
-    adjoint. ``x`` is a real float array; outputs have its dtype and shape."""
-    return _implementation("gelu_erf", backend)(_ready(x))
+def gelu_shifted(
+    x: Any,
+    bias: Any = None,
+    residual: Any = None,
+    gate: Any = None,
+    *,
+    overwrite_x: bool = False,
+    slope: Any = None,
+    backend: str,
+) -> tuple[Any, Any]:
+    r"""GELU with the exact (erf) normal CDF at a shifted input, and its slope:
+    ``(p Phi(p), Phi(p) + p phi(p))`` at ``p = x + bias[c] + gate[c] residual``.
+
+    Parameters
+    ----------
+    x : real float array ``(batch, channels, *points)`` (any shape without ``bias``/``residual``)
+    bias, gate : arrays ``(channels,)`` or None (``gate`` None means one)
+    residual : array of ``x``'s shape or None
+    overwrite_x : bool
+        Write the activation into ``x`` (C-contiguous) and return it.
+    slope : array of ``x``'s shape and dtype, optional
+        A buffer for the slope (reused across calls: a fresh full-size array costs more in page
+        faults than the pass that fills it); a new one when None or when it does not fit.
+    backend : "numpy", "numba" or "cupy"
+
+    The Numba pass evaluates float32 with polynomial erf and exp (absolute errors about 1e-6 and
+    3e-7, like PyTorch's float32 GELU) and float64 with libm. Arrays hold the caller's dtype
+    (float32 or float64): no ``_ready`` copy, which would break ``overwrite_x``.
+    """
+    return _implementation("gelu_shifted", backend)(
+        x, bias, residual, gate, overwrite_x=overwrite_x, slope=slope
+    )
+
+
+def adam_step(
+    p: Any, g: Any, m: Any, v: Any, *, b1: float, b2: float, weight_decay: float, lr: float,
+    bias1: float, bias2: float, eps: float, backend: str,
+) -> None:
+    r"""One Adam step in place (PyTorch's formula): ``g' = g + wd p``, ``m <- b1 m + (1 - b1) g'``,
+    ``v <- b2 v + (1 - b2) |g'|^2``, ``p <- p - (lr / bias1) m / (sqrt(v / bias2) + eps)``.
+
+    ``p, g, m`` share a real or complex dtype (complex as pairs of reals), ``v`` is real of ``p``'s
+    shape; ``bias1 = 1 - b1^t`` and ``bias2 = 1 - b2^t`` at step ``t``.
+    """
+    _implementation("adam_step", backend)(
+        p, g, m, v, b1=b1, b2=b2, weight_decay=weight_decay, lr=lr, bias1=bias1, bias2=bias2, eps=eps
+    )

@@ -1,11 +1,17 @@
-"""Numba CPU kernels (``nogil`` so that dask workers and threads can run them side by side)."""
+"""Numba CPU kernels (``nogil`` so that dask workers and threads can run them side by side).
+
+The kernels of the neural-network layers live in :mod:`.nn_cpu` and are re-exported here.
+"""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import float32, float64, njit, prange, vectorize
+from numba import njit, prange
+
+from .nn_cpu import adam_step, gelu_shifted
+
+__all__ = ["adam_step", "cp_values", "fwht", "gelu_shifted", "mttkrp_coo", "normal_matvec", "sparse_sketch",
+           "stack_factors", "tucker_values"]
 
 
 def stack_factors(factors, dtype):
@@ -166,63 +172,6 @@ def _normal_rows(A, Wt, B, has_b, start, stop, out, sq):
             tj = t[j]
             for col in range(d):
                 out[j, col] += tj * A[i, col]
-
-
-# --- GELU (tensorkit.nn) -----------------------------------------------------------------------
-
-
-def gelu_erf(x):
-    """``(x Phi(x), Phi(x))`` with ``Phi(x) = (1 + erf(x / sqrt 2)) / 2``.
-
-    ``Phi`` is a Numba ufunc, whose contiguous inner loop LLVM vectorizes (an ``njit`` loop over
-    the same body stays scalar, 10x slower). float32 uses a rational approximation of erf (Eigen's,
-    absolute error about 2e-7, the float32 resolution of Phi); float64 calls libm's erf.
-    """
-    cdf = _normal_cdf(x)
-    return x * cdf, cdf
-
-
-_F32 = np.float32
-# erf(z) ~ z P(z^2) / Q(z^2) on [-4, 4] (clamped; |erf| rounds to 1 beyond in float32)
-_EA1 = _F32(-1.60960333262415e-02)
-_EA3 = _F32(-2.95459980854025e-03)
-_EA5 = _F32(-7.34990630326855e-04)
-_EA7 = _F32(-5.69250639462346e-05)
-_EA9 = _F32(-2.10102402082508e-06)
-_EA11 = _F32(2.77068142495902e-08)
-_EA13 = _F32(-2.72614225801306e-10)
-_EB0 = _F32(-1.42647390514189e-02)
-_EB2 = _F32(-7.37332916720468e-03)
-_EB4 = _F32(-1.68282697438203e-03)
-_EB6 = _F32(-2.13374055278905e-04)
-_EB8 = _F32(-1.45660718464996e-05)
-_RSQRT2_F32, _HALF_F32, _ONE_F32, _FOUR_F32 = _F32(0.7071067811865476), _F32(0.5), _F32(1.0), _F32(4.0)
-
-
-@vectorize([float32(float32)], cache=True, fastmath=True)
-def _normal_cdf_f32(v):
-    z = min(max(v * _RSQRT2_F32, -_FOUR_F32), _FOUR_F32)
-    z2 = z * z
-    p = z2 * _EA13 + _EA11
-    p = z2 * p + _EA9
-    p = z2 * p + _EA7
-    p = z2 * p + _EA5
-    p = z2 * p + _EA3
-    p = z2 * p + _EA1
-    q = z2 * _EB8 + _EB6
-    q = z2 * q + _EB4
-    q = z2 * q + _EB2
-    q = z2 * q + _EB0
-    return _HALF_F32 * (_ONE_F32 + z * p / q)
-
-
-@vectorize([float64(float64)], cache=True)
-def _normal_cdf_f64(v):
-    return 0.5 * (1.0 + math.erf(v * 0.7071067811865476))
-
-
-def _normal_cdf(x):
-    return _normal_cdf_f32(x) if x.dtype == np.float32 else _normal_cdf_f64(x)
 
 
 def cp_values(indices, weights, factors):

@@ -137,12 +137,19 @@ def normal_matvec(A, W, B):
     return A.T @ R, (R * R).sum(axis=0)
 
 
-def gelu_erf(x):
-    """``(x Phi(x), Phi(x))`` with CuPy's erf (a CuPy built-in)."""
-    from cupyx.scipy.special import erf
+def gelu_shifted(x, bias=None, residual=None, gate=None, *, overwrite_x=False, slope=None):
+    """GELU and its slope at the shifted input with CuPy built-ins (elementwise kernels and
+    ``cupyx.scipy.special.erf``); see :func:`tensorkit._kernels.gelu_shifted`."""
+    from .reference import gelu_shifted as reference
 
-    cdf = 0.5 * (1.0 + erf(x * x.dtype.type(1.0 / math.sqrt(2.0))))
-    return x * cdf, cdf
+    return reference(x, bias, residual, gate, overwrite_x=overwrite_x, slope=slope)
+
+
+def adam_step(p, g, m, v, **hyper):
+    """One Adam step with CuPy built-ins; see :func:`tensorkit._kernels.adam_step`."""
+    from .reference import adam_step as reference
+
+    return reference(p, g, m, v, **hyper)
 
 
 def cp_values(indices, weights, factors):

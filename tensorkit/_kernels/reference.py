@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import math
+
 import numpy as np
 
-from ..backend import array_module
+from ..backend import array_module, scipy_for
 from ..tenalg import kron_rows
 
 
@@ -51,12 +54,38 @@ def normal_matvec(A, W, B):
     return A.T @ R, np.sum(R * R, axis=0)
 
 
-def gelu_erf(x):
-    """``(x Phi(x), Phi(x))`` with scipy's erf."""
-    from scipy.special import erf
+def gelu_shifted(x, bias=None, residual=None, gate=None, *, overwrite_x=False, slope=None):
+    """``(GELU(p), GELU'(p))`` at ``p = x + bias[c] + gate[c] residual`` by array operations and
+    the library's erf (numpy or CuPy arrays); see :func:`tensorkit._kernels.gelu_shifted`."""
+    xp = array_module(x)
+    special = importlib.import_module(f"{scipy_for(xp).__name__}.special")
+    view = (1, -1) + (1,) * (x.ndim - 2)
+    p = x
+    if bias is not None:
+        p = p + bias.reshape(view)
+    if residual is not None:
+        p = p + (1.0 if gate is None else gate.reshape(view)) * residual
+    cdf = 0.5 * (1.0 + special.erf(p * (1.0 / math.sqrt(2.0))))
+    y, s = p * cdf, cdf + p * (1.0 / math.sqrt(2.0 * math.pi)) * xp.exp(-0.5 * p * p)
+    if slope is not None and slope.shape == x.shape:
+        slope[...] = s
+        s = slope
+    if overwrite_x:
+        x[...] = y
+        y = x
+    return y, s
 
-    cdf = 0.5 * (1.0 + erf(x * x.dtype.type(1.0 / np.sqrt(2.0))))
-    return x * cdf, cdf
+
+def adam_step(p, g, m, v, *, b1, b2, weight_decay, lr, bias1, bias2, eps):
+    """One Adam step in place by array operations (PyTorch's formula; numpy or CuPy arrays); see
+    :func:`tensorkit._kernels.adam_step`."""
+    xp = array_module(p)
+    g = g + weight_decay * p
+    m *= b1
+    m += (1.0 - b1) * g
+    v *= b2
+    v += (1.0 - b2) * (g.real * g.real + g.imag * g.imag if g.dtype.kind == "c" else g * g)
+    p -= (lr / bias1) * (m / (xp.sqrt(v / bias2) + eps))
 
 
 def cp_values(indices, weights, factors):

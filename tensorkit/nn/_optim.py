@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numba import njit
 
+from .. import _kernels
 from .._validation import check_int, check_real
 from ..backend import array_module, is_numpy_namespace, real_dtype_for, to_numpy
 from ._module import Module
@@ -222,12 +222,8 @@ class Adam(Optimizer):
         t = self.step_count
         kw = {"b1": b1, "b2": b2, "weight_decay": wd, "lr": self.lr, "bias1": 1.0 - b1**t,
               "bias2": 1.0 - b2**t, "eps": self.eps}
-        arrays = (p, g, m, v)
-        if is_numpy_namespace(nxp) and g.dtype == p.dtype and all(a.flags.c_contiguous for a in arrays):
-            # one fused pass instead of a dozen array operations with their temporaries
-            adam_update(p, g, m, v, **kw)
-        else:
-            adam_update_reference(nxp, p, g, m, v, **kw)
+        # on the CPU one fused pass instead of a dozen array operations with their temporaries
+        _kernels.adam_step(p, g, m, v, backend="numba" if is_numpy_namespace(nxp) else "cupy", **kw)
 
 
 class AdamW(Adam):
@@ -350,64 +346,3 @@ class CosineLR(Scheduler):
     def lr_at(self, epoch: int) -> float:
         t = min(epoch, self.t_max)
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.t_max)) / 2
-
-
-# ------------------------------------------------------------------- the fused Adam kernel (CPU)
-# error_model="numpy": no ZeroDivisionError branch, which keeps the loops vectorizable
-_JIT = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}
-
-
-@njit(**_JIT)
-def _adam_real(p, g, m, v, b1, b2, wd, step, eps):
-    for i in range(p.size):
-        gi = g[i] + wd * p[i]
-        mi = b1 * m[i] + (1 - b1) * gi
-        vi = b2 * v[i] + (1 - b2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        p[i] -= step * mi / (math.sqrt(vi) + eps)
-
-
-@njit(**_JIT)
-def _adam_complex(p, g, m, v, b1, b2, wd, step, eps):
-    # p, g, m: (n, 2) real and imaginary parts; v: (n,), the second moment of |g|^2
-    for i in range(v.size):
-        gr = g[i, 0] + wd * p[i, 0]
-        gi = g[i, 1] + wd * p[i, 1]
-        mr = b1 * m[i, 0] + (1 - b1) * gr
-        mi = b1 * m[i, 1] + (1 - b1) * gi
-        vi = b2 * v[i] + (1 - b2) * (gr * gr + gi * gi)
-        m[i, 0] = mr
-        m[i, 1] = mi
-        v[i] = vi
-        scale = step / (math.sqrt(vi) + eps)
-        p[i, 0] -= scale * mr
-        p[i, 1] -= scale * mi
-
-
-def adam_update(p, g, m, v, *, b1, b2, weight_decay, lr, bias1, bias2, eps):
-    """One Adam step in place, one Numba pass: ``g' = g + wd p``, ``m <- b1 m + (1 - b1) g'``,
-    ``v <- b2 v + (1 - b2) |g'|^2``, ``p <- p - (lr / bias1) m / (sqrt(v / bias2) + eps)``.
-
-    ``p, g, m`` C-contiguous numpy arrays of one real or complex dtype, ``v`` real of ``p``'s shape.
-    The step is taken as ``(lr sqrt(bias2) / bias1) m / (sqrt(v) + eps sqrt(bias2))`` (the same
-    number, one division less).
-    """
-    t = v.dtype.type
-    root = math.sqrt(bias2)
-    args = (t(b1), t(b2), t(weight_decay), t(lr / bias1 * root), t(eps * root))
-    if p.dtype.kind == "c":
-        pairs = [a.reshape(-1).view(v.dtype).reshape(-1, 2) for a in (p, g, m)]
-        _adam_complex(*pairs, v.reshape(-1), *args)
-    else:
-        _adam_real(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)
-
-
-def adam_update_reference(nxp, p, g, m, v, *, b1, b2, weight_decay, lr, bias1, bias2, eps):
-    """Plain-array :func:`adam_update` (PyTorch's formula)."""
-    g = g + weight_decay * p
-    m *= b1
-    m += (1.0 - b1) * g
-    v *= b2
-    v += (1.0 - b2) * (g.real * g.real + g.imag * g.imag if g.dtype.kind == "c" else g * g)
-    p -= (lr / bias1) * (m / (nxp.sqrt(v / bias2) + eps))

@@ -5,9 +5,24 @@ import numpy as np
 import pytest
 import scipy.special
 
+from tensorkit import _kernels
 from tensorkit.nn import GELU, Adam, AdamW, Linear, Module, Sequential, gradcheck
-from tensorkit.nn._activations import gelu_forward, gelu_forward_reference
-from tensorkit.nn._optim import adam_update, adam_update_reference
+
+
+def gelu_forward(x, bias=None, residual=None, gate=None, **kw):
+    return _kernels.gelu_shifted(x, bias, residual, gate, backend="numba", **kw)
+
+
+def gelu_forward_reference(nxp, special, x, bias=None, residual=None, gate=None):
+    return _kernels.gelu_shifted(x, bias, residual, gate, backend="numpy")
+
+
+def adam_update(p, g, m, v, **kw):
+    _kernels.adam_step(p, g, m, v, backend="numba", **kw)
+
+
+def adam_update_reference(nxp, p, g, m, v, **kw):
+    _kernels.adam_step(p, g, m, v, backend="numpy", **kw)
 
 TOL = {np.float32: 2e-6, np.float64: 1e-14}
 
@@ -38,6 +53,41 @@ def test_gelu_kernel_against_reference(dtype, terms, overwrite):
         np.testing.assert_array_equal(x, original)
     np.testing.assert_allclose(y, expected[0], rtol=0, atol=TOL[dtype] * 4)
     np.testing.assert_allclose(slope, expected[1], rtol=0, atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("terms", ["none", "bias", "all"])
+def test_gelu_on_non_contiguous_input(terms):
+    """A transposed or strided x is read in its own layout (a flat view of it would be a copy that
+    the kernel writes into, leaving the result unwritten)."""
+    x, bias, residual, gate = _case(np.float64, shape=(5, 4, 3, 6), seed=4)
+    x = x.transpose(0, 1, 3, 2)[..., ::2]
+    residual = residual.transpose(0, 1, 3, 2)[..., ::2]
+    bias = bias if terms != "none" else None
+    residual, gate = (residual, gate) if terms == "all" else (None, None)
+    expected = gelu_forward_reference(np, scipy.special, np.ascontiguousarray(x), bias, residual, gate)
+    y, slope = gelu_forward(x, bias, residual, gate)
+    np.testing.assert_allclose(y, expected[0], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(slope, expected[1], rtol=0, atol=1e-14)
+    module = GELU()
+    np.testing.assert_allclose(module.forward_shifted(x, bias, residual, gate), expected[0], atol=1e-14)
+    g = np.ones_like(np.ascontiguousarray(x))
+    np.testing.assert_allclose(module.backward(g), expected[1], atol=1e-14)
+
+
+def test_adam_on_non_contiguous_and_mixed_dtype_gradients():
+    rng = np.random.default_rng(5)
+    p, m = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    g = rng.standard_normal((4, 6)).T
+    v = np.abs(rng.standard_normal((6, 4)))
+    kw = {"b1": 0.9, "b2": 0.99, "weight_decay": 0.1, "lr": 1e-2, "bias1": 0.1, "bias2": 0.01, "eps": 1e-8}
+    ref = [a.copy() for a in (p, g, m, v)]
+    adam_update(p, g, m, v, **kw)
+    adam_update_reference(np, *ref, **kw)
+    np.testing.assert_allclose(p, ref[0], rtol=1e-14)
+    g32 = g.astype(np.float32)
+    adam_update(p, g32, m, v, **kw)
+    adam_update_reference(np, ref[0], g32, ref[2], ref[3], **kw)
+    np.testing.assert_allclose(p, ref[0], rtol=1e-14)
 
 
 def test_gelu_kernel_tails_and_slope_buffer():

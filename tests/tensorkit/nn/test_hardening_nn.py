@@ -386,7 +386,7 @@ CATALOGUE = [
     (lambda: Normalizer(n_channels=3).encode(np.ones((2, 2))), ValueError, "channels"),
     (lambda: Normalizer(channel_axis=5).fit(np.ones((2, 2))), ValueError, "channel_axis"),
     (lambda: SpectralConv(2, 2, 0), ValueError, "n_modes"),
-    (lambda: SpectralConv(2, 2, (4, 4, 4)), ValueError, "n_modes"),
+    (lambda: SpectralConv(2, 2, (4, 4, 4, 4)), ValueError, "n_modes"),
     (lambda: SpectralConv(2, 2, 4, factorization="svd"), ValueError, "factorization"),
     (lambda: SpectralConv(2, 2, 4, fft_norm="none"), ValueError, "fft_norm"),
     (lambda: SpectralConv(2, 2, 4)(np.ones((1, 3, 8))), ValueError, "x of shape"),
