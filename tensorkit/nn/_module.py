@@ -54,6 +54,10 @@ class Module:
         This module's own parameters and their accumulated gradients (same keys, shapes, dtypes).
     buffers : dict of str -> array
         Arrays that are saved and moved with the model but not trained (normalization statistics).
+    lr_scales : dict of str -> float
+        Learning-rate multipliers of this module's own parameters (absent: 1), applied by every
+        optimizer (:meth:`parameter_lr_scales`); set by layers whose parameters start at a scale
+        other than the weight they stand for (factorized spectral weights).
     training : bool
         Set by :meth:`train` / :meth:`eval` (for layers that behave differently).
 
@@ -74,6 +78,7 @@ class Module:
         self.grads: dict[str, Any] = {}
         self.buffers: dict[str, Any] = {}
         self._modules: dict[str, Module] = {}
+        self.lr_scales: dict[str, float] = {}
         self.training = True
 
     # ----------------------------------------------------------------------------- registration
@@ -156,6 +161,14 @@ class Module:
         for mod_name, module in self.named_modules():
             for name, value in module.grads.items():
                 out[f"{mod_name}.{name}" if mod_name else name] = value
+        return out
+
+    def parameter_lr_scales(self) -> dict[str, float]:
+        """Learning-rate multipliers by dotted parameter name (only those set; the others are 1)."""
+        out = {}
+        for mod_name, module in self.named_modules():
+            for name, value in getattr(module, "lr_scales", {}).items():
+                out[f"{mod_name}.{name}" if mod_name else name] = float(value)
         return out
 
     def named_buffers(self) -> dict[str, Any]:

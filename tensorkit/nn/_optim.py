@@ -43,7 +43,8 @@ class Optimizer:
         Its :meth:`~Module.parameters` and :meth:`~Module.gradients` are bound at construction;
         build the optimizer after :meth:`Module.to`.
     lr : float
-        Learning rate; schedulers set :attr:`lr`.
+        Learning rate; schedulers set :attr:`lr`. A parameter with a multiplier in
+        :meth:`Module.parameter_lr_scales` is updated at ``lr`` times it.
     """
 
     _state_names: tuple[str, ...] = ()
@@ -58,6 +59,8 @@ class Optimizer:
         self._names = list(params)
         self._params = [params[n] for n in self._names]
         self._grads = [grads[n] for n in self._names]
+        scales = model.parameter_lr_scales()
+        self._lr_scales = [scales.get(n, 1.0) for n in self._names]
         self.step_count = 0
         self.state: dict[str, list[Any]] = {
             name: [self._zeros_for(name, p) for p in self._params] for name in self._state_names
@@ -178,7 +181,7 @@ class SGD(Optimizer):
                 buf *= self.momentum
                 buf += g
             g = g + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * g
+        p -= self.lr * self._lr_scales[i] * g
 
 
 class Adam(Optimizer):
@@ -214,13 +217,14 @@ class Adam(Optimizer):
         nxp = array_module(p)
         b1, b2 = self.betas
         wd = self.weight_decay
+        lr = self.lr * self._lr_scales[i]
         if wd and self._decoupled:
-            p *= 1.0 - self.lr * wd
+            p *= 1.0 - lr * wd
             wd = 0.0
         m = self.state["exp_avg"][i]
         v = self.state["exp_avg_sq"][i]
         t = self.step_count
-        kw = {"b1": b1, "b2": b2, "weight_decay": wd, "lr": self.lr, "bias1": 1.0 - b1**t,
+        kw = {"b1": b1, "b2": b2, "weight_decay": wd, "lr": lr, "bias1": 1.0 - b1**t,
               "bias2": 1.0 - b2**t, "eps": self.eps}
         # on the CPU one fused pass instead of a dozen array operations with their temporaries
         _kernels.adam_step(p, g, m, v, backend="numba" if is_numpy_namespace(nxp) else "cupy", **kw)
@@ -269,9 +273,10 @@ class Lion(Optimizer):
         m = self.state["exp_avg"][i]
         c = b1 * m + (1.0 - b1) * g
         direction = nxp.sign(c.real) + 1j * nxp.sign(c.imag) if c.dtype.kind == "c" else nxp.sign(c)
+        lr = self.lr * self._lr_scales[i]
         if self.weight_decay:
-            p *= 1.0 - self.lr * self.weight_decay
-        p -= self.lr * direction
+            p *= 1.0 - lr * self.weight_decay
+        p -= lr * direction
         m *= b2
         m += (1.0 - b2) * g
 

@@ -110,6 +110,21 @@ def test_against_torch_optim_real(name, kwargs):
     np.testing.assert_allclose(q.params["w"], tw.detach().numpy(), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize(("cls", "hp"), [(SGD, {"momentum": 0.9}), (Adam, {}), (AdamW, {}), (Lion, {})])
+def test_lr_scales_multiply_the_rate_of_their_parameters(cls, hp):
+    # a module's lr_scales act as a per-parameter learning rate: scale 3 at lr equals lr 3 * lr
+    scaled, slow, fast = Quadratic(), Quadratic(), Quadratic()
+    scaled.lr_scales["z"] = 3.0
+    runs = [(q, cls(q, lr=lr, **hp)) for q, lr in ((scaled, 0.01), (slow, 0.01), (fast, 0.03))]
+    for _ in range(5):
+        for q, opt in runs:
+            q.compute_grads()
+            opt.step()
+    np.testing.assert_allclose(scaled.params["w"], slow.params["w"], rtol=1e-12)
+    np.testing.assert_allclose(scaled.params["z"], fast.params["z"], rtol=1e-12)
+    assert scaled.parameter_lr_scales() == {"z": 3.0}
+
+
 def test_float32_updates_stay_float32():
     q = Quadratic(dtype=np.float32)
     for cls in (SGD, Adam, AdamW, Lion):
