@@ -30,7 +30,7 @@ class FNO(Module):
     Parameters
     ----------
     n_modes : int or tuple of int
-        Fourier modes per spatial dimension (1D or 2D), as :class:`SpectralConv` (neuraloperator
+        Fourier modes per spatial dimension (1D, 2D or 3D), as :class:`SpectralConv` (neuraloperator
         >= 1.0: modes in total per dimension; the last dimension keeps ``n // 2 + 1``).
     in_channels : int
         Data channels of the input (the grid embedding adds its own).

@@ -1,7 +1,7 @@
 """Truncated real Fourier transforms of SpectralConv and their adjoints: the kept modes only.
 
 Along the last axis the real FFT (or, for few kept modes, one real GEMM with the kept DFT columns);
-along the first of two axes one GEMM with the kept rows of the DFT matrix. Adjoints (checked against
+along each leading axis one GEMM with the kept rows of the DFT matrix. Adjoints (checked against
 torch.autograd): the adjoint of ``irfft(., n)`` is ``c * rfft(., dual norm)`` and of ``rfft(., n)`` is
 ``irfft(. / c, dual norm)``, with ``c = 1`` on column 0 (and the Nyquist column when the length is
 even), else 2; the GEMM forms use the transposed matrices.
@@ -61,21 +61,26 @@ class _Plan:
             self.cols = cols
         self._scaled: dict = {}
         self.dtype = dtype
-        self.rows_dft = None
-        if len(spatial) == 2:
-            n, m = spatial[0], n_modes[0]
+        # Along each leading axis only m of n frequencies are kept, -(m // 2) .. m - m // 2 - 1 in
+        # increasing order: one GEMM with these rows of the DFT matrix beats a full FFT + gather.
+        # rows_dft[k] acts on axis k - len(spatial) (the last spatial axis is the real FFT's).
+        self.rows_dft = []
+        for k, (n, m) in enumerate(zip(spatial[:-1], n_modes[:-1], strict=True)):
             if m > n:
                 raise ValueError(
-                    f"n_modes={n_modes} keeps {m} modes along the first axis but the grid has only {n} "
+                    f"n_modes={n_modes} keeps {m} modes along spatial axis {k} but the grid has only {n} "
                     "points there; use a finer grid or fewer modes"
                 )
-            # Along the first axis only m of n frequencies are kept, -(m // 2) .. m - m // 2 - 1 in
-            # increasing order: one GEMM with these rows of the DFT matrix beats a full FFT + gather.
             freqs = np.arange(-(m // 2), m - m // 2)
-            self.rows_dft = np.exp(-2j * np.pi * np.outer(freqs, np.arange(n)) / n).astype(
+            self.rows_dft.append(np.exp(-2j * np.pi * np.outer(freqs, np.arange(n)) / n).astype(
                 np.result_type(dtype, np.complex64)
-            )
+            ))
 
+    def leading_axes(self, reverse: bool = False) -> list[tuple[int, np.ndarray]]:
+        """``(axis, kept DFT rows)`` of the leading spatial axes, innermost first (or last)."""
+        d = len(self.spatial)
+        pairs = [(k - d, rows) for k, rows in enumerate(self.rows_dft)][::-1]
+        return pairs[::-1] if reverse else pairs
 
     def columns(self, norm: str, inverse: bool) -> np.ndarray:
         """The kept DFT columns scaled for ``norm``: ``F (n, 2 m)`` of the forward transform, or
@@ -109,16 +114,15 @@ def _scale(norm: str, n: int, inverse: bool) -> float:
     return 1.0 / n if (norm == "forward") != inverse else 1.0
 
 
-def _rows(nxp, matrix, z, scale, adjoint=False):
-    """``scale * M @ z`` (or ``scale * M^H @ z``) along axis -2 of ``z``, as one GEMM."""
+def _rows(nxp, matrix, z, scale, axis, adjoint=False):
+    """``scale * M @ z`` (or ``scale * M^H @ z``) along axis ``axis`` (negative) of ``z``, as one GEMM."""
     m = nxp.asarray(matrix)
     if adjoint:
         m = nxp.conj(m.T)
     m = m * m.dtype.type(scale)
-    n, k = z.shape[-2:]
-    lead = z.shape[:-2]
-    out = m @ nxp.moveaxis(z, -2, 0).reshape(n, -1)
-    return nxp.moveaxis(out.reshape(m.shape[0], *lead, k), 0, -2)
+    moved = nxp.moveaxis(z, axis, 0)
+    out = m @ moved.reshape(z.shape[axis], -1)
+    return nxp.moveaxis(out.reshape(m.shape[0], *moved.shape[1:]), 0, axis)
 
 
 def _gemm_columns(nxp, plan) -> bool:
@@ -148,16 +152,18 @@ def forward_transform(nxp, x, plan, norm):
     else:
         fft, kw = _fft(nxp)
         z = fft.rfft(x, axis=-1, norm=norm, **kw)[..., : plan.m_last]
-    if plan.rows_dft is None:
+    if not plan.rows_dft:
         return nxp.ascontiguousarray(z)
-    return _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False))
+    for axis, rows in plan.leading_axes():
+        z = _rows(nxp, rows, z, _scale(norm, plan.spatial[axis], False), axis)
+    return z
 
 
 def forward_transform_adjoint(nxp, g_hat, plan, norm):
     """Adjoint of :func:`forward_transform`: ``irfft(F^H g / c)`` with the dual normalization."""
     z = g_hat
-    if plan.rows_dft is not None:
-        z = _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], False), adjoint=True)
+    for axis, rows in plan.leading_axes(reverse=True):
+        z = _rows(nxp, rows, z, _scale(norm, plan.spatial[axis], False), axis, adjoint=True)
     if _gemm_columns(nxp, plan):
         return _to_real(nxp, z, plan.columns(norm, False).T)
     fft, kw = _fft(nxp)
@@ -168,8 +174,8 @@ def forward_transform_adjoint(nxp, g_hat, plan, norm):
 def inverse_transform(nxp, y_hat, plan, norm):
     """``irfftn`` of the kept modes zero-padded to the full grid."""
     z = y_hat
-    if plan.rows_dft is not None:
-        z = _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True), adjoint=True)
+    for axis, rows in plan.leading_axes(reverse=True):
+        z = _rows(nxp, rows, z, _scale(norm, plan.spatial[axis], True), axis, adjoint=True)
     if _gemm_columns(nxp, plan):
         return _to_real(nxp, z, plan.columns(norm, True))
     fft, kw = _fft(nxp)
@@ -183,6 +189,6 @@ def inverse_transform_adjoint(nxp, g, plan, norm):
     else:
         fft, kw = _fft(nxp)
         z = fft.rfft(g, axis=-1, norm=_DUAL_NORM[norm], **kw)[..., : plan.m_last] * nxp.asarray(plan.c)
-    if plan.rows_dft is None:
-        return z
-    return _rows(nxp, plan.rows_dft, z, _scale(norm, plan.spatial[0], True))
+    for axis, rows in plan.leading_axes():
+        z = _rows(nxp, rows, z, _scale(norm, plan.spatial[axis], True), axis)
+    return z

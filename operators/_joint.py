@@ -32,7 +32,7 @@ from tensorkit.nn import FACTORIZATIONS, FactorizedWeight, Module
 
 __all__ = ["JointSpectralWeight"]
 
-_SUBSCRIPTS = "lioxy"  # layer, input channel, output channel, modes
+_SUBSCRIPTS = "lioxyz"  # layer, input channel, output channel, modes
 
 
 class JointSpectralWeight(Module):

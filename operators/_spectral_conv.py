@@ -32,12 +32,13 @@ from ._fourier import (
 __all__ = ["SpectralConv"]
 
 IMPLEMENTATIONS = ("factorized", "reconstructed")
-_WEIGHT = "ioxy"  # subscripts of the weight: input channel, output channel, modes
+_WEIGHT = "ioxyz"  # subscripts of the weight: input channel, output channel, modes
 FFT_NORMS = ("forward", "backward", "ortho")
+MAX_SPATIAL_DIMS = 3
 
 
 class SpectralConv(Module):
-    """Fourier-domain convolution ``y = irfft(W . rfft(x)) + b`` over 1 or 2 spatial dimensions.
+    """Fourier-domain convolution ``y = irfft(W . rfft(x)) + b`` over 1, 2 or 3 spatial dimensions.
 
     For an input ``x`` of shape ``(batch, in_channels, *spatial)`` the layer computes the real FFT
     over the spatial axes, keeps the lowest modes, multiplies them by the learned complex weight
@@ -60,7 +61,7 @@ class SpectralConv(Module):
     ----------
     in_channels, out_channels : int
     n_modes : int or tuple of int
-        Modes per spatial dimension (1 or 2 of them).
+        Modes per spatial dimension (1, 2 or 3 of them).
     factorization : None, "cp", "tucker" or "tt"
         Hold the weight densely or as the factors of a CP / Tucker / tensor-train decomposition.
     rank : float, int or tuple
@@ -332,11 +333,14 @@ def _check_joint(joint: Any, weight_shape: tuple[int, ...], factorization: str |
 
 
 def check_n_modes(n_modes: Any) -> tuple[int, ...]:
-    """Modes per spatial dimension: an int (1D) or a tuple of 1 or 2 positive ints."""
+    """Modes per spatial dimension: an int (1D) or a tuple of 1 to 3 positive ints."""
     if isinstance(n_modes, (int, np.integer)) and not isinstance(n_modes, (bool, np.bool_)):
         n_modes = (n_modes,)
-    if not isinstance(n_modes, (tuple, list)) or len(n_modes) not in (1, 2):
-        raise ValueError(f"n_modes must be an int or a tuple of 1 or 2 ints, got {n_modes!r}")
+    if not isinstance(n_modes, (tuple, list)) or not 1 <= len(n_modes) <= MAX_SPATIAL_DIMS:
+        raise ValueError(
+            f"n_modes must be an int or a tuple of 1 to {MAX_SPATIAL_DIMS} ints (one per spatial "
+            f"dimension), got {n_modes!r}"
+        )
     return tuple(check_int(m, f"n_modes[{k}]", minimum=1) for k, m in enumerate(n_modes))
 
 

@@ -79,7 +79,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="shape"):
         model(np.zeros((1, 3, 8, 8)))
     with pytest.raises(ValueError, match="n_modes"):
-        FNO((4, 4, 4), 1, 1, 8)
+        FNO((4, 4, 4, 4), 1, 1, 8)  # 4 spatial dimensions
     with pytest.raises(ValueError, match="positional_embedding"):
         FNO((4, 4), 1, 1, 8, positional_embedding="sine")
     with pytest.raises(ValueError, match="domain_padding"):

@@ -160,7 +160,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="implementation"):
         SpectralConv(3, 2, (8, 8), implementation="fast")
     with pytest.raises(ValueError, match="n_modes"):
-        SpectralConv(3, 2, (8, 8, 8))
+        SpectralConv(3, 2, (8, 8, 8, 8))  # 4 spatial dimensions
     with pytest.raises(TypeError, match="in_channels"):
         SpectralConv(3.0, 2, (8, 8))
     with pytest.raises(ValueError, match="another architecture"):

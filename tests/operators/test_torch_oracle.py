@@ -77,23 +77,27 @@ def _neuraloperator_state(ref, n_layers):
     return state
 
 
-def test_fno_matches_neuraloperator():
+@pytest.mark.parametrize(
+    ("n_modes", "grid", "width"), [((6, 6), (12, 12), 8), ((4, 4, 4), (8, 6, 8), 4)]  # FNO-2D, FNO-3D
+)
+def test_fno_matches_neuraloperator(n_modes, grid, width):
     from neuralop.models import FNO as TorchFNO
 
     torch.manual_seed(0)
     n_layers = 3
-    ref = TorchFNO(n_modes=(6, 6), in_channels=2, out_channels=1, hidden_channels=8, n_layers=n_layers,
-                   positional_embedding=None).double()
+    ref = TorchFNO(n_modes=n_modes, in_channels=2, out_channels=1, hidden_channels=width,
+                   n_layers=n_layers, positional_embedding=None).double()
+    gate_shape = (1, width) + (1,) * len(n_modes)
     for k in range(n_layers):
         w = ref.fno_blocks.convs[k].weight
         w.tensor.data = w.tensor.data.to(torch.complex128)
         # soft gates start at one; perturb them so their gradients are tested on a generic point
-        ref.fno_blocks.channel_mlp_skips[k].weight.data += 0.1 * torch.randn(1, 8, 1, 1, dtype=torch.float64)
-    ours = FNO((6, 6), 2, 1, 8, n_layers=n_layers, positional_embedding=None, random_state=0)
+        ref.fno_blocks.channel_mlp_skips[k].weight.data += 0.1 * torch.randn(gate_shape, dtype=torch.float64)
+    ours = FNO(n_modes, 2, 1, width, n_layers=n_layers, positional_embedding=None, random_state=0)
     ours.load_state_dict(_neuraloperator_state(ref, n_layers))
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((3, 2, 12, 12))
-    g = rng.standard_normal((3, 1, 12, 12))
+    x = rng.standard_normal((3, 2, *grid))
+    g = rng.standard_normal((3, 1, *grid))
     xt = _t(x).requires_grad_(True)
     yt = ref(xt)
     (yt * _t(g)).sum().backward()
