@@ -159,6 +159,20 @@ def test_fno_any_resolution():
         model(np.zeros((1, 1, 8, 8)))
 
 
+def test_per_dimension_domain_padding():
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6, 8))
+    uniform = FNO((4, 4, 4), 1, 1, 4, n_layers=1, domain_padding=0.25, random_state=0)
+    per_dim = FNO((4, 4, 4), 1, 1, 4, n_layers=1, domain_padding=(0.25, 0.25, 0.25), random_state=0)
+    np.testing.assert_array_equal(per_dim(x), uniform(x))
+    time_only = FNO((4, 4, 4), 1, 1, 4, n_layers=1, domain_padding=(0, 0, 0.25), random_state=0)
+    assert time_only(x).shape == x.shape and time_only._pads == (0, 0, 2)
+    assert gradcheck(time_only, x, max_entries=6)
+    with pytest.raises(ValueError, match="one fraction per spatial dimension"):
+        FNO((4, 4, 4), 1, 1, 4, domain_padding=(0.1, 0.1))
+    with pytest.raises(ValueError, match=r"domain_padding\[2\]"):
+        FNO((4, 4, 4), 1, 1, 4, domain_padding=(0.1, 0.1, 1.5))
+
+
 def test_grid_embedding_appends_three_coordinates():
     # positional_embedding="grid" equals the same model without it fed the (x, y, t) node coordinates
     with_grid = FNO((4, 4, 4), 1, 1, 4, n_layers=1, random_state=0)
