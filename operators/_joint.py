@@ -107,6 +107,8 @@ class JointSpectralWeight(Module):
             else:
                 value = self.rng.standard_normal((*fshape, 2)) @ np.array([1.0, 1.0j])
                 value *= factor_std / math.sqrt(2)
+                # the dense weight's relative step under Adam, as SpectralConv's factors
+                self.lr_scales[name] = factor_std / std
             self.add_parameter(name, value)
 
     @property

@@ -162,6 +162,11 @@ class SpectralConv(Module):
                 # complex normal: real and imaginary parts each carry half the variance
                 value = self.rng.standard_normal((*shape, 2)) @ np.array([1.0, 1.0j])
                 value *= factor_std / math.sqrt(2)
+                if self.factorization is not None:
+                    # Adam moves every entry by about lr per step whatever its scale: factors drawn
+                    # at factor_std would change std / factor_std times slower, relatively, than
+                    # the dense weight they replace; this gives them its relative step
+                    self.lr_scales[name] = factor_std / std
             self.add_parameter(name, value)
         if bias:
             self.add_parameter("bias", std * self.rng.standard_normal((self.out_channels,)))

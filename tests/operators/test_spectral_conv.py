@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators import SpectralConv
+from operators import FNO, SpectralConv
 from tensorkit.nn import gradcheck
 
 FACTORIZATIONS = [None, "cp", "tucker", "tt"]
@@ -115,6 +115,17 @@ def test_ranks_follow_neuraloperator():
     assert SpectralConv(4, 4, (6, 6), factorization="tt", rank=(2, 3, 2)).rank == (1, 2, 3, 2, 1)
 
 
+@pytest.mark.parametrize("factorization", ["cp", "tucker", "tt"])
+def test_factors_learn_at_the_dense_weights_relative_rate(factorization):
+    # Adam steps every entry by about lr: factors drawn at factor_std get lr * factor_std / std
+    layer = SpectralConv(8, 6, (6, 6), factorization=factorization, rank=0.2, random_state=0)
+    std = np.sqrt(2.0 / 14)
+    scales = layer.parameter_lr_scales()
+    expected = {name: layer.weight.factor_std(std) / std for name in layer.weight.names if name != "weights"}
+    assert scales == pytest.approx(expected)
+    assert SpectralConv(8, 6, (6, 6), random_state=0).parameter_lr_scales() == {}
+
+
 def test_float32_end_to_end():
     layer = SpectralConv(3, 2, (4, 4), factorization="tucker", rank=0.5, dtype=np.float32, random_state=0)
     x = np.random.default_rng(0).standard_normal((2, 3, 8, 8))
@@ -178,3 +189,17 @@ def test_fft_norms_against_numpy_fft(fft_norm):
     expected = np.fft.irfft2(y_hat, s=(10, 8), norm=fft_norm) + layer.params["bias"][:, None, None]
     np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-13)
     assert gradcheck(layer, x, max_entries=8)
+
+
+@pytest.mark.parametrize("factorization", ["cp", "tucker"])
+def test_joint_factors_learn_at_the_dense_weights_relative_rate(factorization):
+    from operators import JointSpectralWeight
+
+    joint = JointSpectralWeight(3, 4, 4, (4, 3), factorization, 0.3, random_state=0)
+    std = np.sqrt(2.0 / 8)
+    expected = {name: joint.weight.factor_std(std) / std for name in joint.weight.names if name != "weights"}
+    assert joint.parameter_lr_scales() == pytest.approx(expected)
+    # a model holding it sees the scales under the dotted names its optimizer uses
+    model = FNO((4, 4), 1, 1, 4, n_layers=3, factorization=factorization, rank=0.3, joint_factorization=True,
+                random_state=0)
+    assert set(model.parameter_lr_scales()) == {f"spectral_weight.{n}" for n in expected}
