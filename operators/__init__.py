@@ -3,9 +3,14 @@
 Every layer is a :class:`tensorkit.nn.Module` with a hand-written adjoint; spectral weights can be
 held as CP, Tucker or tensor-train factors (the factorized-weight engine of :mod:`tensorkit.nn`),
 per layer or jointly over all layers (:class:`JointSpectralWeight`), and contracted without forming
-the dense weight.
+the dense weight. Spectral layers and FNOs work on 1, 2 or 3 spatial dimensions (3: e.g. the FNO
+paper's space-time FNO-3D). :class:`PeriodicCoordinates` appends global periodic coordinates ahead
+of MG-TFNO's patching; :class:`BandLimit` and :class:`AntialiasedGELU` are band-limited layers for
+resolution-consistent operators.
 """
 
+from ._antialias import AntialiasedGELU, BandLimit, trigonometric_matrix
+from ._embedding import PeriodicCoordinates
 from ._fno import FNO, TFNO, FNOBlock
 from ._joint import JointSpectralWeight
 from ._mgtfno import MGTFNO
@@ -17,11 +22,15 @@ __all__ = [
     "FNO",
     "MGTFNO",
     "TFNO",
+    "AntialiasedGELU",
+    "BandLimit",
     "FNOBlock",
     "JointSpectralWeight",
     "MultigridPatching2D",
+    "PeriodicCoordinates",
     "SpectralConv",
     "plot_error_vs_parameters",
     "plot_fields",
     "plot_learning_curves",
+    "trigonometric_matrix",
 ]
