@@ -37,7 +37,8 @@ def check_model(build, x_shape, device, dtype, assert_parity, *, factor=100):
     [(None, "factorized"), ("cp", "factorized"), ("tucker", "factorized"), ("tt", "factorized"),
      ("tucker", "reconstructed")],
 )
-@pytest.mark.parametrize(("n_modes", "x_shape"), [((6,), (2, 3, 16)), ((6, 4), (2, 3, 12, 10))])
+@pytest.mark.parametrize(("n_modes", "x_shape"), [((6,), (2, 3, 16)), ((6, 4), (2, 3, 12, 10)),
+                                                  ((4, 4, 4), (2, 3, 8, 6, 8))])
 def test_spectral_conv(device, dtype, assert_parity, factorization, implementation, n_modes, x_shape):
     def build(dt):
         return SpectralConv(3, 2, n_modes, factorization=factorization, rank=0.5,
@@ -53,3 +54,12 @@ def test_fno(device, dtype, assert_parity, factorization):
                    rank=0.5, dtype=dt, random_state=0)
 
     check_model(build, (2, 1, 16, 16), device, dtype, assert_parity)
+
+
+@pytest.mark.parametrize("factorization", [None, "tucker"])
+def test_fno_3d(device, dtype, assert_parity, factorization):
+    def build(dt):
+        return FNO((4, 4, 4), 1, 1, 4, n_layers=2, domain_padding=(0, 0, 0.125), factorization=factorization,
+                   rank=0.5, dtype=dt, random_state=0)
+
+    check_model(build, (1, 1, 8, 8, 8), device, dtype, assert_parity)
