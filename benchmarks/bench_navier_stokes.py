@@ -40,10 +40,16 @@ step 20, CPU time per model:
     TFNO     18.7k (14.7x)    4.34% / 4.62%  rollout 6.36%   132 s CPU
     MG-TFNO  18.3k            7.07% / 7.26%  rollout 15.5%   266 s CPU
 
+the same after the spectral factors' learning-rate scaling (``Module.lr_scales``, commit 8e1c36b;
+FNO's dense weights are unaffected)::
+
+    TFNO     18.7k (14.7x)    4.03% / 4.30%  rollout 5.55%   136 s CPU
+    MG-TFNO  18.3k            6.91% / 7.16%  rollout 13.7%   227 s CPU
+
 The cosine schedule makes the last epochs settle, so the ratios are robust (last epoch or last-5
-mean), and at this budget neither target is met: TFNO is 2.0x FNO's one-step error (FNO's 274k
-weights learn faster per epoch; TFNO is still improving when the rate reaches zero), MG-TFNO
-1.45-1.63x TFNO. Earlier scaled run (24 flows, 30 epochs, constant lr 3e-3): FNO 6.08%, TFNO 4.74%,
+mean), and at this budget neither target is met: TFNO is 1.85-2.0x FNO's one-step error (FNO's
+274k weights learn faster per epoch; TFNO is still improving when the rate reaches zero), MG-TFNO
+1.45-1.71x TFNO. Earlier scaled run (24 flows, 30 epochs, constant lr 3e-3): FNO 6.08%, TFNO 4.74%,
 MG-TFNO 7.45%; with each model's own [0, 1] grid instead of the periodic embedding MG-TFNO 15.98% (a
 patch does not know where it lies).
 
