@@ -73,8 +73,7 @@ from pathlib import Path
 
 import numpy as np
 
-from operators import FNO, MGTFNO, TFNO
-from operators._embedding import PeriodicCoordinates  # operators.PeriodicCoordinates once exported
+from operators import FNO, MGTFNO, TFNO, PeriodicCoordinates
 from physics import fit_operator
 from physics.pde import load_navier_stokes, navier_stokes2d, save_navier_stokes
 from tensorkit.extend import to_device, to_numpy

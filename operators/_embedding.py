@@ -44,7 +44,7 @@ class PeriodicCoordinates(Processor):
     Examples
     --------
     >>> import numpy as np
-    >>> from operators._embedding import PeriodicCoordinates  # operators.PeriodicCoordinates once exported
+    >>> from operators import PeriodicCoordinates
     >>> emb = PeriodicCoordinates()
     >>> x = np.zeros((2, 1, 4, 4))
     >>> z = emb.embed(x)

@@ -212,7 +212,7 @@ def _navier_stokes_data(args):
 
 
 def _model(args, in_channels: int):
-    from operators import FNO, MGTFNO
+    from operators import FNO, MGTFNO, PeriodicCoordinates
 
     factorization = None if args.factorization == "none" else args.factorization
     kw = {"factorization": factorization, "rank": args.rank if factorization else 1.0,
@@ -224,22 +224,11 @@ def _model(args, in_channels: int):
                        padding_fraction=args.padding, positional_embedding=args.embedding, **kw)
         return model, model.processor
     if args.embedding == "periodic":
-        embedding = _periodic_coordinates()
+        embedding = PeriodicCoordinates()
         model = FNO(modes, in_channels + embedding.channels(2), 1, args.width, n_layers=args.layers,
                     positional_embedding=None, **kw)
         return model, embedding
     return FNO(modes, in_channels, 1, args.width, n_layers=args.layers, **kw), None
-
-
-def _periodic_coordinates():
-    """An ``operators.PeriodicCoordinates`` (the processor that appends the periodic coordinates)."""
-    try:
-        from operators import PeriodicCoordinates
-    except ImportError:  # until operators/__init__.py exports it: the one MGTFNO installs, public there
-        from operators import MGTFNO
-
-        return MGTFNO((1, 1), 1, 1, 1, levels=0, positional_embedding="periodic").processor.embedding
-    return PeriodicCoordinates()
 
 
 def _report_rollout(args, fit) -> None:

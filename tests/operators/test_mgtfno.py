@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators import FNO, MGTFNO, JointSpectralWeight, SpectralConv
-from operators._embedding import PeriodicCoordinates  # public as operators.PeriodicCoordinates once exported
+from operators import FNO, MGTFNO, JointSpectralWeight, PeriodicCoordinates, SpectralConv
 from physics import fit_operator
 from tensorkit.nn import gradcheck
 

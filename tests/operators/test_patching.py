@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators import MultigridPatching2D
-from operators._embedding import PeriodicCoordinates  # public as operators.PeriodicCoordinates once exported
+from operators import MultigridPatching2D, PeriodicCoordinates
 
 CASES = [(1, 0.0, 32), (1, 0.125, 32), (2, 0.0625, 64), (2, 0.1, 64), (1, 0.05, 16)]
 

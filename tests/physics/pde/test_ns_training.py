@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators import FNO, MGTFNO, MultigridPatching2D
+from operators import FNO, MGTFNO, MultigridPatching2D, PeriodicCoordinates
 from physics import ProcessorChain, fit_operator
 from physics.pde import fit_darcy, navier_stokes2d, navier_stokes_pairs, relative_errors
 from tensorkit.nn import H1Loss, LpLoss, Normalizer, NormalizingProcessor
@@ -97,8 +97,6 @@ def test_cosine_schedule_anneals_over_the_run(flows):
 def test_periodic_embedding_as_a_processor_and_ahead_of_the_patching(flows):
     """The same embedding through the trainer for a whole-field FNO (processor) and for MG-TFNO (inside
     its patching processor); rollouts feed back the raw fields."""
-    from operators._embedding import PeriodicCoordinates  # public as operators.PeriodicCoordinates
-
     x, y = navier_stokes_pairs(flows[:3])
     emb = PeriodicCoordinates()
     fno = FNO((4, 4), 1 + emb.channels(2), 1, 4, n_layers=1, positional_embedding=None, random_state=0)
