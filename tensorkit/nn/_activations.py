@@ -27,7 +27,7 @@ class GELU(Module):
     Notes
     -----
     The forward keeps the slope ``GELU'(p) = Phi(p) + p phi(p)`` (one array), so the adjoint is one
-    product ``g GELU'(p)``. The erf form runs as one kernel (:func:`tensorkit._kernels.gelu_shifted`:
+    product ``g GELU'(p)``. The erf form runs as one kernel (``tensorkit._kernels.gelu_shifted``:
     on the CPU one fused Numba pass that writes the activation and the slope, float32 with
     rational erf and polynomial exp, absolute errors about 1e-6 and 3e-7 against float64, like
     PyTorch's float32 GELU; on CuPy its built-ins). The slope's buffer is

@@ -196,7 +196,7 @@ def lstsq(
         ``sketch`` type.
     ValueError
         Shape mismatch, ``n < d`` or ``sketch_size < d`` for the sketched methods, non-finite
-        entries, bad options, a solution that overflows the dtype (finite data, |x| too large).
+        entries, bad options, a solution that overflows the dtype (finite data, ``|x|`` too large).
     numpy.linalg.LinAlgError
         From the sketched methods when ``A`` is numerically rank deficient (seen on ``R`` of the
         sketch, confirmed by an SVD of ``A``; a sketch that lost rank of a full-rank ``A`` falls
