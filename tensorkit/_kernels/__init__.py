@@ -18,7 +18,15 @@ import numpy as np
 from ..backend import kernel_implementation
 
 __all__ = [
-    "adam_step", "cp_values", "fwht", "gelu_shifted", "mttkrp_coo", "normal_matvec", "sparse_sketch",
+    "adam_step",
+    "conv_taps",
+    "conv_taps_adjoint",
+    "cp_values",
+    "fwht",
+    "gelu_shifted",
+    "mttkrp_coo",
+    "normal_matvec",
+    "sparse_sketch",
     "tucker_values",
 ]
 
@@ -171,3 +179,34 @@ def adam_step(
     _implementation("adam_step", backend)(
         p, g, m, v, b1=b1, b2=b2, weight_decay=weight_decay, lr=lr, bias1=bias1, bias2=bias2, eps=eps
     )
+
+
+def conv_taps(flat: Any, taps: Any, offsets: Any, out: Any, *, backend: str) -> Any:
+    r"""The tap sum of a convolution on a flattened, padded input:
+    ``out[b] = sum_t taps[t] @ flat[b, :, off_t : off_t + L]``, written into ``out``.
+
+    Parameters
+    ----------
+    flat : array ``(batch, in, row)``
+        The padded input flattened over its spatial axes (stride 1), or the gathered windows of a
+        strided convolution side by side; windows never run past ``row`` (the caller pads).
+    taps : array ``(n_taps, out, in)``
+        The kernel, tap-major.
+    offsets : int sequence ``(n_taps,)``
+        Start of each tap's window in ``flat``.
+    out : array ``(batch, out, L)``, overwritten
+    backend : "numpy", "numba" or "cupy"
+
+    The Numba version runs one BLAS GEMM per tap that adds into ``out`` through leading dimensions
+    (no temporaries); arrays it cannot hand to BLAS go through the reference.
+    """
+    return _implementation("conv_taps", backend)(flat, taps, offsets, out)
+
+
+def conv_taps_adjoint(
+    flat: Any, taps: Any, offsets: Any, gflat: Any, dflat: Any, dtaps: Any, *, backend: str
+) -> tuple[Any, Any]:
+    r"""Adjoint of :func:`conv_taps` for the output gradient ``gflat`` ``(batch, out, L)``:
+    ``dtaps[t] += sum_b gflat[b] window_t[b]^T`` and ``dflat[b, :, window_t] += taps[t]^T gflat[b]``
+    (both accumulated in place; windows may overlap)."""
+    return _implementation("conv_taps_adjoint", backend)(flat, taps, offsets, gflat, dflat, dtaps)

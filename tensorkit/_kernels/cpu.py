@@ -8,10 +8,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .nn_cpu import adam_step, gelu_shifted
+from .nn_cpu import adam_step, conv_taps, conv_taps_adjoint, gelu_shifted
 
-__all__ = ["adam_step", "cp_values", "fwht", "gelu_shifted", "mttkrp_coo", "normal_matvec", "sparse_sketch",
-           "stack_factors", "tucker_values"]
+__all__ = [
+    "adam_step",
+    "conv_taps",
+    "conv_taps_adjoint",
+    "cp_values",
+    "fwht",
+    "gelu_shifted",
+    "mttkrp_coo",
+    "normal_matvec",
+    "sparse_sketch",
+    "stack_factors",
+    "tucker_values",
+]
 
 
 def stack_factors(factors, dtype):

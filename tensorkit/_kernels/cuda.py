@@ -145,6 +145,20 @@ def gelu_shifted(x, bias=None, residual=None, gate=None, *, overwrite_x=False, s
     return reference(x, bias, residual, gate, overwrite_x=overwrite_x, slope=slope)
 
 
+def conv_taps(flat, taps, offsets, out):
+    """Convolution taps by cuBLAS batched matmuls; see :func:`tensorkit._kernels.conv_taps`."""
+    from .reference import conv_taps as reference
+
+    return reference(flat, taps, offsets, out)
+
+
+def conv_taps_adjoint(flat, taps, offsets, gflat, dflat, dtaps):
+    """Adjoint of :func:`conv_taps` by cuBLAS; see :func:`tensorkit._kernels.conv_taps_adjoint`."""
+    from .reference import conv_taps_adjoint as reference
+
+    return reference(flat, taps, offsets, gflat, dflat, dtaps)
+
+
 def adam_step(p, g, m, v, **hyper):
     """One Adam step with CuPy built-ins; see :func:`tensorkit._kernels.adam_step`."""
     from .reference import adam_step as reference

@@ -6,15 +6,19 @@ with a rational approximation of erf (Eigen's, absolute error about 2e-7) and ex
 Cody-Waite reduction and Cephes' polynomial (relative error about 3e-7), both without library
 calls, so that LLVM vectorizes the loop (a libm call per element stays scalar, 30x slower);
 float64 calls libm's erf and exp. Adam: one pass updates a parameter and both moments.
+Convolution taps: each tap is one BLAS GEMM (scipy's ``cython_blas``) that adds into its target
+(beta = 1) through BLAS's leading dimensions, so windows of the flat buffer are read in place and
+no tap needs a temporary or a separate sum.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import get_cython_function_address, overload
 
 _F = np.float32
 # erf(z) ~ z P(z^2) / Q(z^2) on [-4, 4] (clamped; |erf| rounds to 1 beyond in float32)
@@ -237,3 +241,91 @@ def adam_step(p, g, m, v, *, b1, b2, weight_decay, lr, bias1, bias2, eps):
     else:
         _adam_real(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), *args)
     return None
+
+
+# --- convolution taps -----------------------------------------------------------------------------
+
+
+def conv_taps(flat, taps, offsets, out):
+    """``out[b] = sum_t taps[t] @ flat[b, :, off_t : off_t + L]`` by one BLAS GEMM per tap; see
+    :func:`tensorkit._kernels.conv_taps`."""
+    gemm = _gemm_for(flat, taps, out)
+    if gemm is None:
+        from .reference import conv_taps as reference
+
+        return reference(flat, taps, offsets, out)
+    _taps_forward(gemm, flat, taps, np.asarray(offsets, dtype=np.int64), out)
+    return out
+
+
+def conv_taps_adjoint(flat, taps, offsets, gflat, dflat, dtaps):
+    """Adjoint of :func:`conv_taps`, accumulated into ``dflat`` and ``dtaps``; see
+    :func:`tensorkit._kernels.conv_taps_adjoint`."""
+    gemm = _gemm_for(flat, taps, gflat, dflat, dtaps)
+    if gemm is None:
+        from .reference import conv_taps_adjoint as reference
+
+        return reference(flat, taps, offsets, gflat, dflat, dtaps)
+    _taps_adjoint(gemm, flat, taps, np.asarray(offsets, dtype=np.int64), gflat, dflat, dtaps)
+    return dflat, dtaps
+
+
+def _gemm_for(*arrays):
+    """scipy's BLAS GEMM when every operand is a C-contiguous numpy array of one float32/float64
+    dtype, else None (the reference then runs)."""
+    first = arrays[0]
+    if not all(isinstance(a, np.ndarray) and a.dtype == first.dtype and a.flags.c_contiguous for a in arrays):
+        return None
+    return _GEMM.get(first.dtype)
+
+
+# Each tap is one GEMM that adds into its target (beta = 1) through BLAS's leading dimensions, so
+# windows of the flat buffer are read in place and no tap needs a temporary or a separate sum.
+_VOID = ctypes.c_void_p
+_GEMM = {
+    np.dtype(np.float32): ctypes.CFUNCTYPE(None, *([_VOID] * 13))(
+        get_cython_function_address("scipy.linalg.cython_blas", "sgemm")),
+    np.dtype(np.float64): ctypes.CFUNCTYPE(None, *([_VOID] * 13))(
+        get_cython_function_address("scipy.linalg.cython_blas", "dgemm")),
+}
+
+
+@njit(nogil=True, cache=True)
+def _gemm_args(dtype, *ints):
+    return np.array([ord("N"), ord("T")], np.int8), np.array(ints, np.int32), np.array([0.0, 1.0], dtype)
+
+
+@njit(nogil=True, cache=True)
+def _taps_forward(gemm, flat, taps, offsets, out):
+    """``out[b] = sum_t taps[t] @ flat[b, :, off_t : off_t + L]`` (row-major), as column-major
+    ``out[b]^T (L x o) += window^T (L x c, leading dimension = row) taps[t]^T (c x o)``."""
+    n_batch, n_in, row = flat.shape
+    n_taps, n_out = taps.shape[:2]
+    length = out.shape[2]
+    trans, dims, scalars = _gemm_args(flat.dtype, length, n_out, n_in, row)
+    no, zero, one = trans[0:].ctypes, scalars[0:].ctypes, scalars[1:].ctypes
+    m, n, k, ld = dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes, dims[3:].ctypes
+    for b in range(n_batch):
+        for t in range(n_taps):
+            gemm(no, no, m, n, k, one, flat[b, :, offsets[t]:].ctypes, ld, taps[t].ctypes, k,
+                 zero if t == 0 else one, out[b].ctypes, m)
+
+
+@njit(nogil=True, cache=True)
+def _taps_adjoint(gemm, flat, taps, offsets, gflat, dflat, dtaps):
+    """Adjoint of :func:`_taps_forward`: ``dtaps[t] += sum_b gflat[b] @ window^T`` and
+    ``dflat[b, :, window] += taps[t]^T @ gflat[b]`` (windows overlap: the GEMMs run in turn)."""
+    n_batch, n_in, row = flat.shape
+    n_taps, n_out = taps.shape[:2]
+    length = gflat.shape[2]
+    trans, dims, scalars = _gemm_args(flat.dtype, length, n_out, n_in, row)
+    no, tr, one = trans[0:].ctypes, trans[1:].ctypes, scalars[1:].ctypes
+    m, n, k, ld = dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes, dims[3:].ctypes
+    for b in range(n_batch):
+        for t in range(n_taps):
+            window = flat[b, :, offsets[t]:].ctypes
+            # dtaps[t]^T (c x o) += window (c x L) gflat[b]^T (L x o)
+            gemm(tr, no, k, n, m, one, window, ld, gflat[b].ctypes, m, one, dtaps[t].ctypes, k)
+            # dwindow^T (L x c) += gflat[b]^T (L x o) taps[t] (o x c)
+            gemm(no, tr, m, k, n, one, gflat[b].ctypes, m, taps[t].ctypes, k, one,
+                 dflat[b, :, offsets[t]:].ctypes, ld)

@@ -88,6 +88,34 @@ def adam_step(p, g, m, v, *, b1, b2, weight_decay, lr, bias1, bias2, eps):
     p -= (lr / bias1) * (m / (xp.sqrt(v / bias2) + eps))
 
 
+def conv_taps(flat, taps, offsets, out):
+    """``out[b] = sum_t taps[t] @ flat[b, :, off_t : off_t + L]`` by batched matmuls (numpy or
+    CuPy); see :func:`tensorkit._kernels.conv_taps`."""
+    xp = array_module(flat)
+    length = out.shape[2]
+    tmp = xp.empty_like(out) if len(offsets) > 1 else None
+    for t, off in enumerate(offsets):
+        window = flat[:, :, off: off + length]
+        if t == 0:
+            xp.matmul(taps[t], window, out=out)
+        else:
+            xp.matmul(taps[t], window, out=tmp)
+            out += tmp
+    return out
+
+
+def conv_taps_adjoint(flat, taps, offsets, gflat, dflat, dtaps):
+    """Adjoint of :func:`conv_taps`: ``dtaps[t] += sum_b gflat[b] window_t[b]^T`` and
+    ``dflat[b, :, window_t] += taps[t]^T gflat[b]`` (numpy or CuPy)."""
+    xp = array_module(flat)
+    length = gflat.shape[2]
+    for t, off in enumerate(offsets):
+        window = flat[:, :, off: off + length]
+        dtaps[t] += xp.matmul(gflat, window.transpose(0, 2, 1)).sum(axis=0)
+        dflat[:, :, off: off + length] += xp.matmul(taps[t].T, gflat)
+    return dflat, dtaps
+
+
 def cp_values(indices, weights, factors):
     """Values of a CP model at cells by gathering each cell's factor rows; see
     :func:`tensorkit._kernels.cp_values`."""

@@ -16,17 +16,15 @@ primitives take the unpadded input and return a cache for their adjoint:
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import math
 from typing import Any
 
 import numpy as np
-from numba import njit
-from numba.extending import get_cython_function_address
 
+from .. import _kernels
 from .._validation import check_allocation, check_int, per_axis
-from ..backend import array_module
+from ..backend import array_module, is_numpy_namespace
 from ._module import Module
 from ._padding import check_conv_input, pad, pad_adjoint, pad_into, resolve_padding
 
@@ -195,20 +193,7 @@ def conv_forward(x, kernel, pads, mode, stride, bias=None):
         flat = nxp.zeros((b, c, total + extra), dtype=x.dtype)
         pad_into(x, flat[:, :, :total].reshape(b, c, *padded), pads, mode)
         out = nxp.empty((b, o, length), dtype=x.dtype)
-        offsets = list(_offsets(k, steps))
-        if _gemm_for(flat, kernel) is not None:
-            tap_major = np.ascontiguousarray(np.moveaxis(taps, -1, 0))
-            _taps_forward(_gemm_for(flat, kernel), flat, tap_major, np.asarray(offsets), out)
-        else:
-            tmp = nxp.empty_like(out) if taps.shape[-1] > 1 else None
-            for n_tap, off in enumerate(offsets):
-                window = flat[:, :, off: off + length]
-                w = nxp.ascontiguousarray(taps[:, :, n_tap])
-                if n_tap == 0:
-                    nxp.matmul(w, window, out=out)
-                else:
-                    nxp.matmul(w, window, out=tmp)
-                    out += tmp
+        _kernels.conv_taps(flat, _tap_major(taps), list(_offsets(k, steps)), out, backend=_taps_backend(nxp))
         grid = out.reshape(b, o, out_sp[0], *padded[1:])
         kept = grid[(slice(None), slice(None), slice(None), *map(slice, out_sp[1:]))]
         y = nxp.empty(kept.shape, dtype=x.dtype)
@@ -219,25 +204,17 @@ def conv_forward(x, kernel, pads, mode, stride, bias=None):
         return y, ("flat", flat, x.shape, pads, mode, stride, out_sp)
     xpad = pad(x, pads, mode)
     n_out = math.prod(out_sp)
-    gemm = _gemm_for(xpad, kernel)
-    if gemm is not None:
-        # the strided windows gathered side by side, tap after tap (im2col): each tap is then one
-        # BLAS GEMM adding into the output, as at stride 1
-        n_taps = taps.shape[-1]
-        cols = nxp.empty((b, c, n_taps * n_out), dtype=x.dtype)
-        per_tap = cols.reshape(b, c, n_taps, *out_sp)
-        for n_tap, t in enumerate(itertools.product(*map(range, k))):
-            per_tap[:, :, n_tap] = xpad[_window(t, out_sp, stride)]
-        y = nxp.empty((b, o, n_out), dtype=x.dtype)
-        _taps_forward(gemm, cols, np.ascontiguousarray(np.moveaxis(taps, -1, 0)),
-                      np.arange(n_taps) * n_out, y)
-        cache = ("cols", cols, x.shape, pads, mode, stride, out_sp)
-    else:
-        y = nxp.zeros((b, o, n_out), dtype=x.dtype)
-        for n_tap, t in enumerate(itertools.product(*map(range, k))):
-            window = xpad[_window(t, out_sp, stride)].reshape(b, c, -1)
-            y += nxp.matmul(taps[:, :, n_tap], window)
-        cache = ("strided", xpad, x.shape, pads, mode, stride, out_sp)
+    # the strided windows gathered side by side, tap after tap (im2col): the tap sum is then the
+    # same kernel as at stride 1, with windows at multiples of n_out
+    n_taps = taps.shape[-1]
+    cols = nxp.empty((b, c, n_taps * n_out), dtype=x.dtype)
+    per_tap = cols.reshape(b, c, n_taps, *out_sp)
+    for n_tap, t in enumerate(itertools.product(*map(range, k))):
+        per_tap[:, :, n_tap] = xpad[_window(t, out_sp, stride)]
+    y = nxp.empty((b, o, n_out), dtype=x.dtype)
+    _kernels.conv_taps(cols, _tap_major(taps), [n_tap * n_out for n_tap in range(n_taps)], y,
+                       backend=_taps_backend(nxp))
+    cache = ("cols", cols, x.shape, pads, mode, stride, out_sp)
     y = y.reshape(b, o, *out_sp)
     if bias is not None:
         y += bias.reshape((-1,) + (1,) * len(k))
@@ -261,43 +238,29 @@ def conv_adjoint(cache, kernel, grad_out):
         gflat[(slice(None), slice(None), slice(None), *map(slice, out_sp[1:]))] = grad_out
         gflat = gflat.reshape(b, o, length)
         dflat = nxp.zeros_like(xbuf)
-        offsets = list(_offsets(k, steps))
-        gemm = _gemm_for(xbuf, kernel)
-        if gemm is not None:
-            tap_major = np.ascontiguousarray(np.moveaxis(taps_t, -1, 0))
-            dtaps = np.zeros_like(tap_major)
-            _taps_adjoint(gemm, xbuf, tap_major, np.asarray(offsets), gflat, dflat, dtaps)
-            dkernel[...] = np.moveaxis(dtaps, 0, -1)
-        else:
-            tmp = nxp.empty((b, c, length), dtype=kernel.dtype)
-            for n_tap, off in enumerate(offsets):
-                window = xbuf[:, :, off: off + length]
-                dkernel[:, :, n_tap] = nxp.matmul(gflat, window.transpose(0, 2, 1)).sum(axis=0)
-                nxp.matmul(nxp.ascontiguousarray(taps_t[:, :, n_tap].T), gflat, out=tmp)
-                dflat[:, :, off: off + length] += tmp
+        tap_major = _tap_major(taps_t)
+        dtaps = nxp.zeros_like(tap_major)
+        _kernels.conv_taps_adjoint(xbuf, tap_major, list(_offsets(k, steps)), gflat, dflat, dtaps,
+                                   backend=_taps_backend(nxp))
+        dkernel[...] = nxp.moveaxis(dtaps, 0, -1)
         dxpad = dflat[:, :, : math.prod(padded)].reshape(b, c, *padded)
     elif kind == "cols":
         padded = tuple(n + 2 * p for n, p in zip(in_shape[2:], pads, strict=True))
         n_out = math.prod(out_sp)
         n_taps = taps_t.shape[-1]
-        tap_major = np.ascontiguousarray(np.moveaxis(taps_t, -1, 0))
-        dtaps = np.zeros_like(tap_major)
+        tap_major = _tap_major(taps_t)
+        dtaps = nxp.zeros_like(tap_major)
         dcols = nxp.zeros_like(xbuf)
-        g = np.ascontiguousarray(grad_out, dtype=kernel.dtype).reshape(b, o, n_out)
-        _taps_adjoint(_gemm_for(xbuf, kernel), xbuf, tap_major, np.arange(n_taps) * n_out, g, dcols, dtaps)
-        dkernel[...] = np.moveaxis(dtaps, 0, -1)
+        g = nxp.ascontiguousarray(grad_out, dtype=kernel.dtype).reshape(b, o, n_out)
+        _kernels.conv_taps_adjoint(xbuf, tap_major, [n_tap * n_out for n_tap in range(n_taps)], g, dcols,
+                                   dtaps, backend=_taps_backend(nxp))
+        dkernel[...] = nxp.moveaxis(dtaps, 0, -1)
         dxpad = nxp.zeros((b, c, *padded), dtype=kernel.dtype)
         per_tap = dcols.reshape(b, c, n_taps, *out_sp)
         for n_tap, t in enumerate(itertools.product(*map(range, k))):
             dxpad[_window(t, out_sp, stride)] += per_tap[:, :, n_tap]
     else:
-        g = grad_out.reshape(b, o, -1)
-        dxpad = nxp.zeros_like(xbuf)
-        for n_tap, t in enumerate(itertools.product(*map(range, k))):
-            index = _window(t, out_sp, stride)
-            window = xbuf[index].reshape(b, c, -1)
-            dkernel[:, :, n_tap] = nxp.matmul(g, window.transpose(0, 2, 1)).sum(axis=0)
-            dxpad[index] += nxp.matmul(taps_t[:, :, n_tap].T, g).reshape(b, c, *out_sp)
+        raise ValueError(f"conv_adjoint: unknown cache kind {kind!r}")
     return pad_adjoint(dxpad, pads, mode), dkernel.reshape(kernel.shape)
 
 
@@ -351,60 +314,12 @@ def _window(tap, out_sp, stride) -> tuple:
     )
 
 
-# ------------------------------------------------------------------ stride 1 on the CPU: BLAS taps
-# Each tap is one GEMM that adds into its target (beta = 1) through BLAS's leading dimensions, so
-# windows of the flat buffer are read in place and no tap needs a temporary or a separate sum.
-_VOID = ctypes.c_void_p
-_GEMM = {
-    np.dtype(np.float32): ctypes.CFUNCTYPE(None, *([_VOID] * 13))(
-        get_cython_function_address("scipy.linalg.cython_blas", "sgemm")),
-    np.dtype(np.float64): ctypes.CFUNCTYPE(None, *([_VOID] * 13))(
-        get_cython_function_address("scipy.linalg.cython_blas", "dgemm")),
-}
+def _tap_major(taps):
+    """The kernel ``(out, in, n_taps)`` as C-contiguous ``(n_taps, out, in)`` (one matrix per tap)."""
+    nxp = array_module(taps)
+    return nxp.ascontiguousarray(nxp.moveaxis(taps, -1, 0))
 
 
-def _gemm_for(buffer, kernel):
-    """scipy's BLAS GEMM for numpy float32/float64 operands of one dtype, else None."""
-    numpy_pair = isinstance(buffer, np.ndarray) and isinstance(kernel, np.ndarray)
-    return _GEMM.get(buffer.dtype) if numpy_pair and buffer.dtype == kernel.dtype else None
-
-
-@njit(nogil=True, cache=True)
-def _gemm_args(dtype, *ints):
-    return np.array([ord("N"), ord("T")], np.int8), np.array(ints, np.int32), np.array([0.0, 1.0], dtype)
-
-
-@njit(nogil=True, cache=True)
-def _taps_forward(gemm, flat, taps, offsets, out):
-    """``out[b] = sum_t taps[t] @ flat[b, :, off_t : off_t + L]`` (row-major), as column-major
-    ``out[b]^T (L x o) += window^T (L x c, leading dimension = row) taps[t]^T (c x o)``."""
-    n_batch, n_in, row = flat.shape
-    n_taps, n_out = taps.shape[:2]
-    length = out.shape[2]
-    trans, dims, scalars = _gemm_args(flat.dtype, length, n_out, n_in, row)
-    no, zero, one = trans[0:].ctypes, scalars[0:].ctypes, scalars[1:].ctypes
-    m, n, k, ld = dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes, dims[3:].ctypes
-    for b in range(n_batch):
-        for t in range(n_taps):
-            gemm(no, no, m, n, k, one, flat[b, :, offsets[t]:].ctypes, ld, taps[t].ctypes, k,
-                 zero if t == 0 else one, out[b].ctypes, m)
-
-
-@njit(nogil=True, cache=True)
-def _taps_adjoint(gemm, flat, taps, offsets, gflat, dflat, dtaps):
-    """Adjoint of :func:`_taps_forward`: ``dtaps[t] += sum_b gflat[b] @ window^T`` and
-    ``dflat[b, :, window] += taps[t]^T @ gflat[b]`` (windows overlap: the GEMMs run in turn)."""
-    n_batch, n_in, row = flat.shape
-    n_taps, n_out = taps.shape[:2]
-    length = gflat.shape[2]
-    trans, dims, scalars = _gemm_args(flat.dtype, length, n_out, n_in, row)
-    no, tr, one = trans[0:].ctypes, trans[1:].ctypes, scalars[1:].ctypes
-    m, n, k, ld = dims[0:].ctypes, dims[1:].ctypes, dims[2:].ctypes, dims[3:].ctypes
-    for b in range(n_batch):
-        for t in range(n_taps):
-            window = flat[b, :, offsets[t]:].ctypes
-            # dtaps[t]^T (c x o) += window (c x L) gflat[b]^T (L x o)
-            gemm(tr, no, k, n, m, one, window, ld, gflat[b].ctypes, m, one, dtaps[t].ctypes, k)
-            # dwindow^T (L x c) += gflat[b]^T (L x o) taps[t] (o x c)
-            gemm(no, tr, m, k, n, one, gflat[b].ctypes, m, taps[t].ctypes, k, one,
-                 dflat[b, :, offsets[t]:].ctypes, ld)
+def _taps_backend(nxp) -> str:
+    """The kernel set for the tap sums: Numba (BLAS) for numpy arrays, CuPy's otherwise."""
+    return "numba" if is_numpy_namespace(nxp) else "cupy"
