@@ -59,12 +59,7 @@ def gelu_shifted(x, bias=None, residual=None, gate=None, *, overwrite_x=False, s
     the library's erf (numpy or CuPy arrays); see :func:`tensorkit._kernels.gelu_shifted`."""
     xp = array_module(x)
     special = importlib.import_module(f"{scipy_for(xp).__name__}.special")
-    view = (1, -1) + (1,) * (x.ndim - 2)
-    p = x
-    if bias is not None:
-        p = p + bias.reshape(view)
-    if residual is not None:
-        p = p + (1.0 if gate is None else gate.reshape(view)) * residual
+    p = shifted_input(x, bias, residual, gate)
     cdf = 0.5 * (1.0 + special.erf(p * (1.0 / math.sqrt(2.0))))
     y, s = p * cdf, cdf + p * (1.0 / math.sqrt(2.0 * math.pi)) * xp.exp(-0.5 * p * p)
     if slope is not None and slope.shape == x.shape:
@@ -74,6 +69,18 @@ def gelu_shifted(x, bias=None, residual=None, gate=None, *, overwrite_x=False, s
         x[...] = y
         y = x
     return y, s
+
+
+def shifted_input(x, bias=None, residual=None, gate=None):
+    """``p = x + bias[c] + gate[c] residual`` over ``(batch, channels, ...)`` arrays (a new array
+    when a term is given; ``gate`` None means one)."""
+    view = (1, -1) + (1,) * (x.ndim - 2)
+    p = x
+    if bias is not None:
+        p = p + bias.reshape(view)
+    if residual is not None:
+        p = p + (1.0 if gate is None else gate.reshape(view)) * residual
+    return p
 
 
 def adam_step(p, g, m, v, *, b1, b2, weight_decay, lr, bias1, bias2, eps):

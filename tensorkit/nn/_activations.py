@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
+from .._kernels.reference import shifted_input
 from .._validation import check_choice
 from ..backend import array_module, is_numpy_namespace
 from ._module import Module
@@ -90,13 +91,7 @@ class GELU(Module):
                 backend="numba" if is_numpy_namespace(nxp) else "cupy",
             )
             return y
-        view = (1, -1) + (1,) * (x.ndim - 2)
-        p = x
-        if bias is not None:
-            p = p + bias.reshape(view)
-        if residual is not None:
-            p = p + (1.0 if gate is None else gate.reshape(view)) * residual
-        y, self._slope = _gelu_tanh(nxp, p)
+        y, self._slope = _gelu_tanh(nxp, shifted_input(x, bias, residual, gate))
         if overwrite_x:
             x[...] = y
             return x

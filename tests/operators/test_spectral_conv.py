@@ -65,10 +65,10 @@ def test_matches_explicit_dft(shape, n_modes, factorization):
 
 
 @pytest.mark.parametrize("factorization", ["cp", "tucker", "tt"])
-@pytest.mark.parametrize("n_modes", [(6, 6), (6,)])
-def test_factorized_reconstructed_and_dense_agree(factorization, n_modes):
+@pytest.mark.parametrize(("n_modes", "spatial"), [((6, 6), (12, 12)), ((6,), (12,)), ((4, 4, 6), (8, 6, 8))])
+def test_factorized_reconstructed_and_dense_agree(factorization, n_modes, spatial):
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((3, 4, 12, 12)[: 2 + len(n_modes)])
+    x = rng.standard_normal((3, 4, *spatial))
     fact = SpectralConv(4, 5, n_modes, factorization=factorization, rank=0.5, random_state=4)
     recon = SpectralConv(4, 5, n_modes, factorization=factorization, rank=0.5,
                          implementation="reconstructed", random_state=99)
