@@ -141,6 +141,8 @@ def navier_stokes2d(
     viscosity = check_real(viscosity, "viscosity", minimum=0.0, strict_minimum=True)
     t_final = check_real(t_final, "t_final", minimum=0.0, strict_minimum=True)
     n_snapshots = check_int(n_snapshots, "n_snapshots", minimum=2)
+    if dt is not None:
+        dt = check_real(dt, "dt", minimum=0.0, strict_minimum=True)
     dtype = check_dtype(dtype)
     if device is None and initial is not None and hasattr(initial, "__array_namespace__"):
         device = "gpu" if "cupy" in type(initial).__module__ else "cpu"
@@ -156,15 +158,15 @@ def navier_stokes2d(
 
     speed = max(float(xp.max(solver.speed(w_hat))), 1.0)
     h = 1.0 / resolution
-    if dt is None:
-        dt = CFL * h / speed
-    dt = check_real(dt, "dt", minimum=0.0, strict_minimum=True)
+    requested = CFL * h / speed if dt is None else dt
     interval = t_final / (n_snapshots - 1)
-    steps_per_snapshot = max(1, math.ceil(interval / dt - 1e-9))
+    steps_per_snapshot = max(1, math.ceil(interval / requested - 1e-9))
+    # the step actually taken: the snapshot interval in whole steps, never above the one asked for
     dt = interval / steps_per_snapshot
     if dt * speed / h > 1.0:
+        taken = "" if dt == requested else f" (the step taken: {dt:.3g}, whole steps per snapshot)"
         raise ValueError(
-            f"dt={dt:.3g} violates the CFL bound dt <= h / max|u| = {h / speed:.3g} at t=0; "
+            f"dt={requested:.3g}{taken} violates the CFL bound dt <= h / max|u| = {h / speed:.3g} at t=0; "
             "pass a smaller dt or leave dt=None"
         )
 

@@ -94,6 +94,10 @@ def test_save_load_roundtrip(tmp_path):
         ({"t_final": -1.0}, ValueError, "t_final"),
         ({"n_snapshots": 1}, ValueError, "n_snapshots"),
         ({"dt": 1.0}, ValueError, "CFL"),
+        # the message quotes the step asked for, and the shorter one actually taken
+        ({"dt": 10.0}, ValueError, r"dt=10 \(the step taken: 0\.1,"),
+        ({"dt": 0.0}, ValueError, "dt must be > 0"),
+        ({"dt": "0.1"}, TypeError, "dt must be a real number"),
         ({"initial": np.zeros((N, N + 1))}, ValueError, "initial"),
         ({"initial": np.full((N, N), np.nan)}, ValueError, "initial"),
         ({"forcing": "kolmogorov"}, ValueError, "forcing"),
