@@ -173,7 +173,29 @@ def check_vorticity(w: Any, name: str) -> Any:
 
 def relative_errors(pred: Any, truth: Any) -> np.ndarray:
     """Relative L2 error ``||pred - truth|| / ||truth||`` per sample and channel (e.g. per rollout
-    step), as a host array ``(n, C)``."""
+    step), the norms over the last two (spatial) axes, as a host array ``(n, C)``.
+
+    Both norms are taken on fields scaled by their largest entry, so values near the overflow or
+    underflow thresholds give the true ratio.
+
+    Raises
+    ------
+    ValueError
+        Shapes that differ, fewer than two axes, or a ``truth`` field that is zero (its relative
+        error is undefined).
+    """
+    for name, value in (("pred", pred), ("truth", truth)):
+        if not hasattr(value, "shape"):
+            raise TypeError(f"{name} must be a numpy or CuPy array, got {type(value).__name__}")
+    if tuple(pred.shape) != tuple(truth.shape) or truth.ndim < 2:
+        raise ValueError(f"pred {tuple(pred.shape)} and truth {tuple(truth.shape)} must be fields of one "
+                         "shape (..., ny, nx)")
     nxp = array_module(truth)
-    diff = nxp.sqrt(((pred - truth) ** 2).sum(axis=(-2, -1)))
-    return to_numpy(diff / nxp.sqrt((truth**2).sum(axis=(-2, -1))))
+    diff = pred - truth
+    axes = (-2, -1)
+    scale = nxp.maximum(nxp.abs(diff).max(axis=axes), nxp.abs(truth).max(axis=axes))[..., None, None]
+    if bool((nxp.abs(truth).max(axis=axes) == 0).any()):
+        raise ValueError(f"truth holds {int((nxp.abs(truth).max(axis=axes) == 0).sum())} all-zero field(s): "
+                         "their relative error is undefined")
+    num = nxp.sqrt(((diff / scale) ** 2).sum(axis=axes))
+    return to_numpy(num / nxp.sqrt(((truth / scale) ** 2).sum(axis=axes)))

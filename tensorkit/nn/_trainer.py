@@ -347,6 +347,9 @@ class Trainer:
             x, y = self._check_data(x, y, "x", "y")
             return array_batches(x, y, self.batch_size), False
         if y is not None:
+            if not callable(x):
+                raise TypeError(f"x must be a numpy or CuPy array (with y), or a batch source (a callable, "
+                                f"with y=None), got {type(x).__name__}")
             raise TypeError(f"y must be None when x is a batch source, got {type(y).__name__}")
         return check_source(x, "x"), True
 
@@ -372,7 +375,13 @@ class Trainer:
                 raise ValueError(f"{name} must hold at least one sample, got shape {tuple(value.shape)}")
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"{xname} has {x.shape[0]} samples but {yname} has {y.shape[0]}")
-        return self.model._as_input(x, xname), self.model._as_input(y, yname)
+        x, y = self.model._as_input(x, xname), self.model._as_input(y, yname)
+        # NaN or Inf in the data would surface as a NaN loss, blamed on the learning rate
+        for name, value in ((xname, x), (yname, y)):
+            finite = array_module(value).isfinite(value)
+            if not bool(finite.all()):
+                raise ValueError(f"{name} contains {int((~finite).sum())} non-finite (NaN or Inf) entries")
+        return x, y
 
     # ----------------------------------------------------------------------------- checkpoints
     def save_checkpoint(self, path: str | os.PathLike) -> None:

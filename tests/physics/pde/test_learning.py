@@ -101,3 +101,21 @@ def test_fit_operator_bad_input():
         fit_operator("fno", x, x, epochs=1)
     with pytest.raises(ValueError, match=r"a_train must have shape \(n, R, R\)"):
         fit_darcy(model, x, x, epochs=1)
+
+
+def test_relative_errors_against_numpy_at_any_scale_and_bad_input():
+    from physics.pde import relative_errors
+
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal((3, 2, 5, 5))
+    pred = truth + 0.1 * rng.standard_normal(truth.shape)
+    ref = (np.linalg.norm((pred - truth).reshape(3, 2, -1), axis=-1)
+           / np.linalg.norm(truth.reshape(3, 2, -1), axis=-1))
+    for scale in (1.0, 1e300, 1e-300):  # squares would overflow or underflow
+        np.testing.assert_allclose(relative_errors(pred * scale, truth * scale), ref, rtol=1e-14)
+    with pytest.raises(ValueError, match="one shape"):
+        relative_errors(pred, truth[..., :4])
+    zero = truth.copy()
+    zero[1, 0] = 0.0
+    with pytest.raises(ValueError, match="1 all-zero field"):
+        relative_errors(pred, zero)

@@ -78,10 +78,10 @@ def test_nan_stops_with_epoch_and_step_and_keeps_checkpoint(tmp_path):
     trainer = make_trainer(checkpoint=ckpt)
     trainer.fit(x, y, epochs=2)
     saved = dict(np.load(ckpt))
-    x_bad = x.copy()
-    x_bad[25] = np.inf  # lands in some minibatch of epoch 3
+    # a diverged model (finite data: non-finite data is refused before training)
+    next(iter(trainer.model.parameters().values()))[...] = np.inf
     with pytest.raises(FloatingPointError, match=r"epoch 3, step \d+.*checkpoint.*from epoch 2"):
-        trainer.fit(x_bad, y, epochs=4)
+        trainer.fit(x, y, epochs=4)
     after = dict(np.load(ckpt))
     assert set(after) == set(saved)
     for k in saved:
@@ -345,3 +345,20 @@ def test_bad_processor_and_sources():
         trainer.fit(iter([(x, y)]), epochs=2)
     with pytest.raises(TypeError, match="epochs must be an int"):
         trainer.fit(x, y, epochs=2.0)
+
+
+def test_non_finite_data_is_named_before_training():
+    """NaN or Inf in the data is reported as such (not as a NaN loss blamed on the learning rate)."""
+    from tensorkit.nn import SGD, Linear, MSELoss, Trainer
+
+    model = Linear(2, 1, random_state=0)
+    trainer = Trainer(model, MSELoss(), SGD(model, lr=0.1), batch_size=2, progress=False)
+    x, y = np.ones((4, 2)), np.ones((4, 1))
+    bad = y.copy()
+    bad[2, 0] = np.nan
+    with pytest.raises(ValueError, match="y contains 1 non-finite"):
+        trainer.fit(x, bad, 1)
+    with pytest.raises(ValueError, match="validation x contains 2 non-finite"):
+        trainer.fit(x, y, 1, validation=(np.full((1, 2), np.inf), y[:1]))
+    with pytest.raises(TypeError, match="x must be a numpy or CuPy array .with y., or a batch source"):
+        trainer.fit(x.tolist(), y, 1)
