@@ -79,16 +79,20 @@ from physics.pde import load_navier_stokes, navier_stokes2d, save_navier_stokes
 from tensorkit.extend import to_device, to_numpy
 
 PROTOCOLS = {
-    # flows, test flows, t_final, epochs, width, modes, n_in, rollout steps, step_size, tfno rank
+    # flows, test flows, t_final, epochs, width, modes, n_in, rollout steps, step_size, TFNO / MG-TFNO rank
+    # and factorization, MG-TFNO padding and per-layer factorization, harmonics of the periodic embedding
     "scaled": {"flows": 24, "test_flows": 8, "t_final": 10, "epochs": 12, "width": 20, "modes": 12,
                "n_in": 1, "steps": 10, "step_size": 100, "rank": 0.05, "batch_size": 10, "lr": 3e-3,
-               "schedule": "cosine", "pairs_per_flow": 0},
+               "schedule": "cosine", "pairs_per_flow": 0,
+               "factorization": "tucker", "padding": 0.0625, "per_layer": False, "harmonics": 1},
     "full": {"flows": 200, "test_flows": 50, "t_final": 21, "epochs": 100, "width": 20, "modes": 12,
              "n_in": 1, "steps": 20, "step_size": 25, "rank": 0.05, "batch_size": 20, "lr": 3e-3,
-             "schedule": "cosine", "pairs_per_flow": 0},
+             "schedule": "cosine", "pairs_per_flow": 0,
+             "factorization": "tucker", "padding": 0.0625, "per_layer": False, "harmonics": 1},
     "paper": {"flows": 1000, "test_flows": 200, "t_final": 50, "epochs": 500, "width": 20, "modes": 12,
               "n_in": 10, "steps": 40, "step_size": 100, "rank": 0.05, "batch_size": 20, "lr": 1e-3,
-              "schedule": "step", "pairs_per_flow": 0},
+              "schedule": "step", "pairs_per_flow": 0,
+              "factorization": "tucker", "padding": 0.0625, "per_layer": False, "harmonics": 1},
 }
 
 
@@ -105,10 +109,18 @@ def main(argv=None) -> int:
                    help="learning-rate decay: step (halved every --step-size epochs) or cosine (annealed to "
                    "zero over the run, so that the last epochs settle; the default but for --paper)")
     p.add_argument("--resolution", type=int, default=64)
-    p.add_argument("--padding", type=float, default=0.0625,
-                   help="MG-TFNO patch padding as a fraction of the side (default 0.0625: 4 cells at 64)")
+    p.add_argument("--padding", type=float, default=None,
+                   help="MG-TFNO patch padding as a fraction of the side (0.0625: 4 cells at 64)")
     p.add_argument("--viscosity", type=float, default=1e-3)
     p.add_argument("--models", default="fno,tfno,mgtfno", help="comma-separated subset of fno,tfno,mgtfno")
+    p.add_argument("--rank", type=_rank, default=None,
+                   help="TFNO / MG-TFNO rank: a fraction of the dense size, or comma-separated Tucker ranks "
+                   "(in, out, modes, modes)")
+    p.add_argument("--factorization", choices=("tucker", "cp"), default=None)
+    p.add_argument("--per-layer", action="store_true", default=None,
+                   help="MG-TFNO: one factorized tensor per layer instead of one over all layers")
+    p.add_argument("--harmonics", type=int, default=None,
+                   help="sin / cos harmonics of the periodic embedding")
     p.add_argument("--loss", choices=("l2", "h1"), default="l2")
     p.add_argument("--embedding", choices=("grid", "periodic"), default="periodic",
                    help="grid: each model's own [0, 1] coordinates (of the patch, for MG-TFNO); periodic: "
@@ -155,7 +167,7 @@ def main(argv=None) -> int:
         model = _model(label, cfg, n_in, args)
         # MG-TFNO's processor embeds ahead of its patching; the others take the embedding as processor
         processor = model.processor if label == "mgtfno" else (
-            PeriodicCoordinates() if args.embedding == "periodic" else None)
+            PeriodicCoordinates(cfg["harmonics"]) if args.embedding == "periodic" else None)
         start = time.process_time()
         wall = time.perf_counter()
         fit = fit_operator(model, x, y, epochs=cfg["epochs"], processor=processor, loss=args.loss,
@@ -191,8 +203,15 @@ def main(argv=None) -> int:
         _plots(results, args.plots)
     if args.json is not None:
         clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
-        args.json.write_text(json.dumps({"protocol": name, "config": cfg, "results": clean}, indent=1))
+        options = {k: getattr(args, k) for k in ("loss", "embedding")}
+        args.json.write_text(json.dumps({"protocol": name, "config": cfg, "options": options,
+                                         "results": clean}, indent=1))
     return 0
+
+
+def _rank(text):
+    """``0.05`` (a fraction of the dense weight's size) or ``5,5,12,7`` (a rank per mode)."""
+    return tuple(int(r) for r in text.split(",")) if "," in text else float(text)
 
 
 def _data(args, cfg):
@@ -259,15 +278,18 @@ def _model(label, cfg, n_in, args):
     kw = {"dtype": np.float32, "random_state": 0}
     modes = (cfg["modes"], cfg["modes"])
     if label == "mgtfno":
-        model = MGTFNO(modes, n_in, 1, cfg["width"], levels=1, padding_fraction=args.padding,
-                       rank=cfg["rank"], positional_embedding=args.embedding, **kw)
+        embedding = PeriodicCoordinates(cfg["harmonics"]) if periodic else "grid"
+        model = MGTFNO(modes, n_in, 1, cfg["width"], levels=1, padding_fraction=cfg["padding"],
+                       rank=cfg["rank"], factorization=cfg["factorization"],
+                       joint_factorization=not cfg["per_layer"], positional_embedding=embedding, **kw)
         return model.to("gpu") if args.device == "gpu" else model
     kw["positional_embedding"] = None if periodic else "grid"
-    n_in = n_in + PeriodicCoordinates().channels(2) if periodic else n_in
+    n_in = n_in + PeriodicCoordinates(cfg["harmonics"]).channels(2) if periodic else n_in
     if label == "fno":
         model = FNO(modes, n_in, 1, cfg["width"], **kw)
     else:
-        model = TFNO(modes, n_in, 1, cfg["width"], rank=cfg["rank"], **kw)
+        model = TFNO(modes, n_in, 1, cfg["width"], rank=cfg["rank"], factorization=cfg["factorization"],
+                     **kw)
     return model.to("gpu") if args.device == "gpu" else model
 
 

@@ -69,3 +69,26 @@ def test_pairs_subsampling_covers_every_time(bench):
     np.testing.assert_array_equal(y[:, 0], x[:, 1] + 1)
     full, _ = bench._pairs(w, 2)
     assert full.shape[0] == n * (t - 2)
+
+
+def test_model_options_reach_the_models(bench, tmp_path, capsys):
+    """--factorization, --rank (a fraction or one rank per mode), --per-layer and --harmonics build the
+    models the sweep compared: CP / Tucker spectral weights, MG-TFNO per layer, more embedding channels."""
+    out = tmp_path / "o.json"
+    args = ["--full", *TINY, "--t-final", "4", "--pairs-per-flow", "1", "--models", "tfno,mgtfno",
+            "--factorization", "cp", "--rank", "0.2", "--per-layer", "--harmonics", "2", "--padding", "0.125"]
+    assert bench.main([*args, "--json", str(out)]) == 0
+    cfg = json.loads(out.read_text())["config"]
+    assert (cfg["factorization"], cfg["rank"], cfg["per_layer"], cfg["harmonics"], cfg["padding"]) == (
+        "cp", 0.2, True, 2, 0.125)
+    assert bench._rank("0.07") == 0.07 and bench._rank("2,2,4,3") == (2, 2, 4, 3)
+    cfg = dict(bench.PROTOCOLS["full"], width=4, modes=4, factorization="tucker", rank=(2, 2, 4, 3))
+    ns = type("Args", (), {"embedding": "periodic", "device": "cpu", "resolution": 16})
+    tucker = bench._model("tfno", cfg, 1, ns)
+    cp = bench._model("tfno", dict(cfg, factorization="cp", rank=0.2, harmonics=2), 1, ns)
+    assert tucker.parameters()["block0.spectral.core"].shape == (2, 2, 4, 3)
+    assert "block0.spectral.core" not in cp.parameters() and "block0.spectral.weights" in cp.parameters()
+    # sin / cos of 2 harmonics of 2 coordinates ahead of the vorticity
+    assert tucker.parameters()["lifting.0.weight"].shape[1] == 5
+    assert cp.parameters()["lifting.0.weight"].shape[1] == 9
+    capsys.readouterr()
