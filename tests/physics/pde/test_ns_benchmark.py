@@ -92,3 +92,17 @@ def test_model_options_reach_the_models(bench, tmp_path, capsys):
     assert tucker.parameters()["lifting.0.weight"].shape[1] == 5
     assert cp.parameters()["lifting.0.weight"].shape[1] == 9
     capsys.readouterr()
+
+
+def test_cli_navier_stokes_defaults_are_the_benchmarks(bench, capsys):
+    """``tensorkit train fno --problem navier-stokes`` defaults to the --full protocol's settings."""
+    from tensorkit.cli import main
+
+    full = bench.PROTOCOLS["full"]
+    tiny = ["train", "fno", "--problem", "navier-stokes", "--resolution", "16", "--samples", "3",
+            "--test-samples", "1", "--t-final", "2", "--epochs", "1", "--modes", "4", "--layers", "1",
+            "--no-progress", "--model", "mgtfno"]
+    assert main(tiny) == 0
+    text = capsys.readouterr().out
+    assert f"width {full['width']}" in text and f"factorization {full['factorization']}" in text
+    assert f"padding {full['padding']}" in text
