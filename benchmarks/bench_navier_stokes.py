@@ -45,14 +45,18 @@ plus the settings shown (``--factorization``, ``--rank``, ``--padding``, ``--per
     -- 20 epochs (the --full defaults) --
     FNO      dense                          274221   1.60% / 1.66%   1.52%   288 / 293 s
     TFNO     CP 0.07 (11.1x)                 24621   1.44% / 1.49%   1.96%   267 / 272 s
-    MG-TFNO  CP 0.07, padding 0.125          (running)
+    MG-TFNO  CP 0.07, padding 0.125          24693   3.21% / 3.26%   5.10%   796 / 810 s
+    MG-TFNO  CP 0.07, 0.125, --per-layer     24821   3.55% / 3.58%   6.82%   655 / 671 s
 Reading: CP beats Tucker at about the same size, plausibly because Tucker 0.05 has ranks
 (9, 9, 5, 3): its weights span a 5 x 3 subspace of the 12 x 7 kept modes, while CP 0.07 sums 40
 separable terms. CP 0.079 (2.64%) came out worse than 0.07 (2.27%): a different model from the same
 seed, read as run-to-run spread, not a rank effect (not repeated). At 10 epochs TFNO is still
 descending when the rate reaches zero (1.04x FNO); at 20 epochs it passes FNO: the TFNO target is
 MET (0.90x FNO's one-step error, last epoch and mean of the last 5, at 11.1x fewer parameters).
-MG-TFNO at 10 epochs stays 2.1x TFNO (padding 0.125) to 2.8x (0.0625): NOT met.
+MG-TFNO: padding 0.125 (8 cells of halo, patches 48 x 48) instead of 0.0625 cut its error from 6.33%
+to 4.83% at 10 epochs, joint beat per-layer factorization at 20 epochs (3.21% vs 3.55%), but it stays
+2.2x TFNO's one-step error (2.22x last epoch, 2.19x mean of the last 5): the MG-TFNO target is NOT
+met at this budget (untried: H1 loss, more harmonics, more epochs).
 
 Earlier runs (Tucker 0.05, lr 3e-3, 20 epochs): FNO 2.44%, TFNO 5.00% (its rollout diverges), MG-TFNO
 7.24%. Earlier scaled run (24 flows, 30 epochs, constant lr 3e-3): FNO 6.08%, TFNO 4.74%, MG-TFNO

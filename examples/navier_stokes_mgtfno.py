@@ -4,9 +4,10 @@ A walk-through of issue 13's pieces:
 
 1. ``physics.pde.navier_stokes2d`` simulates vorticity on the unit torus (viscosity 1e-3, the FNO
    paper's forcing and random initial fields); pairs w(t) -> w(t + 1) are cut from the trajectories.
-2. ``operators.FNO`` (dense spectral weights), ``operators.TFNO`` (Tucker per layer, about 15x fewer
-   parameters) and ``operators.MGTFNO`` (ONE Tucker tensor over all layers, trained on 2 x 2 padded
-   patches with a coarse context channel: ``model.processor`` is the patching) are trained with the
+2. ``operators.FNO`` (dense spectral weights), ``operators.TFNO`` (CP per layer, rank 0.07: about 11x
+   fewer parameters; CP beat Tucker at equal size in benchmarks/bench_navier_stokes.py) and
+   ``operators.MGTFNO`` (ONE CP tensor over all layers, trained on 2 x 2 patches padded by 1/8 of the
+   side, with a coarse context channel: ``model.processor`` is the patching) are trained with the
    same recipe, ``physics.fit_operator`` (relative H1 loss, Adam with weight decay, the learning rate
    annealed to zero over the run by a cosine schedule).
    The forcing depends on the position, so each model must know where a point lies: FNO and TFNO
@@ -63,9 +64,9 @@ def main() -> None:
     kw = {"dtype": np.float32, "random_state": 0}
     models = {
         "FNO": FNO((modes, modes), 1, 1, width, **kw),
-        "TFNO": TFNO((modes, modes), 1, 1, width, rank=0.05, **kw),
-        "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125 if quick else 0.0625,
-                          rank=0.05, positional_embedding="periodic", **kw),
+        "TFNO": TFNO((modes, modes), 1, 1, width, factorization="cp", rank=0.07, **kw),
+        "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125,
+                          factorization="cp", rank=0.07, positional_embedding="periodic", **kw),
     }
     histories, sizes, rollouts = {}, {}, {}
     print(f"{'model':>8} {'parameters':>11} {'one-step':>9} {'rollout':>9} {'time [s]':>9}")
