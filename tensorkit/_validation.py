@@ -220,10 +220,19 @@ def as_float_array(
         x = xp.asarray(x, dtype=xp.float32)
     if not is_cupy_array(x) and not x.dtype.isnative:
         x = x.astype(x.dtype.newbyteorder("="))
-    if check_finite and not bool(xp.all(xp.isfinite(x))):
+    if check_finite:
+        check_all_finite(x, name, xp=xp)
+    return x
+
+
+def check_all_finite(x: Any, name: str, *, xp: Any = None) -> None:
+    """Raise ValueError naming ``name`` and the count when ``x`` holds NaN or Inf (one scan when
+    all entries are finite)."""
+    if xp is None:
+        xp = get_namespace(x)
+    if not bool(xp.all(xp.isfinite(x))):
         n_bad = int(xp.sum(~xp.isfinite(x)))
         raise ValueError(f"{name} contains {n_bad} non-finite (NaN or Inf) entries")
-    return x
 
 
 def check_dense_tensor(

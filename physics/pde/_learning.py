@@ -193,9 +193,10 @@ def relative_errors(pred: Any, truth: Any) -> np.ndarray:
     nxp = array_module(truth)
     diff = pred - truth
     axes = (-2, -1)
-    scale = nxp.maximum(nxp.abs(diff).max(axis=axes), nxp.abs(truth).max(axis=axes))[..., None, None]
-    if bool((nxp.abs(truth).max(axis=axes) == 0).any()):
-        raise ValueError(f"truth holds {int((nxp.abs(truth).max(axis=axes) == 0).sum())} all-zero field(s): "
+    truth_max = nxp.abs(truth).max(axis=axes)
+    if bool((truth_max == 0).any()):
+        raise ValueError(f"truth holds {int((truth_max == 0).sum())} all-zero field(s): "
                          "their relative error is undefined")
+    scale = nxp.maximum(nxp.abs(diff).max(axis=axes), truth_max)[..., None, None]
     num = nxp.sqrt(((diff / scale) ** 2).sum(axis=axes))
     return to_numpy(num / nxp.sqrt(((truth / scale) ** 2).sum(axis=axes)))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_real
+from .._validation import check_all_finite, check_int, check_real
 from ..backend import array_module
 from ._module import Module
 
@@ -74,10 +74,7 @@ class Normalizer(Module):
         x = self._as_input(x, min_ndim=1)
         nxp = array_module(x)
         axis = self._axis(x)
-        if not bool(nxp.isfinite(x).all()):
-            raise ValueError(
-                f"Normalizer.fit: x contains {int((~nxp.isfinite(x)).sum())} non-finite (NaN or Inf) entries"
-            )
+        check_all_finite(x, "Normalizer.fit: x")
         others = tuple(i for i in range(x.ndim) if i != axis)
         shape = [1] * x.ndim
         shape[axis] = x.shape[axis]

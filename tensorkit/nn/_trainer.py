@@ -16,7 +16,7 @@ import numpy as np
 
 from .._info import Info
 from .._progress import progress_bar
-from .._validation import check_int
+from .._validation import check_all_finite, check_int
 from ..backend import array_module, check_random_state, thread_limits
 from ..io import load_archive, new_figure, save_archive, save_figure
 from ._checkpoint import check_checkpoint
@@ -377,10 +377,8 @@ class Trainer:
             raise ValueError(f"{xname} has {x.shape[0]} samples but {yname} has {y.shape[0]}")
         x, y = self.model._as_input(x, xname), self.model._as_input(y, yname)
         # NaN or Inf in the data would surface as a NaN loss, blamed on the learning rate
-        for name, value in ((xname, x), (yname, y)):
-            finite = array_module(value).isfinite(value)
-            if not bool(finite.all()):
-                raise ValueError(f"{name} contains {int((~finite).sum())} non-finite (NaN or Inf) entries")
+        check_all_finite(x, xname)
+        check_all_finite(y, yname)
         return x, y
 
     # ----------------------------------------------------------------------------- checkpoints
