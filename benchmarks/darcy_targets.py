@@ -9,10 +9,10 @@ next to bilinear upsampling of the 32x32 prediction.
 Remedies for the zero-shot gap (issue 13): ``--periodic`` drops the duplicated last node so that the
 grid spans one period at every resolution (and appends the exact node coordinates), ``--input-filter
 K`` low-passes the coefficient to ``|k| <= K``, ``--antialias K`` puts :class:`AntialiasedGELU`
-(band ``|k| <= K``; 0: the grid's own) in the Fourier blocks. For TFNO: ``--scaled-lr`` gives the
-spectral factors the dense weight's relative Adam step (the default once ``Module.lr_scales`` exists;
-``--plain-lr`` then restores one rate for all), ``--tucker-init orthonormal`` an HOSVD-shaped
-start. ``--seed`` seeds the model and the minibatch order.
+(band ``|k| <= K``; 0: the grid's own) in the Fourier blocks. For TFNO: the spectral factors
+take the dense weight's relative Adam step by default (``Module.lr_scales``); ``--plain-lr``
+restores one rate for all, ``--tucker-init orthonormal`` an HOSVD-shaped start. ``--seed``
+seeds the model and the minibatch order.
 
 ``--multires 32,48,64`` trains on batches drawn at several resolutions (each batch at one of them,
 ``--train`` samples split evenly; the 32x32 test set scores the epochs), the remedy tried for the
@@ -73,12 +73,9 @@ def main() -> None:
                         help="anti-aliased GELUs in the Fourier blocks, band-limited to |k| <= K "
                         "(0: the grid's own band)")
     parser.add_argument("--tucker-init", choices=["normal", "orthonormal"], default="normal")
-    parser.add_argument("--scaled-lr", action="store_true",
-                        help="Adam learning rate of each spectral factor scaled by its initial standard "
-                        "deviation over the dense weight's (same relative step as FNO's dense weight); "
-                        "built into the optimizers once Module.lr_scales exists (patch of issue 13)")
     parser.add_argument("--plain-lr", action="store_true",
-                        help="one learning rate for every parameter (clears Module.lr_scales)")
+                        help="one learning rate for every parameter (clears Module.lr_scales, which by "
+                        "default give each spectral factor the dense weight's relative Adam step)")
     parser.add_argument("--json", type=Path, default=None, help="write the history here")
     parser.add_argument("--save", type=Path, default=None, help="write the trained model here (.npz)")
     args = parser.parse_args()
@@ -124,10 +121,6 @@ def main() -> None:
             getattr(module, "lr_scales", {}).clear()
         fit.trainer.optimizer = Adam(model, args.lr, weight_decay=args.weight_decay)
         fit.trainer.scheduler = StepLR(fit.trainer.optimizer, 100, 0.5)
-    elif args.scaled_lr and not hasattr(model, "parameter_lr_scales"):
-        optimizer = ScaledAdam(model, args.lr, weight_decay=args.weight_decay,
-                               multipliers=factor_lr_multipliers(model))
-        fit.trainer.optimizer, fit.trainer.scheduler = optimizer, StepLR(optimizer, 100, 0.5)
     for done in range(0, args.epochs, 10):
         h = fit.train(min(done + 10, args.epochs))
         for k in range(done, len(h["val_metric"])):
@@ -206,38 +199,6 @@ class Preprocess:
         if not self.periodic:
             return u
         return np.pad(u, ((0, 0), (0, 1), (0, 1)), mode="wrap")
-
-
-class ScaledAdam(Adam):
-    """Adam with a learning-rate multiplier per parameter (``multipliers``: name -> factor, default 1)."""
-
-    def __init__(self, model, lr, *, weight_decay, multipliers):
-        super().__init__(model, lr, weight_decay=weight_decay)
-        self.multipliers = [multipliers.get(name, 1.0) for name in self._names]
-
-    def _update(self, i, p, g):
-        lr = self.lr
-        self.lr = lr * self.multipliers[i]
-        try:
-            super()._update(i, p, g)
-        finally:
-            self.lr = lr
-
-
-def factor_lr_multipliers(model) -> dict[str, float]:
-    """Adam moves every entry by about ``lr`` per step whatever its scale, so a parameter's relative
-    step is ``lr / scale``. The dense FNO weight starts at ``std = sqrt(2 / (in + out))``; the Tucker
-    factors and core at ``factor_std(std)`` (0.31 against 0.18 at width 32, rank 0.1). Scaling their
-    rate by ``factor_std / std`` gives each factor the dense weight's relative step."""
-    out = {}
-    for k in range(model.n_layers):
-        conv = model._modules[f"block{k}"]._modules["spectral"]
-        if conv.factorization is None:
-            continue
-        std = np.sqrt(2.0 / (conv.in_channels + conv.out_channels))
-        for name in conv.weight.names:
-            out[f"block{k}.spectral.{name}"] = conv.weight.factor_std(std) / std
-    return out
 
 
 def antialias_blocks(model, cutoff: int | None) -> None:
