@@ -35,3 +35,19 @@ def test_compress_scheduler_needs_dask(tmp_path, capsys):
     assert code == 2
     assert "--scheduler needs --dask" in capsys.readouterr().err
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_blas_hint_only_for_avx2_openblas_on_an_avx512_cpu(capsys):
+    from tensorkit._sysinfo import blas_kernel_hint, format_system_info
+
+    avx512 = frozenset({"avx2", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"})
+    haswell = [{"internal_api": "openblas", "architecture": "Haswell"}]
+    assert "OPENBLAS_CORETYPE=SkylakeX" in blas_kernel_hint(haswell, avx512)
+    assert blas_kernel_hint(haswell, frozenset({"avx2", "avx512f"})) is None  # no BW/DQ/VL: no SkylakeX
+    assert blas_kernel_hint([{"internal_api": "openblas", "architecture": "SkylakeX"}], avx512) is None
+    assert blas_kernel_hint([{"internal_api": "mkl", "architecture": None}], avx512) is None
+    info = tensorkit.system_info()
+    info["blas_hint"] = "advice"
+    assert "blas hint        advice" in format_system_info(info)
+    info["blas_hint"] = None
+    assert "blas hint" not in format_system_info(info)
