@@ -130,6 +130,17 @@ def main(argv=None) -> int:
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--padding", type=float, default=None,
                    help="MG-TFNO patch padding as a fraction of the side (0.0625: 4 cells at 64)")
+    p.add_argument("--domain-padding", type=float, default=None,
+                   help="MG-TFNO: zero-padding inside the model (a fraction of the padded patch's side, "
+                   "cropped before the projection), so the FFT does not wrap a patch's edges together")
+    p.add_argument("--overlap", action="store_true",
+                   help="MG-TFNO: evaluate on 4 tilings shifted by half a patch, blended with tent weights "
+                   "(4x the evaluation cost; training keeps one tiling)")
+    p.add_argument("--restriction", choices=("injection", "full_weighting"), default="injection",
+                   help="MG-TFNO: the context levels subsample the field (injection, neuraloperator) or "
+                   "smooth it with the multigrid full-weighting stencil first (no aliasing)")
+    p.add_argument("--save-model", type=Path, default=None,
+                   help="directory: save each trained model's parameters there (<model>.npz)")
     p.add_argument("--viscosity", type=float, default=1e-3)
     p.add_argument("--models", default="fno,tfno,mgtfno", help="comma-separated subset of fno,tfno,mgtfno")
     p.add_argument("--rank", type=_rank, default=None,
@@ -194,6 +205,9 @@ def main(argv=None) -> int:
                            scheduler=cfg["schedule"], step_size=cfg["step_size"], random_state=0,
                            progress=args.progress, n_threads=args.threads)
         cpu, wall = time.process_time() - start, time.perf_counter() - wall
+        if args.save_model is not None:
+            os.makedirs(args.save_model, exist_ok=True)
+            model.save(args.save_model / f"{label}.npz")
         roll = fit.rollout(w_test[:, :n_in], steps)
         truth = w_test[:, n_in:n_in + steps]
         roll_err = _relative(roll, truth)
@@ -222,7 +236,8 @@ def main(argv=None) -> int:
         _plots(results, args.plots)
     if args.json is not None:
         clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
-        options = {k: getattr(args, k) for k in ("loss", "embedding")}
+        options = {k: getattr(args, k) for k in ("loss", "embedding", "domain_padding", "overlap",
+                                                  "restriction")}
         args.json.write_text(json.dumps({"protocol": name, "config": cfg, "options": options,
                                          "results": clean}, indent=1))
     return 0
@@ -300,7 +315,9 @@ def _model(label, cfg, n_in, args):
         embedding = PeriodicCoordinates(cfg["harmonics"]) if periodic else "grid"
         model = MGTFNO(modes, n_in, 1, cfg["width"], levels=1, padding_fraction=cfg["padding"],
                        rank=cfg["rank"], factorization=cfg["factorization"],
-                       joint_factorization=not cfg["per_layer"], positional_embedding=embedding, **kw)
+                       joint_factorization=not cfg["per_layer"], positional_embedding=embedding,
+                       domain_padding=args.domain_padding, overlap=args.overlap,
+                       restriction=args.restriction, **kw)
         return model.to("gpu") if args.device == "gpu" else model
     kw["positional_embedding"] = None if periodic else "grid"
     n_in = n_in + PeriodicCoordinates(cfg["harmonics"]).channels(2) if periodic else n_in

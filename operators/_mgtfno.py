@@ -55,6 +55,12 @@ class MGTFNO(TFNO):
         ``embedding``), so they travel with each patch and its context; the patches then carry
         ``(in_channels + 4 K) (levels + 1)`` channels. Prefer it on periodic data whose dynamics
         depend on the position (a forcing term). None: no embedding.
+    overlap : bool
+        Evaluate on 4 tilings shifted by half a patch, blended with tent weights (the processor's
+        ``overlap``; 4x the evaluation cost, up to half a patch more halo per node). Default False.
+    restriction : {"injection", "full_weighting"}
+        How the context levels are sampled (the processor's ``restriction``): every ``2^l``-th node
+        (default, neuraloperator) or after the multigrid full-weighting stencil (no aliasing).
     **kwargs
         Passed to :class:`FNO` (``dtype``, ``random_state``, ``domain_padding``, ...).
 
@@ -89,6 +95,8 @@ class MGTFNO(TFNO):
         rank: float | int | tuple[int, ...] = 0.1,
         joint_factorization: bool = True,
         positional_embedding: str | PeriodicCoordinates | None = "grid",
+        overlap: bool = False,
+        restriction: str = "injection",
         **kwargs: Any,
     ):
         if len(check_n_modes(n_modes)) != 2:
@@ -99,7 +107,8 @@ class MGTFNO(TFNO):
         elif check_choice(positional_embedding, "positional_embedding", EMBEDDINGS) == "periodic":
             embedding, positional_embedding = PeriodicCoordinates(), None
         self.processor = MultigridPatching2D(
-            levels, padding_fraction, stitching=stitching, embedding=embedding
+            levels, padding_fraction, stitching=stitching, embedding=embedding, overlap=overlap,
+            restriction=restriction,
         )
         self.data_channels = check_int(in_channels, "in_channels", minimum=1)
         self.levels = self.processor.levels
@@ -118,13 +127,17 @@ class MGTFNO(TFNO):
         )
 
     def predict_fields(self, x: Any) -> Any:
-        """The model on whole fields ``(batch, in_channels, H, W)``: patch, forward, stitch."""
-        patches, _ = self.processor.patch(x)
+        """The model on whole fields ``(batch, in_channels, H, W)``: patch, forward, stitch (blending
+        the shifted tilings with ``overlap``)."""
+        patches, _ = self.processor.patch(x, overlap=self.processor.overlap)
         return self.processor.unpatch(self.forward(patches))
 
     def extra_repr(self) -> str:
+        restriction = self.processor.restriction
         return (
             f"{super().extra_repr()}, levels={self.levels}, "
             f"padding_fraction={self.processor.padding_fraction}, joint={self.joint_factorization}"
             + ("" if self.processor.embedding is None else f", embedding={self.processor.embedding!r}")
+            + (", overlap=True" if self.processor.overlap else "")
+            + ("" if restriction == "injection" else f", restriction={restriction!r}")
         )

@@ -13,6 +13,22 @@ Every patch entry is an entry of the input at a (periodic) index, so patching is
 CPU or the GPU. The layout (which patch goes where, the order of the context channels, the
 padding of the subsampled windows) is neuraloperator's ``MultigridPatching2D``, so the two give
 the same numbers (checked in the tests).
+
+Two options go beyond neuraloperator (its behaviour stays the default):
+
+- ``restriction="full_weighting"``: the level-``l`` context is read from the field smoothed by the
+  multigrid full-weighting stencil ``[1, 2, 1] / 4`` (per axis, applied ``l`` times on successively
+  coarser grids) instead of being subsampled directly ("injection"), so content above the coarse
+  grid's Nyquist frequency does not alias into the context. The stencil is centred on the kept
+  nodes, so the layout is unchanged. Patching is then ``P x = sum_l G_l S_l x`` (``S_l`` a symmetric
+  circular convolution, ``S_l^T = S_l``).
+- ``overlap=True`` (evaluation): the fields are patched on ``4`` tilings, shifted by half a patch
+  along each axis, and the stitched predictions are blended with the weights
+  ``w_s(i, j) = t_s(i) t_s(j)``, ``t_s`` a tent over each patch's core that peaks at its centre; the
+  tents of the two shifts sum to one along each axis, so the blend is a partition of unity (a
+  constant prediction is returned unchanged). Every node is then predicted mostly by the patches
+  in which it lies far from the core's edge, i.e. with up to half a patch more halo (U-Net's
+  overlap-tile strategy), at 4x the evaluation cost. Training keeps one tiling.
 """
 
 from __future__ import annotations
@@ -23,9 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.extend import check_int, check_real, get_namespace
+from tensorkit.extend import check_choice, check_int, check_real, get_namespace
 
 __all__ = ["MultigridPatching2D"]
+
+RESTRICTIONS = ("injection", "full_weighting")
 
 _EMBEDDING_API = ("embed", "embed_adjoint")
 
@@ -48,6 +66,16 @@ class MultigridPatching2D:
         coordinates), so that every patch carries where it lies: the patches then have
         ``(C + E) (L + 1)`` channels, and :meth:`patch_adjoint` returns the gradient of the ``C``
         data channels only. None (default): neuraloperator's patching exactly.
+    overlap : bool
+        In evaluation (:meth:`preprocess` / :meth:`postprocess` after :meth:`eval`), patch on 4
+        tilings shifted by half a patch and blend the stitched predictions with tent weights (a
+        partition of unity that favours each patch's centre; see the module notes): 4x the
+        evaluation cost, each node predicted with up to half a patch more halo. False (default):
+        one tiling, as neuraloperator.
+    restriction : {"injection", "full_weighting"}
+        How the coarser contexts are sampled: ``"injection"`` (default, neuraloperator) keeps every
+        ``2^l``-th node; ``"full_weighting"`` smooths with the multigrid stencil ``[1, 2, 1] / 4``
+        per axis and level first, so fine-scale content does not alias into the context.
 
     Notes
     -----
@@ -70,15 +98,22 @@ class MultigridPatching2D:
     """
 
     def __init__(
-        self, levels: int = 0, padding_fraction: float = 0.0, *, stitching: bool = True, embedding: Any = None
+        self,
+        levels: int = 0,
+        padding_fraction: float = 0.0,
+        *,
+        stitching: bool = True,
+        embedding: Any = None,
+        overlap: bool = False,
+        restriction: str = "injection",
     ):
         self.levels = check_int(levels, "levels", minimum=0)
         self.padding_fraction = check_real(
             padding_fraction, "padding_fraction", minimum=0.0, maximum=1.0, strict_maximum=True
         )
-        if not isinstance(stitching, (bool, np.bool_)):
-            raise TypeError(f"stitching must be a bool, got {stitching!r}")
-        self.stitching = bool(stitching)
+        self.stitching = _check_bool(stitching, "stitching")
+        self.overlap = _check_bool(overlap, "overlap")
+        self.restriction = check_choice(restriction, "restriction", RESTRICTIONS)
         if embedding is not None and not all(callable(getattr(embedding, m, None)) for m in _EMBEDDING_API):
             raise TypeError(
                 f"embedding must provide {' and '.join(_EMBEDDING_API)} (e.g. "
@@ -87,6 +122,7 @@ class MultigridPatching2D:
         self.embedding = embedding
         self.n_patches = 2**self.levels
         self.training = True
+        self._shifts = [(0, 0)]
 
     # ------------------------------------------------------------------------------ processor
     def train(self, mode: bool = True) -> MultigridPatching2D:
@@ -99,7 +135,7 @@ class MultigridPatching2D:
     def preprocess(self, x: Any, y: Any = None) -> tuple[Any, Any]:
         """Patch a batch: ``x`` always, ``y`` when training without stitching."""
         if not self.training:
-            return self.patch(x)[0], y
+            return self.patch(x, overlap=self.overlap)[0], y
         return self.patch(x, y)
 
     def postprocess(self, pred: Any, y: Any = None) -> tuple[Any, Any]:
@@ -112,35 +148,45 @@ class MultigridPatching2D:
         return self.unpatch_adjoint(grad, stitch=getattr(self, "_stitch_now", True))
 
     # ------------------------------------------------------------------------------ patching
-    def patch(self, x: Any, y: Any = None) -> tuple[Any, Any]:
+    def patch(self, x: Any, y: Any = None, *, overlap: bool = False) -> tuple[Any, Any]:
         """Padded multi-grid patches of ``x`` (batch, C, H, W) -> (batch n^2, C (L+1), H/n + 2p, W/n + 2p).
 
         ``y``, when given and not stitching, is cut into unpadded patches (batch n^2, C_y, H/n, W/n);
         otherwise it is returned unchanged. With an :attr:`embedding`, ``x`` is embedded first (``C``
-        counts its channels too).
+        counts its channels too). ``overlap``: the patches of the 4 shifted tilings, stacked along
+        the batch one tiling after the other (4 batch n^2 patches; :meth:`unpatch` blends them).
         """
         self._check_field(x, "x")
+        overlap = _check_bool(overlap, "overlap")
+        if overlap and y is not None and not self.stitching:
+            raise ValueError("overlap patches are blended back into whole fields: y cannot be patched "
+                             "with them (stitching=False)")
         if self.embedding is not None:
             x = self.embedding.embed(x)
         if self.levels == 0:
             return x, y
         xp = get_namespace(x)
         b, c, h, w = x.shape
-        tables = _tables(h, w, self.levels, self.padding_fraction)
         self._shape = (b, c, h, w)
-        levels = []
-        for rows, cols in zip(tables.rows, tables.cols, strict=True):
-            g = x[:, :, xp.asarray(rows)[:, None, :, None], xp.asarray(cols)[None, :, None, :]]
-            levels.append(_batch_patches(xp, g))  # (B n^2, C, w1, w2)
-        patched = xp.concat(levels, axis=1)
+        self._shifts = _shifts(h, w, self.n_patches, overlap)
+        fields = [x] + [_restrict(xp, x, level, self.restriction) for level in range(1, self.levels + 1)]
+        tilings = []
+        for shift in self._shifts:
+            tables = _tables(h, w, self.levels, self.padding_fraction, shift)
+            levels = [
+                _batch_patches(xp, f[:, :, xp.asarray(r)[:, None, :, None], xp.asarray(q)[None, :, None, :]])
+                for f, r, q in zip(fields, tables.rows, tables.cols, strict=True)
+            ]  # each (B n^2, C, w1, w2)
+            tilings.append(xp.concat(levels, axis=1))
+        patched = tilings[0] if len(tilings) == 1 else xp.concat(tilings, axis=0)
         if y is not None and not self.stitching:
             self._check_field(y, "y", (h, w))
             y = self._blocks(xp, y)
         return patched, y
 
     def patch_adjoint(self, grad: Any) -> Any:
-        """Adjoint of :meth:`patch` (for ``x``): sums every patch entry back where it was read (and
-        keeps the data channels' part, with an :attr:`embedding`)."""
+        """Adjoint of :meth:`patch` (for ``x``, with the tilings of the last call): sums every patch
+        entry back where it was read (and keeps the data channels' part, with an :attr:`embedding`)."""
         if self.embedding is not None:
             return self.embedding.embed_adjoint(self._gather_adjoint(grad))
         return self._gather_adjoint(grad)
@@ -150,39 +196,58 @@ class MultigridPatching2D:
             return grad
         xp = get_namespace(grad)
         b, c, h, w = self._shape
-        tables = _tables(h, w, self.levels, self.padding_fraction)
-        out = None
-        for level, (rows, cols) in enumerate(zip(tables.rows, tables.cols, strict=True)):
-            g = grad[:, level * c:(level + 1) * c]
-            g = _unbatch_patches(xp, g, b)  # (B, C, n w1, n w2)
-            r = xp.asarray(_one_hot(rows.reshape(-1), h, grad.dtype))
-            q = xp.asarray(_one_hot(cols.reshape(-1), w, grad.dtype))
-            term = xp.matmul(xp.matmul(r.T, g), q)
-            out = term if out is None else out + term
+        per_tiling = grad.shape[0] // len(self._shifts)
+        levels = [None] * (self.levels + 1)
+        for k, shift in enumerate(self._shifts):
+            tables = _tables(h, w, self.levels, self.padding_fraction, shift)
+            part = grad[k * per_tiling:(k + 1) * per_tiling]
+            for level, (rows, cols) in enumerate(zip(tables.rows, tables.cols, strict=True)):
+                g = _unbatch_patches(xp, part[:, level * c:(level + 1) * c], b)  # (B, C, n w1, n w2)
+                r = xp.asarray(_one_hot(rows.reshape(-1), h, grad.dtype))
+                q = xp.asarray(_one_hot(cols.reshape(-1), w, grad.dtype))
+                term = xp.matmul(xp.matmul(r.T, g), q)
+                levels[level] = term if levels[level] is None else levels[level] + term
+        out = levels[0]
+        for level in range(1, self.levels + 1):
+            # S_l is a symmetric circular convolution: its adjoint is itself
+            out = out + _restrict(xp, levels[level], level, self.restriction)
         return out
 
     def unpatch(self, out: Any, *, stitch: bool = True) -> Any:
         """Drop each patch's padding and, with ``stitch``, place the patches back into whole fields:
-        (batch n^2, C, H/n + 2p, W/n + 2p) -> (batch, C, H, W)."""
+        (batch n^2, C, H/n + 2p, W/n + 2p) -> (batch, C, H, W). After an ``overlap`` :meth:`patch`, the
+        4 tilings' fields are blended (``stitch`` must then be True)."""
         if self.levels == 0:
             return out
         xp = get_namespace(out)
         p1, p2 = self._pads(out)
         core = out[:, :, p1:out.shape[2] - p1, p2:out.shape[3] - p2]
+        if len(self._shifts) == 1:
+            return self._stitch(xp, core) if stitch else core
         if not stitch:
-            return core
-        n = self.n_patches
-        bn, c, s1, s2 = core.shape
-        core = xp.reshape(core, (bn // (n * n), n, n, c, s1, s2))
-        core = xp.permute_dims(core, (0, 3, 1, 4, 2, 5))
-        return xp.reshape(core, (bn // (n * n), c, n * s1, n * s2))
+            raise ValueError("overlap patches can only be unpatched with stitch=True (they are blended)")
+        per_tiling = core.shape[0] // len(self._shifts)
+        blended = None
+        for k, (shift, weight) in enumerate(zip(self._shifts, self._weights(xp, out.dtype), strict=True)):
+            field = xp.roll(self._stitch(xp, core[k * per_tiling:(k + 1) * per_tiling]), shift, axis=(2, 3))
+            blended = weight * field if blended is None else blended + weight * field
+        return blended
 
     def unpatch_adjoint(self, grad: Any, *, stitch: bool = True) -> Any:
         """Adjoint of :meth:`unpatch`: cut into patches (when stitched) and zero-fill the padding."""
         if self.levels == 0:
             return grad
         xp = get_namespace(grad)
-        blocks = self._blocks(xp, grad) if stitch else grad
+        if len(self._shifts) > 1:
+            if not stitch:
+                raise ValueError("overlap patches can only be unpatched with stitch=True (they are blended)")
+            parts = [
+                self._blocks(xp, xp.roll(weight * grad, (-shift[0], -shift[1]), axis=(2, 3)))
+                for shift, weight in zip(self._shifts, self._weights(xp, grad.dtype), strict=True)
+            ]
+            blocks = xp.concat(parts, axis=0)
+        else:
+            blocks = self._blocks(xp, grad) if stitch else grad
         p1, p2 = self._padding
         bn, c, s1, s2 = blocks.shape
         out = xp.zeros((bn, c, s1 + 2 * p1, s2 + 2 * p2), dtype=grad.dtype)
@@ -190,6 +255,23 @@ class MultigridPatching2D:
         return out
 
     # ------------------------------------------------------------------------------ helpers
+    def _stitch(self, xp, core):
+        """Unpadded patches (batch n^2, C, s1, s2) -> whole fields (batch, C, n s1, n s2)."""
+        n = self.n_patches
+        bn, c, s1, s2 = core.shape
+        core = xp.reshape(core, (bn // (n * n), n, n, c, s1, s2))
+        core = xp.permute_dims(core, (0, 3, 1, 4, 2, 5))
+        return xp.reshape(core, (bn // (n * n), c, n * s1, n * s2))
+
+    def _weights(self, xp, dtype):
+        """Blending weights (H, W) of the overlap tilings, in the field's own coordinates."""
+        h, w = self._shape[2:]
+        tents = [_tent(h, self.n_patches), _tent(w, self.n_patches)]
+        return [
+            xp.asarray(np.outer(np.roll(tents[0], s1), np.roll(tents[1], s2)).astype(dtype))
+            for s1, s2 in self._shifts
+        ]
+
     def _blocks(self, xp, y):
         """Unpadded ``n x n`` blocks of whole fields, stacked along the batch (patch order)."""
         n = self.n_patches
@@ -239,16 +321,65 @@ class _Tables:
         self.cols = cols
 
 
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _shifts(h: int, w: int, n: int, overlap: bool) -> list[tuple[int, int]]:
+    """Origins of the tilings: (0, 0), and with ``overlap`` the 3 shifted by half a patch."""
+    if not overlap:
+        return [(0, 0)]
+    s1, s2 = h // n // 2, w // n // 2
+    return [(0, 0), (0, s2), (s1, 0), (s1, s2)]
+
+
+def _tent(size: int, n: int) -> np.ndarray:
+    """Per-node weight of the unshifted tiling along one axis: over each patch core of side ``P``,
+    ``(min(i, P - 1 - i) + 1/2) / (P / 2)``; with the tiling shifted by ``P / 2`` it sums to one."""
+    patch = size // n
+    i = np.arange(patch)
+    return np.tile((np.minimum(i, patch - 1 - i) + 0.5) / (patch / 2), n)
+
+
+@functools.lru_cache(maxsize=8)
+def _full_weighting(level: int) -> tuple[tuple[int, float], ...]:
+    """(offset, weight) taps, on the fine grid, of ``level`` full-weighting restrictions in a row:
+    ``[1, 2, 1] / 4`` convolved with itself dilated 2, 4, ... times (the nodes kept at level ``l``
+    are every ``2^l``-th, and each restriction averages a node with its two coarse neighbours)."""
+    taps = {0: 1.0}
+    for k in range(level):
+        step = 2**k
+        new: dict[int, float] = {}
+        for offset, weight in taps.items():
+            for d, f in ((-step, 0.25), (0, 0.5), (step, 0.25)):
+                new[offset + d] = new.get(offset + d, 0.0) + weight * f
+        taps = new
+    return tuple(sorted(taps.items()))
+
+
+def _restrict(xp, x, level: int, restriction: str):
+    """The field the level-``level`` context is sampled from: ``x`` itself (injection) or ``x``
+    smoothed by the full-weighting taps along both axes (circularly)."""
+    if restriction == "injection":
+        return x
+    taps = _full_weighting(level)
+    for axis in (2, 3):
+        x = sum(weight * xp.roll(x, -offset, axis=axis) for offset, weight in taps)
+    return x
+
+
 def _padding(h: int, w: int, fraction: float) -> tuple[int, int]:
     return round(h * fraction), round(w * fraction)
 
 
 @functools.lru_cache(maxsize=64)
-def _tables(h: int, w: int, levels: int, fraction: float) -> _Tables:
+def _tables(h: int, w: int, levels: int, fraction: float, shift: tuple[int, int] = (0, 0)) -> _Tables:
     n = 2**levels
     pads = _padding(h, w, fraction)
     out = []
-    for size, pad in zip((h, w), pads, strict=True):
+    for size, pad, origin in zip((h, w), pads, shift, strict=True):
         patch = size // n
         window = patch + 2 * pad
         per_level = []
@@ -258,7 +389,8 @@ def _tables(h: int, w: int, levels: int, fraction: float) -> _Tables:
             # windows centred on the patch (at level 0 this is just the padding)
             offset = math.ceil((patch + (n - 1) * stride - size // sub) / 2.0) + pad
             start = np.arange(n)[:, None] * stride + np.arange(window)[None, :] - offset
-            per_level.append((start % (size // sub)) * sub)
+            # the tiling shifted by ``origin`` reads the field rolled by it
+            per_level.append(((start % (size // sub)) * sub + origin) % size)
         out.append(per_level)
     return _Tables(out[0], out[1])
 

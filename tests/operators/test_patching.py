@@ -31,13 +31,16 @@ def test_matches_neuraloperator(levels, fraction, size, stitching):
 
 
 @pytest.mark.parametrize(("levels", "fraction", "size"), CASES)
-@pytest.mark.parametrize("stitch", [True, False])
-def test_adjoints(levels, fraction, size, stitch):
+@pytest.mark.parametrize(("stitch", "overlap", "restriction"), [
+    (True, False, "injection"), (False, False, "injection"), (True, True, "injection"),
+    (True, False, "full_weighting"), (False, False, "full_weighting"), (True, True, "full_weighting"),
+])
+def test_adjoints(levels, fraction, size, stitch, overlap, restriction):
     """<P x, g> = <x, P^T g> and <U o, g> = <o, U^T g> for random x, o, g."""
     rng = np.random.default_rng(1)
-    mg = MultigridPatching2D(levels, fraction)
+    mg = MultigridPatching2D(levels, fraction, restriction=restriction)
     x = rng.standard_normal((2, 3, size, size))
-    px, _ = mg.patch(x)
+    px, _ = mg.patch(x, overlap=overlap)
     g = rng.standard_normal(px.shape)
     assert np.isclose(np.vdot(px, g), np.vdot(x, mg.patch_adjoint(g)), rtol=1e-12)
     out = rng.standard_normal((px.shape[0], 2, *px.shape[2:]))
@@ -82,11 +85,107 @@ def test_processor_protocol():
         ({"levels": 2}, (1, 1, 24, 24), ValueError, "divisible"),
         ({"levels": 1, "padding_fraction": 0.6}, (1, 1, 16, 16), ValueError, "more than a patch"),
         ({"levels": 1}, (1, 16, 16), ValueError, "batch of 2D fields"),
+        ({"levels": 1, "overlap": 1}, None, TypeError, "overlap"),
+        ({"levels": 1, "restriction": "average"}, None, ValueError, "restriction"),
     ],
 )
 def test_bad_input(kwargs, shape, error, match):
     with pytest.raises(error, match=match):
         MultigridPatching2D(**kwargs).patch(np.zeros(shape or (1, 1, 16, 16)))
+
+
+def test_overlap_bad_use():
+    mg = MultigridPatching2D(1, 0.125, stitching=False)
+    x = np.zeros((1, 1, 16, 16))
+    with pytest.raises(ValueError, match="stitching=False"):
+        mg.patch(x, x, overlap=True)
+    px, _ = mg.patch(x, overlap=True)
+    with pytest.raises(ValueError, match="stitch=True"):
+        mg.unpatch(px, stitch=False)
+    with pytest.raises(TypeError, match="overlap"):
+        mg.patch(x, overlap="yes")
+
+
+# ------------------------------------------------------------------ anti-aliased context
+def _full_weighting_oracle(c):
+    """One multigrid full-weighting restriction of (B, C, n, n) to (B, C, n/2, n/2), by the formula
+    (c[2k-1] + 2 c[2k] + c[2k+1]) / 4 per axis, periodic."""
+    for axis in (2, 3):
+        n = c.shape[axis]
+        k = np.arange(n // 2)
+        c = (np.take(c, (2 * k - 1) % n, axis) + 2 * np.take(c, 2 * k, axis)
+             + np.take(c, (2 * k + 1) % n, axis)) / 4
+    return c
+
+
+@pytest.mark.parametrize(("levels", "fraction", "size"), CASES)
+def test_full_weighting_context_is_the_restricted_field(levels, fraction, size):
+    """Level l of the context = injection patching of a field whose every 2^l-th node holds the l-fold
+    full-weighting restriction (and the level-0 patch is unchanged)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, size, size))
+    fw = MultigridPatching2D(levels, fraction, restriction="full_weighting").patch(x)[0]
+    plain = MultigridPatching2D(levels, fraction)
+    np.testing.assert_array_equal(fw[:, :3], plain.patch(x)[0][:, :3])
+    coarse = x
+    for level in range(1, levels + 1):
+        coarse = _full_weighting_oracle(coarse)
+        sub = 2**level
+        carrier = np.zeros_like(x)
+        carrier[:, :, ::sub, ::sub] = coarse
+        ref = plain.patch(carrier)[0][:, 3 * level:3 * (level + 1)]
+        np.testing.assert_allclose(fw[:, 3 * level:3 * (level + 1)], ref, atol=1e-13)
+
+
+def test_full_weighting_removes_the_aliased_checkerboard():
+    """The grid's Nyquist mode (-1)^(i+j) aliases to a constant under injection; full weighting
+    removes it (its symbol cos^2(pi f) vanishes there)."""
+    i = np.arange(16)
+    x = ((-1.0) ** (i[:, None] + i[None, :]))[None, None]
+    inj = MultigridPatching2D(1, 0.125).patch(x)[0][:, 1]
+    fw = MultigridPatching2D(1, 0.125, restriction="full_weighting").patch(x)[0][:, 1]
+    np.testing.assert_array_equal(inj, np.ones_like(inj))
+    np.testing.assert_allclose(fw, 0.0, atol=1e-15)
+
+
+# ------------------------------------------------------------------ overlap tiling
+def _overlap_oracle(mg_plain, model, x, patch):
+    """Blend of the 4 tilings shifted by half a patch, each a plain patch -> model -> stitch on the
+    rolled field, weighted by the tent (min(d, P - 1 - d) + 1/2) / (P / 2) of each node's offset d
+    within its core."""
+    size = x.shape[-1]
+    out = 0.0
+    for s1 in (0, patch // 2):
+        for s2 in (0, patch // 2):
+            rolled = np.roll(x, (-s1, -s2), axis=(2, 3))
+            pred = np.roll(mg_plain.unpatch(model(mg_plain.patch(rolled)[0])), (s1, s2), axis=(2, 3))
+            d1, d2 = (np.arange(size) - s1) % patch, (np.arange(size) - s2) % patch
+            t1 = (np.minimum(d1, patch - 1 - d1) + 0.5) / (patch / 2)
+            t2 = (np.minimum(d2, patch - 1 - d2) + 0.5) / (patch / 2)
+            out = out + np.outer(t1, t2) * pred
+    return out
+
+
+@pytest.mark.parametrize(("levels", "fraction", "size"), CASES)
+def test_overlap_blends_shifted_tilings(levels, fraction, size):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, size, size))
+    mg = MultigridPatching2D(levels, fraction, overlap=True)
+    plain = MultigridPatching2D(levels, fraction)
+    # a "model" that depends on where a value lies in its patch, so that the tilings disagree
+    ramp = np.linspace(0.5, 2.0, size // 2**levels + 2 * round(fraction * size))
+
+    def model(p):
+        return p[:, :2] * ramp[:, None] + p[:, -1:] ** 2
+
+    mg.eval()
+    pred, _ = mg.postprocess(model(mg.preprocess(x)[0]))
+    np.testing.assert_allclose(pred, _overlap_oracle(plain, model, x, size // 2**levels), atol=1e-12)
+    # a partition of unity: the identity "model" gives the field back
+    np.testing.assert_allclose(mg.unpatch(mg.patch(x, overlap=True)[0][:, :3]), x, atol=1e-14)
+    # training keeps one tiling
+    mg.train()
+    assert mg.preprocess(x)[0].shape[0] == 2 * 4**levels
 
 
 # ------------------------------------------------------------------ periodic global coordinates
