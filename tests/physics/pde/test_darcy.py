@@ -127,3 +127,102 @@ def test_darcy_refuses_a_dataset_that_cannot_fit():
 
     with pytest.raises(MemoryError, match="darcy_to_zarr"):
         darcy(10**9, 64, progress=False)
+
+
+# ------------------------------------------------------------------ cell-averaged coefficient
+def _layered(n, sub, xi, a_left=3.0, a_right=12.0):
+    """Sub-samples of a coefficient layered normal to the first axis (a_left for x < xi) and the
+    sub-sample abscissae, laid out as darcy's cell sub-samples."""
+    h = 1 / (n - 1)
+    x = (np.linspace(0, 1, n)[:, None] + ((np.arange(sub) + 0.5) / sub - 0.5) * h).ravel()
+    fine = np.where(x[:, None] < xi, a_left, a_right) * np.ones((1, n * sub))
+    return fine, x
+
+
+def test_cell_faces_are_series_along_and_parallel_across_the_flux():
+    from physics.pde._darcy import _cell_coefficients
+
+    n, sub, xi = 5, 8, 0.3
+    fine, x = _layered(n, sub, xi)
+    a, (a_x, a_y) = _cell_coefficients(fine, n)
+    h = 1 / (n - 1)
+    nodes = np.linspace(0, 1, n)
+    # the face between x_i and x_{i+1}: resistances h / S / a of its S sub-samples in series
+    for i in range(n - 1):
+        along = x[(x > nodes[i]) & (x < nodes[i + 1])]
+        assert len(along) == sub
+        conductance = h / np.sum((h / sub) / np.where(along < xi, 3.0, 12.0))
+        np.testing.assert_allclose(a_x[i], conductance, rtol=1e-14)
+    # faces normal to the layers' direction see the layers in parallel: the cell mean
+    cell_mean = np.array([np.mean(np.where(x[i * sub:(i + 1) * sub] < xi, 3.0, 12.0)) for i in range(n)])
+    np.testing.assert_allclose(a, np.repeat(cell_mean[:, None], n, axis=1), rtol=1e-14)
+    np.testing.assert_allclose(a_y, np.repeat(cell_mean[:, None], n - 1, axis=1), rtol=1e-14)
+    # the transposed field swaps the roles
+    a_t, (a_x_t, a_y_t) = _cell_coefficients(fine.T, n)
+    np.testing.assert_allclose(a_t, a.T, rtol=1e-14)
+    np.testing.assert_allclose(a_y_t, a_x.T, rtol=1e-14)
+    np.testing.assert_allclose(a_x_t, a_y.T, rtol=1e-14)
+
+
+def test_solver_with_arithmetic_faces_is_the_default_and_faces_are_checked():
+    a = np.random.default_rng(0).uniform(1, 5, (7, 7))
+    faces = (0.5 * (a[1:] + a[:-1]), 0.5 * (a[:, 1:] + a[:, :-1]))
+    np.testing.assert_array_equal(solve_darcy(a, faces=faces), solve_darcy(a))
+    with pytest.raises(TypeError, match="pair"):
+        solve_darcy(a, faces=faces[0])
+    with pytest.raises(ValueError, match="shape"):
+        solve_darcy(a, faces=(faces[1], faces[0]))
+    with pytest.raises(ValueError, match="positive"):
+        solve_darcy(a, faces=(-faces[0], faces[1]))
+    with pytest.raises(ValueError, match="finite"):
+        solve_darcy(a, faces=(faces[0], np.full_like(faces[1], np.nan)))
+
+
+def test_cell_data_are_more_accurate_than_node_data():
+    # against converged solutions of either scheme (129 nodes; the 17- and 33-grids are nested)
+    _, ref_cell = darcy(2, 129, coefficient="cell", random_state=3, progress=False)
+    _, ref_nodes = darcy(2, 129, random_state=3, progress=False)
+    for n, step in ((17, 8), (33, 4)):
+        a, u_cell = darcy(2, n, coefficient="cell", random_state=3, progress=False)
+        _, u_nodes = darcy(2, n, random_state=3, progress=False)
+        assert np.all((a >= 3) & (a <= 12)) and 0 < np.mean((a > 3) & (a < 12)) < 0.5
+        for ref in (ref_cell[:, ::step, ::step], ref_nodes[:, ::step, ::step]):
+            err_cell = np.linalg.norm(u_cell - ref) / np.linalg.norm(ref)
+            err_nodes = np.linalg.norm(u_nodes - ref) / np.linalg.norm(ref)
+            assert err_cell < 0.4 * err_nodes, (n, err_cell, err_nodes)
+
+
+def _low_modes(a, k_max=6):
+    """Fourier modes |k| <= k_max (mean removed) of nodal fields folded onto the periodic grid."""
+    b = a[:, :-1, :-1].copy()
+    b[:, 0, :] = 0.5 * (a[:, 0, :-1] + a[:, -1, :-1])
+    b[:, :, 0] = 0.5 * (a[:, :-1, 0] + a[:, :-1, -1])
+    b[:, 0, 0] = 0.25 * (a[:, 0, 0] + a[:, 0, -1] + a[:, -1, 0] + a[:, -1, -1])
+    n = b.shape[-1]
+    keep = np.abs(np.fft.fftfreq(n, 1 / n)) <= k_max
+    modes = (np.fft.fft2(b) / n**2)[:, keep][:, :, keep]
+    modes[:, 0, 0] = 0
+    return modes
+
+
+def test_cell_averages_keep_their_low_modes_across_resolutions():
+    mismatch = {}
+    for coefficient in ("nodes", "cell"):
+        coarse = _low_modes(darcy(6, 33, coefficient=coefficient, random_state=4, progress=False)[0])
+        fine = _low_modes(darcy(6, 65, coefficient=coefficient, random_state=4, progress=False)[0])
+        mismatch[coefficient] = np.linalg.norm(coarse - fine) / np.linalg.norm(fine)
+    assert mismatch["cell"] < 0.03 and mismatch["nodes"] > 2 * mismatch["cell"], mismatch
+
+
+def test_field_at_given_points_and_cell_option_bad_input():
+    coefficients = np.random.default_rng(1).standard_normal((8, 8))
+    np.testing.assert_array_equal(gaussian_random_field(coefficients, 9, points=np.linspace(0, 1, 9)),
+                                  gaussian_random_field(coefficients, 9))
+    with pytest.raises(ValueError, match="coefficient"):
+        darcy(1, 8, coefficient="edges", progress=False)
+    with pytest.raises(ValueError, match="even"):
+        darcy(1, 8, coefficient="cell", subsamples=3, progress=False)
+    with pytest.raises(ValueError, match="subsamples"):
+        darcy(1, 8, coefficient="cell", subsamples=0, progress=False)
+    with pytest.raises(TypeError, match="subsamples"):
+        darcy(1, 8, coefficient="cell", subsamples=True, progress=False)
