@@ -7,8 +7,9 @@ convention ``dL/da + i dL/db``, SGD and Lion act on both parts, and Adam's secon
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,10 @@ from .._validation import check_int, check_real
 from ..backend import array_module, is_numpy_namespace, real_dtype_for, to_numpy
 from ._module import Module
 
-__all__ = ["SGD", "Adam", "AdamW", "CosineLR", "Lion", "Optimizer", "Scheduler", "StepLR"]
+__all__ = [
+    "SGD", "Adam", "AdamW", "CosineLR", "ExponentialMovingAverage", "Lion", "Optimizer", "Scheduler",
+    "StepLR",
+]
 
 
 def _check_nonneg(value: Any, name: str) -> float:
@@ -288,6 +292,120 @@ def _scalar(value: Any, key: str) -> Any:
             raise ValueError(f"state {key!r} must be a scalar, got shape {tuple(value.shape)}")
         return value.item() if value.dtype.kind in "fiub" else value
     return value
+
+
+class ExponentialMovingAverage:
+    r"""Exponential moving average of a model's parameters (Polyak averaging with exponential weights).
+
+    After the ``t``-th optimizer step (:meth:`update`), with ``theta_t`` the parameters,
+
+    .. math::
+
+        \bar\theta_1 = \theta_1, \qquad
+        \bar\theta_t = \beta \bar\theta_{t-1} + (1 - \beta) \theta_t,
+
+    PyTorch's ``AveragedModel`` with ``get_ema_multi_avg_fn(beta)``. The average of the last
+    ``~1 / (1 - beta)`` steps damps the step-to-step jitter of stochastic gradients, of variance
+    about ``(1 - beta) / (1 + beta)`` times that of the iterates near a minimum, without changing
+    the training itself; :meth:`applied` evaluates the model at the averaged weights. Buffers are
+    not averaged (used as they are).
+
+    Parameters
+    ----------
+    model : Module
+        Its parameter arrays are bound at construction (build after :meth:`Module.to`).
+    decay : float
+        ``beta`` in [0, 1); 0 keeps the last weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tensorkit.nn import Linear
+    >>> from tensorkit.nn._optim import ExponentialMovingAverage
+    >>> model = Linear(1, 1, bias=False, random_state=0)
+    >>> ema = ExponentialMovingAverage(model, decay=0.5)
+    >>> for w in (1.0, 2.0, 4.0):
+    ...     model.params["weight"][...] = w
+    ...     ema.update()
+    >>> with ema.applied():          # 0.5 (0.5 * 1 + 0.5 * 2) + 0.5 * 4
+    ...     float(model.params["weight"][0, 0])
+    2.75
+    >>> float(model.params["weight"][0, 0])
+    4.0
+    """
+
+    def __init__(self, model: Module, decay: float):
+        if not isinstance(model, Module):
+            raise TypeError(f"model must be a tensorkit.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.decay = check_real(decay, "decay", minimum=0.0, maximum=1.0, strict_maximum=True)
+        params = model.parameters()
+        self._names = list(params)
+        self._params = [params[n] for n in self._names]
+        self._average = [array_module(p).zeros_like(p) for p in self._params]
+        self.n_averaged = 0
+
+    def update(self) -> None:
+        """Fold the current parameters into the average (call after each optimizer step)."""
+        for avg, p in zip(self._average, self._params, strict=True):
+            if self.n_averaged == 0:
+                avg[...] = p
+            else:
+                avg -= (1.0 - self.decay) * (avg - p)
+        self.n_averaged += 1
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        """Context in which the model's parameters hold the average (in place, so anything bound to
+        the arrays stays valid), restored on exit; the model's own weights before any update."""
+        if self.n_averaged == 0:
+            yield
+            return
+        saved = [p.copy() for p in self._params]
+        try:
+            for p, avg in zip(self._params, self._average, strict=True):
+                p[...] = avg
+            yield
+        finally:
+            for p, own in zip(self._params, saved, strict=True):
+                p[...] = own
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Host copies of the update count and the averaged parameters."""
+        out = {"n_averaged": np.asarray(self.n_averaged), "decay": np.asarray(self.decay)}
+        out.update({f"average/{n}": np.array(to_numpy(a), copy=True)
+                    for n, a in zip(self._names, self._average, strict=True)})
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (all checks first; nothing changes when one fails)."""
+        self._check_state(state)
+        for name, avg in zip(self._names, self._average, strict=True):
+            avg[...] = array_module(avg).asarray(state[f"average/{name}"]).astype(avg.dtype)
+        self.n_averaged = int(state["n_averaged"])
+
+    def _check_state(self, state: Any) -> None:
+        """Every check of :meth:`load_state_dict`, changing nothing (for atomic loads)."""
+        if not isinstance(state, dict):
+            raise TypeError(f"average state must be a dict of arrays, got {type(state).__name__}")
+        expected = {"n_averaged", "decay"} | {f"average/{n}" for n in self._names}
+        if set(state) != expected:
+            missing, unexpected = sorted(expected - set(state))[:6], sorted(set(state) - expected)[:6]
+            raise ValueError(f"average state does not match this model: missing {missing}, "
+                             f"unexpected {unexpected}")
+        decay = check_real(_scalar(state["decay"], "decay"), "average state decay", minimum=0.0, maximum=1.0)
+        if decay != self.decay:
+            raise ValueError(f"average state was saved with decay {decay}, this average has {self.decay}")
+        check_int(_scalar(state["n_averaged"], "n_averaged"), "average state n_averaged", minimum=0)
+        for name, avg in zip(self._names, self._average, strict=True):
+            value = state[f"average/{name}"]
+            if not hasattr(value, "shape") or tuple(value.shape) != tuple(avg.shape):
+                raise ValueError(f"average state {name} must be an array of shape {tuple(avg.shape)}, got "
+                                 f"{getattr(value, 'shape', type(value).__name__)}")
+            if value.dtype.kind not in "fc" or (value.dtype.kind == "c" and avg.dtype.kind != "c"):
+                raise TypeError(f"average state {name} has dtype {value.dtype}, expected {avg.dtype}")
+            if not bool(array_module(value).isfinite(value).all()):
+                raise ValueError(f"average state {name} holds NaN or Inf entries")
 
 
 # ------------------------------------------------------------------------------------ schedulers

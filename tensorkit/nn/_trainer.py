@@ -22,7 +22,7 @@ from ..io import load_archive, new_figure, save_archive, save_figure
 from ._checkpoint import check_checkpoint
 from ._losses import Loss
 from ._module import Module
-from ._optim import Optimizer, Scheduler
+from ._optim import ExponentialMovingAverage, Optimizer, Scheduler
 from ._processor import array_batches, check_processor, check_source, processor_state, set_mode
 
 __all__ = ["HISTORY_KEYS", "Trainer", "plot_history"]
@@ -67,6 +67,12 @@ class Trainer:
         Limit BLAS and Numba threads during :meth:`fit` (the default leaves them alone). On a
         machine shared with other jobs one thread per process avoids BLAS threads spinning against
         each other, which can cost several times the step time.
+    ema : float, optional
+        Keep an exponential moving average of the weights with this decay per step
+        (:class:`~tensorkit.nn._optim.ExponentialMovingAverage`: ``theta_bar <- beta theta_bar +
+        (1 - beta) theta`` after every optimizer step) and evaluate, predict and score validation
+        with it; training itself is unchanged, and :attr:`model` keeps the trained weights
+        (``trainer.ema.applied()`` swaps the average in). Checkpointed with the rest.
 
     Attributes
     ----------
@@ -115,6 +121,7 @@ class Trainer:
         progress: bool = True,
         random_state: Any = None,
         n_threads: int | None = None,
+        ema: float | None = None,
     ):
         if not isinstance(model, Module):
             raise TypeError(f"model must be a tensorkit.nn.Module, got {type(model).__name__}")
@@ -134,6 +141,7 @@ class Trainer:
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.progress = bool(progress)
         self.rng = check_random_state(random_state)
+        self.ema = None if ema is None else ExponentialMovingAverage(model, ema)
         self.epoch = 0
         self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
 
@@ -283,6 +291,8 @@ class Trainer:
             )
         self._backward()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update()
         return value
 
     def evaluate(
@@ -300,14 +310,15 @@ class Trainer:
         self._set_mode(False)
         preds, targets, total, count = [], [], 0.0, 0
         try:
-            for xb, yb in batches:
-                xb, yb = self.processor.preprocess(xb, yb)
-                pred, yb = self.processor.postprocess(self.model.forward(xb), yb)
-                total += self.loss_fn.forward(pred, yb)
-                count += 1
-                if metric is not None:
-                    preds.append(pred)
-                    targets.append(yb)
+            with self._averaged():
+                for xb, yb in batches:
+                    xb, yb = self.processor.preprocess(xb, yb)
+                    pred, yb = self.processor.postprocess(self.model.forward(xb), yb)
+                    total += self.loss_fn.forward(pred, yb)
+                    count += 1
+                    if metric is not None:
+                        preds.append(pred)
+                        targets.append(yb)
         finally:
             self._set_mode(True)
         if count == 0:
@@ -327,10 +338,11 @@ class Trainer:
         x = self.model._as_input(x, "x")
         self._set_mode(False)
         try:
-            out = []
-            for start in range(0, int(x.shape[0]), batch_size):
-                xb, _ = self.processor.preprocess(x[start:start + batch_size], None)
-                out.append(self.processor.postprocess(self.model.forward(xb), None)[0])
+            with self._averaged():
+                out = []
+                for start in range(0, int(x.shape[0]), batch_size):
+                    xb, _ = self.processor.preprocess(x[start:start + batch_size], None)
+                    out.append(self.processor.postprocess(self.model.forward(xb), None)[0])
         finally:
             self._set_mode(True)
         return array_module(x).concatenate(out)
@@ -338,6 +350,10 @@ class Trainer:
     def _set_mode(self, training: bool) -> None:
         self.model.train(training)
         set_mode(self.processor, training)
+
+    def _averaged(self):
+        """The weights to evaluate at: the moving average when there is one."""
+        return contextlib.nullcontext() if self.ema is None else self.ema.applied()
 
     def _source(self, x, y):
         """``(batches(epoch, rng), cast_each_batch)`` for arrays or a batch source."""
@@ -390,6 +406,8 @@ class Trainer:
         if self.scheduler is not None:
             arrays.update({f"sched/{k}": v for k, v in self.scheduler.state_dict().items()})
         arrays.update({f"proc/{k}": v for k, v in processor_state(self.processor).items()})
+        if self.ema is not None:
+            arrays.update({f"ema/{k}": v for k, v in self.ema.state_dict().items()})
         arrays.update({f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in self.history.items()})
         save_archive(
             path,
@@ -415,10 +433,20 @@ class Trainer:
             data, str(path), model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
             processor=self.processor, rng=self.rng, history_keys=HISTORY_KEYS,
         )
+        ema = {k[4:]: v for k, v in data.items() if k.startswith("ema/")}
+        if (self.ema is None) != (not ema):
+            raise ValueError(f"{str(path)!r} and this trainer disagree on keeping a weight average (ema)")
+        if self.ema is not None:
+            try:
+                self.ema._check_state(ema)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{str(path)!r}: {exc}") from exc
         # Then assign; the processor first, as the one user-defined step that may still refuse
         if checked["proc"]:
             self.processor.load_state_dict(checked["proc"])
         self.optimizer.load_state_dict(checked["optim"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ema)
         self.model.load_state_dict(checked["param"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(checked["sched"])
