@@ -136,6 +136,8 @@ def main(argv=None) -> int:
     p.add_argument("--overlap", action="store_true",
                    help="MG-TFNO: evaluate on 4 tilings shifted by half a patch, blended with tent weights "
                    "(4x the evaluation cost; training keeps one tiling)")
+    p.add_argument("--shifted-training", action="store_true",
+                   help="MG-TFNO: cut every training batch on a tiling shifted by a random offset")
     p.add_argument("--restriction", choices=("injection", "full_weighting"), default="injection",
                    help="MG-TFNO: the context levels subsample the field (injection, neuraloperator) or "
                    "smooth it with the multigrid full-weighting stencil first (no aliasing)")
@@ -237,7 +239,7 @@ def main(argv=None) -> int:
     if args.json is not None:
         clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
         options = {k: getattr(args, k) for k in ("loss", "embedding", "domain_padding", "overlap",
-                                                  "restriction")}
+                                                  "restriction", "shifted_training")}
         args.json.write_text(json.dumps({"protocol": name, "config": cfg, "options": options,
                                          "results": clean}, indent=1))
     return 0
@@ -317,7 +319,7 @@ def _model(label, cfg, n_in, args):
                        rank=cfg["rank"], factorization=cfg["factorization"],
                        joint_factorization=not cfg["per_layer"], positional_embedding=embedding,
                        domain_padding=args.domain_padding, overlap=args.overlap,
-                       restriction=args.restriction, **kw)
+                       restriction=args.restriction, shifted_training=args.shifted_training, **kw)
         return model.to("gpu") if args.device == "gpu" else model
     kw["positional_embedding"] = None if periodic else "grid"
     n_in = n_in + PeriodicCoordinates(cfg["harmonics"]).channels(2) if periodic else n_in

@@ -61,6 +61,10 @@ class MGTFNO(TFNO):
     restriction : {"injection", "full_weighting"}
         How the context levels are sampled (the processor's ``restriction``): every ``2^l``-th node
         (default, neuraloperator) or after the multigrid full-weighting stencil (no aliasing).
+    shifted_training : bool
+        Train on tilings shifted by a random offset per batch (the processor's
+        ``shifted_training``, seeded by ``random_state``), so patches are met at every position, as
+        ``overlap`` evaluates them. Default False.
     **kwargs
         Passed to :class:`FNO` (``dtype``, ``random_state``, ``domain_padding``, ...).
 
@@ -97,6 +101,7 @@ class MGTFNO(TFNO):
         positional_embedding: str | PeriodicCoordinates | None = "grid",
         overlap: bool = False,
         restriction: str = "injection",
+        shifted_training: bool = False,
         **kwargs: Any,
     ):
         if len(check_n_modes(n_modes)) != 2:
@@ -108,7 +113,8 @@ class MGTFNO(TFNO):
             embedding, positional_embedding = PeriodicCoordinates(), None
         self.processor = MultigridPatching2D(
             levels, padding_fraction, stitching=stitching, embedding=embedding, overlap=overlap,
-            restriction=restriction,
+            restriction=restriction, shifted_training=shifted_training,
+            random_state=kwargs.get("random_state") if shifted_training else None,
         )
         self.data_channels = check_int(in_channels, "in_channels", minimum=1)
         self.levels = self.processor.levels
@@ -139,5 +145,6 @@ class MGTFNO(TFNO):
             f"padding_fraction={self.processor.padding_fraction}, joint={self.joint_factorization}"
             + ("" if self.processor.embedding is None else f", embedding={self.processor.embedding!r}")
             + (", overlap=True" if self.processor.overlap else "")
+            + (", shifted_training=True" if self.processor.shifted_training else "")
             + ("" if restriction == "injection" else f", restriction={restriction!r}")
         )

@@ -29,6 +29,10 @@ Two options go beyond neuraloperator (its behaviour stays the default):
   constant prediction is returned unchanged). Every node is then predicted mostly by the patches
   in which it lies far from the core's edge, i.e. with up to half a patch more halo (U-Net's
   overlap-tile strategy), at 4x the evaluation cost. Training keeps one tiling.
+- ``shifted_training=True``: every training batch is cut on a tiling shifted by a random offset
+  (each axis uniform over a patch's side), so the model meets patches at every position of the
+  periodic domain, as the shifted tilings of ``overlap`` show it in evaluation, instead of the
+  ``n^2`` fixed ones.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.extend import check_choice, check_int, check_real, get_namespace
+from tensorkit.extend import check_choice, check_int, check_random_state, check_real, get_namespace
 
 __all__ = ["MultigridPatching2D"]
 
@@ -76,6 +80,12 @@ class MultigridPatching2D:
         How the coarser contexts are sampled: ``"injection"`` (default, neuraloperator) keeps every
         ``2^l``-th node; ``"full_weighting"`` smooths with the multigrid stencil ``[1, 2, 1] / 4``
         per axis and level first, so fine-scale content does not alias into the context.
+    shifted_training : bool
+        Cut every training batch on a tiling shifted by a random offset (uniform over a patch's
+        side per axis; the stitched outputs are rolled back). False (default): the fixed tiling.
+    random_state : int, numpy.random.Generator or None
+        Seeds the shifts of ``shifted_training`` (the offset of batch ``k`` is drawn from the seed
+        and ``k``, kept in :meth:`state_dict`, so a resumed training draws the same offsets).
 
     Notes
     -----
@@ -106,6 +116,8 @@ class MultigridPatching2D:
         embedding: Any = None,
         overlap: bool = False,
         restriction: str = "injection",
+        shifted_training: bool = False,
+        random_state: Any = None,
     ):
         self.levels = check_int(levels, "levels", minimum=0)
         self.padding_fraction = check_real(
@@ -114,6 +126,9 @@ class MultigridPatching2D:
         self.stitching = _check_bool(stitching, "stitching")
         self.overlap = _check_bool(overlap, "overlap")
         self.restriction = check_choice(restriction, "restriction", RESTRICTIONS)
+        self.shifted_training = _check_bool(shifted_training, "shifted_training")
+        self._seed = int(check_random_state(random_state).integers(2**62))
+        self._step = 0
         if embedding is not None and not all(callable(getattr(embedding, m, None)) for m in _EMBEDDING_API):
             raise TypeError(
                 f"embedding must provide {' and '.join(_EMBEDDING_API)} (e.g. "
@@ -136,7 +151,13 @@ class MultigridPatching2D:
         """Patch a batch: ``x`` always, ``y`` when training without stitching."""
         if not self.training:
             return self.patch(x, overlap=self.overlap)[0], y
-        return self.patch(x, y)
+        if not self.shifted_training or self.levels == 0:
+            return self.patch(x, y)
+        self._check_field(x, "x")
+        sides = (x.shape[2] // self.n_patches, x.shape[3] // self.n_patches)
+        shift = np.random.default_rng([self._seed, self._step]).integers(0, sides)
+        self._step += 1
+        return self.patch(x, y, shift=(int(shift[0]), int(shift[1])))
 
     def postprocess(self, pred: Any, y: Any = None) -> tuple[Any, Any]:
         """Unpad (and stitch, unless training without stitching) the model's output."""
@@ -147,17 +168,39 @@ class MultigridPatching2D:
         """Adjoint of :meth:`postprocess` with respect to the prediction."""
         return self.unpatch_adjoint(grad, stitch=getattr(self, "_stitch_now", True))
 
+    def state_dict(self) -> dict[str, Any]:
+        """The seed and batch counter of ``shifted_training`` (empty without it)."""
+        if not self.shifted_training:
+            return {}
+        return {"seed": np.asarray(self._seed, dtype=np.int64),
+                "step": np.asarray(self._step, dtype=np.int64)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if set(state) != set(self.state_dict()):
+            raise ValueError(
+                f"MultigridPatching2D state needs keys {sorted(self.state_dict())}, got {sorted(state)}"
+            )
+        if state:
+            self._seed, self._step = int(state["seed"]), int(state["step"])
+
     # ------------------------------------------------------------------------------ patching
-    def patch(self, x: Any, y: Any = None, *, overlap: bool = False) -> tuple[Any, Any]:
+    def patch(
+        self, x: Any, y: Any = None, *, overlap: bool = False, shift: tuple[int, int] = (0, 0)
+    ) -> tuple[Any, Any]:
         """Padded multi-grid patches of ``x`` (batch, C, H, W) -> (batch n^2, C (L+1), H/n + 2p, W/n + 2p).
 
         ``y``, when given and not stitching, is cut into unpadded patches (batch n^2, C_y, H/n, W/n);
         otherwise it is returned unchanged. With an :attr:`embedding`, ``x`` is embedded first (``C``
         counts its channels too). ``overlap``: the patches of the 4 shifted tilings, stacked along
         the batch one tiling after the other (4 batch n^2 patches; :meth:`unpatch` blends them).
+        ``shift``: cut the tiling whose first patch starts at node ``shift`` (the field rolled by
+        ``-shift``; :meth:`unpatch` rolls the stitched fields back, ``y``'s patches are cut likewise).
         """
         self._check_field(x, "x")
         overlap = _check_bool(overlap, "overlap")
+        shift = _check_shift(shift)
+        if overlap and shift != (0, 0):
+            raise ValueError(f"overlap sets its own tilings: shift must be (0, 0), got {shift}")
         if overlap and y is not None and not self.stitching:
             raise ValueError("overlap patches are blended back into whole fields: y cannot be patched "
                              "with them (stitching=False)")
@@ -168,7 +211,7 @@ class MultigridPatching2D:
         xp = get_namespace(x)
         b, c, h, w = x.shape
         self._shape = (b, c, h, w)
-        self._shifts = _shifts(h, w, self.n_patches, overlap)
+        self._shifts = _shifts(h, w, self.n_patches, overlap) if overlap else [(shift[0] % h, shift[1] % w)]
         fields = [x] + [_restrict(xp, x, level, self.restriction) for level in range(1, self.levels + 1)]
         tilings = []
         for shift in self._shifts:
@@ -181,7 +224,7 @@ class MultigridPatching2D:
         patched = tilings[0] if len(tilings) == 1 else xp.concat(tilings, axis=0)
         if y is not None and not self.stitching:
             self._check_field(y, "y", (h, w))
-            y = self._blocks(xp, y)
+            y = self._blocks(xp, _roll(xp, y, self._shifts[0], -1))
         return patched, y
 
     def patch_adjoint(self, grad: Any) -> Any:
@@ -222,14 +265,16 @@ class MultigridPatching2D:
         xp = get_namespace(out)
         p1, p2 = self._pads(out)
         core = out[:, :, p1:out.shape[2] - p1, p2:out.shape[3] - p2]
-        if len(self._shifts) == 1:
-            return self._stitch(xp, core) if stitch else core
         if not stitch:
-            raise ValueError("overlap patches can only be unpatched with stitch=True (they are blended)")
+            if len(self._shifts) > 1:
+                raise ValueError("overlap patches can only be unpatched with stitch=True (they are blended)")
+            return core
+        if len(self._shifts) == 1:
+            return _roll(xp, self._stitch(xp, core), self._shifts[0], 1)
         per_tiling = core.shape[0] // len(self._shifts)
         blended = None
         for k, (shift, weight) in enumerate(zip(self._shifts, self._weights(xp, out.dtype), strict=True)):
-            field = xp.roll(self._stitch(xp, core[k * per_tiling:(k + 1) * per_tiling]), shift, axis=(2, 3))
+            field = _roll(xp, self._stitch(xp, core[k * per_tiling:(k + 1) * per_tiling]), shift, 1)
             blended = weight * field if blended is None else blended + weight * field
         return blended
 
@@ -238,16 +283,17 @@ class MultigridPatching2D:
         if self.levels == 0:
             return grad
         xp = get_namespace(grad)
-        if len(self._shifts) > 1:
-            if not stitch:
+        if not stitch:
+            if len(self._shifts) > 1:
                 raise ValueError("overlap patches can only be unpatched with stitch=True (they are blended)")
-            parts = [
-                self._blocks(xp, xp.roll(weight * grad, (-shift[0], -shift[1]), axis=(2, 3)))
-                for shift, weight in zip(self._shifts, self._weights(xp, grad.dtype), strict=True)
-            ]
-            blocks = xp.concat(parts, axis=0)
+            blocks = grad
+        elif len(self._shifts) == 1:
+            blocks = self._blocks(xp, _roll(xp, grad, self._shifts[0], -1))
         else:
-            blocks = self._blocks(xp, grad) if stitch else grad
+            blocks = xp.concat([
+                self._blocks(xp, _roll(xp, weight * grad, shift, -1))
+                for shift, weight in zip(self._shifts, self._weights(xp, grad.dtype), strict=True)
+            ], axis=0)
         p1, p2 = self._padding
         bn, c, s1, s2 = blocks.shape
         out = xp.zeros((bn, c, s1 + 2 * p1, s2 + 2 * p2), dtype=grad.dtype)
@@ -327,10 +373,21 @@ def _check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
+def _check_shift(shift: Any) -> tuple[int, int]:
+    if not isinstance(shift, tuple) or len(shift) != 2:
+        raise TypeError(f"shift must be a pair of ints, got {shift!r}")
+    return (check_int(shift[0], "shift[0]"), check_int(shift[1], "shift[1]"))
+
+
+def _roll(xp, field, shift: tuple[int, int], sign: int):
+    """``field`` rolled by ``sign * shift`` along its two spatial axes (no copy when not shifted)."""
+    if shift == (0, 0):
+        return field
+    return xp.roll(field, (sign * shift[0], sign * shift[1]), axis=(2, 3))
+
+
 def _shifts(h: int, w: int, n: int, overlap: bool) -> list[tuple[int, int]]:
-    """Origins of the tilings: (0, 0), and with ``overlap`` the 3 shifted by half a patch."""
-    if not overlap:
-        return [(0, 0)]
+    """Origins of the 4 overlap tilings: (0, 0) and the 3 shifted by half a patch."""
     s1, s2 = h // n // 2, w // n // 2
     return [(0, 0), (0, s2), (s1, 0), (s1, s2)]
 

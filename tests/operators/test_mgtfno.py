@@ -92,6 +92,27 @@ def test_mgtfno_trains_through_its_processor():
     assert "levels=1" in repr(model)
 
 
+def test_mgtfno_multigrid_options_train_and_predict():
+    """shifted_training, overlap and full-weighting contexts: training runs through the processor (with
+    exact resume state), and the evaluation blend is the overlap patching of the model."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 1, 16, 16))
+    y = np.roll(x, 1, axis=-1)
+    model = MGTFNO((6, 6), 1, 1, 8, n_layers=2, levels=1, padding_fraction=0.125, rank=0.5,
+                   positional_embedding="periodic", overlap=True, restriction="full_weighting",
+                   shifted_training=True, random_state=0)
+    fit = fit_operator(model, x, y, epochs=4, processor=model.processor, batch_size=4, lr=1e-2,
+                       validation=(x[:4], y[:4]), random_state=0, progress=False)
+    assert fit.history["val_metric"][-1] < fit.history["val_metric"][0]
+    assert model.processor.state_dict()["step"] == 8  # 2 batches x 4 epochs
+    mg = model.processor
+    patches, _ = mg.patch(x[:2], overlap=True)
+    assert patches.shape[0] == 2 * 4 * 4  # 4 tilings of 4 patches
+    np.testing.assert_allclose(fit.predict(x[:2]), mg.unpatch(model(patches)), rtol=1e-10)
+    np.testing.assert_allclose(model.predict_fields(x[:2]), fit.predict(x[:2]), rtol=1e-10)
+    assert "overlap=True" in repr(model) and "full_weighting" in repr(model)
+
+
 def test_joint_factorization_has_fewer_parameters():
     per_layer = FNO((8, 8), 1, 1, 16, factorization="tucker", rank=0.1, random_state=0)
     joint = MGTFNO((8, 8), 1, 1, 16, levels=0, rank=0.1, random_state=0)

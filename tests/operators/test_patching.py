@@ -188,6 +188,54 @@ def test_overlap_blends_shifted_tilings(levels, fraction, size):
     assert mg.preprocess(x)[0].shape[0] == 2 * 4**levels
 
 
+# ------------------------------------------------------------------ shifted tilings in training
+@pytest.mark.parametrize(("levels", "fraction", "size"), CASES)
+@pytest.mark.parametrize("stitch", [True, False])
+def test_shifted_tiling_is_the_tiling_of_the_rolled_field(levels, fraction, size, stitch):
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((2, 3, size, size)), rng.standard_normal((2, 1, size, size))
+    shift = (3, size // 2**levels - 1)
+    mg = MultigridPatching2D(levels, fraction, stitching=stitch)
+    px, py = mg.patch(x, y, shift=shift)
+    ref_x, ref_y = MultigridPatching2D(levels, fraction, stitching=stitch).patch(
+        np.roll(x, (-3, -shift[1]), axis=(2, 3)), np.roll(y, (-3, -shift[1]), axis=(2, 3)))
+    np.testing.assert_array_equal(px, ref_x)
+    np.testing.assert_array_equal(py, ref_y if not stitch else y)
+    if stitch:
+        np.testing.assert_array_equal(mg.unpatch(px[:, :3]), x)
+    # adjoints of the shifted patching
+    g = rng.standard_normal(px.shape)
+    assert np.isclose(np.vdot(px, g), np.vdot(x, mg.patch_adjoint(g)), rtol=1e-12)
+    out = rng.standard_normal((px.shape[0], 2, *px.shape[2:]))
+    u = mg.unpatch(out, stitch=stitch)
+    gu = rng.standard_normal(u.shape)
+    assert np.isclose(np.vdot(u, gu), np.vdot(out, mg.unpatch_adjoint(gu, stitch=stitch)), rtol=1e-12)
+
+
+def test_shifted_training_draws_reproducible_shifts_and_resumes():
+    x = np.random.default_rng(9).standard_normal((2, 1, 16, 16))
+    a = MultigridPatching2D(1, 0.125, shifted_training=True, random_state=0)
+    first = [a.preprocess(x)[0] for _ in range(3)]
+    assert not all(np.array_equal(first[0], f) for f in first[1:])  # the tilings move
+    b = MultigridPatching2D(1, 0.125, shifted_training=True, random_state=0)
+    b.preprocess(x)
+    c = MultigridPatching2D(1, 0.125, shifted_training=True, random_state=1)
+    c.load_state_dict(b.state_dict())
+    for f in first[1:]:
+        np.testing.assert_array_equal(c.preprocess(x)[0], f)
+    # the stitched output lands where its input came from; evaluation keeps the plain tiling
+    np.testing.assert_array_equal(a.postprocess(a.preprocess(x)[0][:, :1])[0], x)
+    a.eval()
+    np.testing.assert_array_equal(a.preprocess(x)[0], MultigridPatching2D(1, 0.125).patch(x)[0])
+    assert MultigridPatching2D(1, 0.125).state_dict() == {}
+    with pytest.raises(ValueError, match="keys"):
+        a.load_state_dict({})
+    with pytest.raises(TypeError, match="shift"):
+        a.patch(x, shift=3)
+    with pytest.raises(ValueError, match="overlap"):
+        a.patch(x, overlap=True, shift=(1, 0))
+
+
 # ------------------------------------------------------------------ periodic global coordinates
 def _periodic_oracle(spatial, harmonics):
     """sin / cos (2 pi k j / n) per axis, built with meshgrid (independent of the module's loop)."""
