@@ -52,3 +52,63 @@ def _gaussian_sum(positions, charges, points, weights, t2, out):
                 s += weights[k] * np.exp(-t2[k] * d2)
             acc += charges[j] * s
         out[i] = acc
+
+
+def vorticity_gradients(w_hat, inv_lap, kx, ky, out):
+    """Velocity and vorticity-gradient spectra in one pass; see
+    :func:`physics._kernels.vorticity_gradients`."""
+    _vorticity_gradients(w_hat, inv_lap, kx, ky, out)
+    return out
+
+
+def advection(fields, out):
+    """``u w_x + v w_y`` in one pass; see :func:`physics._kernels.advection`."""
+    _advection(fields, out)
+    return out
+
+
+def crank_nicolson_step(w_hat, advection_hat, f_hat, lap, dealias, dt, viscosity):
+    """Crank-Nicolson / explicit Euler step in one pass; see :func:`physics._kernels.crank_nicolson_step`."""
+    forced = f_hat is not None
+    _crank_nicolson(w_hat, advection_hat, f_hat if forced else w_hat[0], forced, lap, dealias,
+                    float(dt), float(viscosity))
+    return w_hat
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _vorticity_gradients(w_hat, inv_lap, kx, ky, out):
+    n_batch, n, m = w_hat.shape
+    for bi in numba.prange(n_batch * n):
+        b = bi // n
+        i = bi - b * n
+        for j in range(m):
+            w = w_hat[b, i, j]
+            psi = w * inv_lap[i, j]
+            out[0, b, i, j] = 1j * ky[j] * psi
+            out[1, b, i, j] = -1j * kx[i] * psi
+            out[2, b, i, j] = 1j * kx[i] * w
+            out[3, b, i, j] = 1j * ky[j] * w
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _advection(fields, out):
+    n_batch, n, m = out.shape
+    for bi in numba.prange(n_batch * n):
+        b = bi // n
+        i = bi - b * n
+        for j in range(m):
+            out[b, i, j] = fields[0, b, i, j] * fields[2, b, i, j] + fields[1, b, i, j] * fields[3, b, i, j]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _crank_nicolson(w_hat, advection_hat, f_hat, forced, lap, dealias, dt, viscosity):
+    n_batch, n, m = w_hat.shape
+    for bi in numba.prange(n_batch * n):
+        b = bi // n
+        i = bi - b * n
+        for j in range(m):
+            half = 0.5 * dt * viscosity * lap[i, j]
+            rhs = (1.0 - half) * w_hat[b, i, j] - dt * dealias[i, j] * advection_hat[b, i, j]
+            if forced:
+                rhs += dt * f_hat[i, j]
+            w_hat[b, i, j] = rhs / (1.0 + half)

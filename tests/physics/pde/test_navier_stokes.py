@@ -111,3 +111,17 @@ def test_bad_input(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         navier_stokes2d(**args)
+
+
+def test_generator_benchmark_runs_and_its_two_paths_agree(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_ns_generator.py"
+    spec = importlib.util.spec_from_file_location("bench_ns_generator", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    difference = float(out.split("max relative difference")[1].split()[0])
+    assert difference < 1e-12  # the Numba kernels and the numpy references: roundoff apart
