@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import kernel_implementation
+from .winograd import tile_gap, winograd_matrices
 
 __all__ = [
     "adam_step",
@@ -27,7 +28,13 @@ __all__ = [
     "mttkrp_coo",
     "normal_matvec",
     "sparse_sketch",
+    "tile_gap",
     "tucker_values",
+    "winograd_input",
+    "winograd_input_adjoint",
+    "winograd_matrices",
+    "winograd_output",
+    "winograd_output_adjoint",
 ]
 
 
@@ -210,3 +217,57 @@ def conv_taps_adjoint(
     ``dtaps[t] += sum_b gflat[b] window_t[b]^T`` and ``dflat[b, :, window_t] += taps[t]^T gflat[b]``
     (both accumulated in place; windows may overlap)."""
     return _implementation("conv_taps_adjoint", backend)(flat, taps, offsets, gflat, dflat, dtaps)
+
+
+# --- Winograd convolution tiles (tensorkit.nn.Conv2d; matrices and math in .winograd) -------------
+
+
+def _winograd_implementation(name: str, backend: str):
+    """The Numba transforms live in :mod:`.winograd_cpu` (:mod:`.cpu` does not re-export them)."""
+    if backend == "numba":
+        from . import winograd_cpu
+
+        return getattr(winograd_cpu, name)
+    return _implementation(name, backend)
+
+
+def winograd_input(x: Any, pads: tuple[int, int], mode: str, m: int, bt: Any, out: Any, *,
+                   backend: str) -> Any:
+    r"""Winograd input tiles of a 2D convolution: ``out[f, c, n] = (B^T d_n B)[f]``, written into ``out``.
+
+    Parameters
+    ----------
+    x : array ``(batch, in, H, W)``
+    pads : (int, int)
+        Padding of both sides of each axis (``"periodic"`` needs ``p <= H, W``, as checked by the layer).
+    mode : {"zeros", "periodic"}
+    m : int
+        Outputs per tile and axis; ``a = m + r - 1`` inputs, ``r`` the kernel size.
+    bt : float64 array ``(a, a)``, ``B^T`` of :func:`winograd_matrices`
+    out : array ``(a * a, in, batch * TH * TW)``, overwritten
+        Frequency ``f = r a + s``; tile ``n = (b TH + ty) TW + tx``, where tile ``(ty, tx)`` reads the
+        padded input at rows ``ty m ... ty m + a - 1`` (zeros beyond the padded input).
+    backend : "numpy", "numba" or "cupy"
+    """
+    return _winograd_implementation("winograd_input", backend)(x, pads, mode, m, bt, out)
+
+
+def winograd_input_adjoint(dv: Any, pads: tuple[int, int], mode: str, m: int, bt: Any, dx: Any, *,
+                           backend: str) -> Any:
+    """Adjoint of :func:`winograd_input`: ``B dV_n B^T`` added back over the overlapping tiles, then
+    the padding's adjoint (crop, or fold the periodic margins back); written into ``dx``
+    ``(batch, in, H, W)``."""
+    return _winograd_implementation("winograd_input_adjoint", backend)(dv, pads, mode, m, bt, dx)
+
+
+def winograd_output(mprod: Any, m: int, at: Any, bias: Any, y: Any, *, backend: str) -> Any:
+    """Winograd output tiles: ``y[b, o, ty m + i, tx m + j] = (A^T M_n A)[i, j] + bias[o]`` for the
+    entries inside ``y`` ``(batch, out, H_out, W_out)``, overwritten; ``mprod`` ``(a * a, out, tiles)``
+    in :func:`winograd_input`'s layout, ``at`` the float64 ``A^T`` ``(m, a)``, ``bias`` None for none."""
+    return _winograd_implementation("winograd_output", backend)(mprod, m, at, bias, y)
+
+
+def winograd_output_adjoint(dy: Any, m: int, at: Any, out: Any, *, backend: str) -> Any:
+    """Adjoint of :func:`winograd_output` without the bias: ``out[f, o, n] = (A dY_n A^T)[f]`` with
+    ``dY`` the output gradient's tile (zero beyond the output), written into ``out``."""
+    return _winograd_implementation("winograd_output_adjoint", backend)(dy, m, at, out)

@@ -206,3 +206,31 @@ def tucker_values(indices, core, factors):
     from .reference import tucker_values as chunked
 
     return chunked(indices, core, factors)
+
+
+def winograd_input(x, pads, mode, m, bt, out):
+    """Winograd input tiles by CuPy einsums; see :func:`tensorkit._kernels.winograd_input`."""
+    from .reference import winograd_input as reference
+
+    return reference(x, pads, mode, m, bt, out)
+
+
+def winograd_input_adjoint(dv, pads, mode, m, bt, dx):
+    """Adjoint of :func:`winograd_input` by CuPy array code."""
+    from .reference import winograd_input_adjoint as reference
+
+    return reference(dv, pads, mode, m, bt, dx)
+
+
+def winograd_output(mprod, m, at, bias, y):
+    """Winograd output tiles by CuPy einsums; see :func:`tensorkit._kernels.winograd_output`."""
+    from .reference import winograd_output as reference
+
+    return reference(mprod, m, at, bias, y)
+
+
+def winograd_output_adjoint(dy, m, at, out):
+    """Adjoint of :func:`winograd_output` by CuPy array code."""
+    from .reference import winograd_output_adjoint as reference
+
+    return reference(dy, m, at, out)

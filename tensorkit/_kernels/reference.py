@@ -9,6 +9,7 @@ import numpy as np
 
 from ..backend import array_module, scipy_for
 from ..tenalg import kron_rows
+from .winograd import tile_extent
 
 
 def mttkrp_coo(indices, values, factors, mode, n_rows):
@@ -147,3 +148,111 @@ def tucker_values(indices, core, factors):
     parts = [kron_rows(factors, indices[s:s + TUCKER_CHUNK]) @ flat
              for s in range(0, indices.shape[0], TUCKER_CHUNK)]
     return xp.concatenate(parts).astype(dtype, copy=False) if parts else xp.zeros(0, dtype=dtype)
+
+
+# --- Winograd convolution tiles (see tensorkit._kernels.winograd) --------------------------------
+
+
+def winograd_input(x, pads, mode, m, bt, out):
+    """``out[f, c, n] = (B^T d_n B)[f]`` by an einsum over strided tile views of the padded ``x``
+    (numpy or CuPy); see :func:`tensorkit._kernels.winograd_input`."""
+    nxp = array_module(x)
+    a = bt.shape[0]
+    n_batch, n_chan = x.shape[:2]
+    image = _winograd_image(x, pads, mode, m, a)
+    tiles = _tile_view(image, m, a)
+    bt = nxp.asarray(bt, dtype=x.dtype)
+    gapped = _gapped(out, a, n_chan, n_batch, tiles.shape[2])
+    gapped[..., : tiles.shape[3]] = nxp.einsum("ri,bcyxij,sj->rscbyx", bt, tiles, bt)
+    gapped[..., tiles.shape[3]:] = 0
+    return out
+
+
+def winograd_input_adjoint(dv, pads, mode, m, bt, dx):
+    """Adjoint of :func:`winograd_input`: each tile's ``B dV B^T`` added back at its place, then the
+    padding's adjoint; written into ``dx``."""
+    nxp = array_module(dv)
+    a = bt.shape[0]
+    n_batch, n_chan, height, width = dx.shape
+    rows, cols = tile_extent(height, width, pads, m, a)
+    n_ty, n_tx = (rows - a) // m + 1, (cols - a) // m + 1
+    bt = nxp.asarray(bt, dtype=dx.dtype)
+    d = nxp.einsum("ri,rscbyx,sj->bcyxij", bt, _gapped(dv, a, n_chan, n_batch, n_ty)[..., :n_tx], bt)
+    image = nxp.zeros((n_batch, n_chan, rows, cols), dtype=dx.dtype)
+    for i in range(a):
+        for j in range(a):
+            image[:, :, i: i + (n_ty - 1) * m + 1: m, j: j + (n_tx - 1) * m + 1: m] += d[..., i, j]
+    image = image[:, :, : height + 2 * pads[0], : width + 2 * pads[1]]
+    for axis, p in ((2, pads[0]), (3, pads[1])):
+        n = image.shape[axis] - 2 * p
+        core = _along(image, axis, p, p + n).copy()
+        if mode == "periodic" and p:
+            _along(core, axis, n - p, n)[...] += _along(image, axis, 0, p)
+            _along(core, axis, 0, p)[...] += _along(image, axis, p + n, 2 * p + n)
+        image = core
+    dx[...] = image
+    return dx
+
+
+def winograd_output(mprod, m, at, bias, y):
+    """``y[b, o] = A^T M_n A`` per tile, cropped, plus ``bias`` (None: none), by an einsum (numpy or
+    CuPy); see :func:`tensorkit._kernels.winograd_output`."""
+    nxp = array_module(mprod)
+    a = at.shape[1]
+    n_batch, n_out, height, width = y.shape
+    n_ty, n_tx = -(-height // m), -(-width // m)
+    at = nxp.asarray(at, dtype=y.dtype)
+    tiles = nxp.einsum("ir,rsobyx,js->boyixj", at, _gapped(mprod, a, n_out, n_batch, n_ty)[..., :n_tx], at)
+    y[...] = tiles.reshape(n_batch, n_out, n_ty * m, n_tx * m)[:, :, :height, :width]
+    if bias is not None:
+        y += bias.reshape(1, -1, 1, 1)
+    return y
+
+
+def winograd_output_adjoint(dy, m, at, out):
+    """Adjoint of :func:`winograd_output` (without the bias): ``out[f, o, n] = (A dY_n A^T)[f]`` with
+    ``dY`` zero beyond the output."""
+    nxp = array_module(dy)
+    a = at.shape[1]
+    n_batch, n_out, height, width = dy.shape
+    n_ty, n_tx = -(-height // m), -(-width // m)
+    grown = nxp.zeros((n_batch, n_out, n_ty * m, n_tx * m), dtype=out.dtype)
+    grown[:, :, :height, :width] = dy
+    at = nxp.asarray(at, dtype=out.dtype)
+    gapped = _gapped(out, a, n_out, n_batch, n_ty)
+    tiles = grown.reshape(n_batch, n_out, n_ty, m, n_tx, m)
+    gapped[..., :n_tx] = nxp.einsum("ir,boyixj,js->rsobyx", at, tiles, at)
+    gapped[..., n_tx:] = 0
+    return out
+
+
+def _gapped(t, a, n_chan, n_batch, n_ty):
+    """The transformed array ``(a*a, channels, tiles)`` as ``(a, a, channels, batch, TH, TW + e)``."""
+    return t.reshape(a, a, n_chan, n_batch, n_ty, -1)
+
+
+def _winograd_image(x, pads, mode, m, a):
+    """``x`` padded (zeros or periodic) and grown with zeros to whole tiles."""
+    nxp = array_module(x)
+    height, width = x.shape[2:]
+    rows, cols = tile_extent(height, width, pads, m, a)
+    widths = ((0, 0), (0, 0), (pads[0], pads[0]), (pads[1], pads[1]))
+    padded = nxp.pad(x, widths, mode="wrap" if mode == "periodic" else "constant")
+    image = nxp.zeros((*x.shape[:2], rows, cols), dtype=x.dtype)
+    image[:, :, : padded.shape[2], : padded.shape[3]] = padded
+    return image
+
+
+def _tile_view(image, m, a):
+    """Overlapping ``a x a`` tiles at steps of ``m``: a strided view ``(b, c, TH, TW, a, a)``."""
+    nxp = array_module(image)
+    sb, sc, sh, sw = image.strides
+    n_ty, n_tx = (image.shape[2] - a) // m + 1, (image.shape[3] - a) // m + 1
+    return nxp.lib.stride_tricks.as_strided(
+        image, (*image.shape[:2], n_ty, n_tx, a, a), (sb, sc, sh * m, sw * m, sh, sw))
+
+
+def _along(x, axis, start, stop):
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(start, stop)
+    return x[tuple(index)]

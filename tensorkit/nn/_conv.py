@@ -11,6 +11,8 @@ with ``h`` and the tap ``t`` running over the spatial axes and ``s`` the per-axi
 primitives take the unpadded input and return a cache for their adjoint:
 
 - :func:`conv_forward` / :func:`conv_adjoint`: dense kernel ``(out, in, *k)``;
+- :func:`winograd_forward` / :func:`winograd_adjoint`: the same dense 2D kernel by Winograd's
+  minimal filtering (``r x r`` kernels at stride 1);
 - :func:`depthwise_forward` / :func:`depthwise_adjoint`: one filter per channel, ``(channels, *k)``.
 """
 
@@ -23,12 +25,26 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
-from .._validation import check_allocation, check_int, per_axis
+from .._validation import check_allocation, check_choice, check_int, per_axis
 from ..backend import array_module, is_numpy_namespace
 from ._module import Module
 from ._padding import check_conv_input, pad, pad_adjoint, pad_into, resolve_padding
 
-__all__ = ["Conv2d", "Conv3d", "conv_adjoint", "conv_forward", "depthwise_adjoint", "depthwise_forward"]
+__all__ = [
+    "CONV_ALGORITHMS",
+    "Conv2d",
+    "Conv3d",
+    "conv_adjoint",
+    "conv_forward",
+    "depthwise_adjoint",
+    "depthwise_forward",
+    "winograd_adjoint",
+    "winograd_forward",
+]
+
+# "winograd" is F(2x2, 3x3); "winograd4" is F(4x4, 3x3) (see Conv2d's notes for their accuracy)
+CONV_ALGORITHMS = ("auto", "direct", "winograd", "winograd4")
+_TILE = {"winograd": 2, "winograd4": 4}
 
 
 class _ConvNd(Module):
@@ -46,12 +62,19 @@ class _ConvNd(Module):
         padding: int | tuple[int, ...] | str = "same",
         padding_mode: str = "zeros",
         bias: bool = True,
+        algorithm: str = "auto",
         dtype: Any = np.float64,
         random_state: Any = None,
     ):
         super().__init__(dtype=dtype, random_state=random_state)
         set_conv_geometry(self, in_channels, out_channels, self.ndim, kernel_size, stride, padding,
                           padding_mode)
+        self.algorithm = check_choice(algorithm, "algorithm", CONV_ALGORITHMS)
+        if self.algorithm.startswith("winograd") and not self._winograd_applies():
+            raise ValueError(
+                f"algorithm={algorithm!r} needs a 2D 3x3 kernel at stride 1, got a {self.ndim}D kernel "
+                f"{self.kernel_size} at stride {self.stride}"
+            )
         bound = 1.0 / math.sqrt(self.in_channels * math.prod(self.kernel_size))
         shape = (self.out_channels, self.in_channels, *self.kernel_size)
         check_allocation(
@@ -63,19 +86,31 @@ class _ConvNd(Module):
         if self.has_bias:
             self.add_parameter("bias", self.rng.uniform(-bound, bound, size=(self.out_channels,)))
         self._cache = None
+        # the Winograd tile buffers, kept between calls (a fresh array costs its page faults)
+        self._workspace: dict = {}
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding}, padding_mode={self.padding_mode!r}"
+            f"stride={self.stride}, padding={self.padding}, padding_mode={self.padding_mode!r}, "
+            f"algorithm={self.algorithm!r}"
         )
+
+    def _winograd_applies(self) -> bool:
+        return self.ndim == 2 and self.kernel_size == (3, 3) and self.stride == (1, 1)
 
     def forward(self, x):
         x = check_conv_input(self, x, self.in_channels, self.kernel_size, self.padding, self.padding_mode)
-        y, self._cache = conv_forward(
-            x, self.params["weight"], self.padding, self.padding_mode, self.stride,
-            bias=self.params["bias"] if self.has_bias else None,
-        )
+        bias = self.params["bias"] if self.has_bias else None
+        algorithm = self.algorithm
+        if algorithm == "auto":
+            algorithm = "winograd" if self._winograd_applies() else "direct"
+        if algorithm == "direct":
+            y, self._cache = conv_forward(x, self.params["weight"], self.padding, self.padding_mode,
+                                          self.stride, bias=bias)
+        else:
+            y, self._cache = winograd_forward(x, self.params["weight"], self.padding, self.padding_mode,
+                                              _TILE[algorithm], bias=bias, workspace=self._workspace)
         self._out_shape = y.shape
         return y
 
@@ -86,7 +121,8 @@ class _ConvNd(Module):
         g = self._as_grad(grad_out, self._out_shape)
         if self.has_bias:
             self.grads["bias"] += g.sum(axis=(0, *range(2, g.ndim)))
-        dx, dweight = conv_adjoint(self._cache, weight, g)
+        adjoint = winograd_adjoint if self._cache[0] == "winograd" else conv_adjoint
+        dx, dweight = adjoint(self._cache, weight, g)
         self.grads["weight"] += dweight
         return dx
 
@@ -262,6 +298,95 @@ def conv_adjoint(cache, kernel, grad_out):
     else:
         raise ValueError(f"conv_adjoint: unknown cache kind {kind!r}")
     return pad_adjoint(dxpad, pads, mode), dkernel.reshape(kernel.shape)
+
+
+def winograd_forward(x, kernel, pads, mode, m, bias=None, workspace=None):
+    r"""Dense 2D convolution at stride 1 by Winograd's ``F(m x m, r x r)``; returns ``(y, cache)``.
+
+    With ``U_f = (G K_{oc} G^T)_f`` and ``V_f = (B^T d_n B)_f`` over the ``a x a`` input tiles
+    ``d_n`` (``a = m + r - 1``, stepping by ``m``), each frequency ``f`` is one GEMM
+    ``M_f = U_f V_f`` ``(out x in) @ (in x tiles)`` and every output tile is ``A^T M_n A``
+    (matrices of :func:`tensorkit._kernels.winograd_matrices`). The images go through in chunks
+    whose tiles stay in cache from their transform through the GEMMs; ``workspace`` (a dict) keeps
+    the buffers between calls, and ``V`` for the adjoint.
+    """
+    nxp = array_module(x)
+    n_out, _, r, _ = kernel.shape
+    at, g, bt = (nxp.asarray(mat, dtype=x.dtype) for mat in _kernels.winograd_matrices(m, r))
+    a = m + r - 1
+    out_sp = output_shape(x.shape[2:], (r, r), pads, (1, 1))
+    u = nxp.einsum("ik,ockl,jl->ijoc", g, kernel, g).reshape(a * a, n_out, x.shape[1])
+    workspace = {} if workspace is None else workspace
+    backend = _taps_backend(nxp)
+    y = nxp.empty((x.shape[0], n_out, *out_sp), dtype=x.dtype)
+    for batch, v, prod in _winograd_chunks(x, n_out, out_sp, m, a, workspace):
+        _kernels.winograd_input(x[batch], pads, mode, m, bt, v, backend=backend)
+        nxp.matmul(u, v, out=prod)
+        _kernels.winograd_output(prod, m, at, bias, y[batch], backend=backend)
+    return y, ("winograd", x.shape, u, pads, mode, m, workspace)
+
+
+def winograd_adjoint(cache, kernel, grad_out):
+    r"""``(dx, dkernel)`` of :func:`winograd_forward`: the algorithm is linear in each argument, so
+    its adjoint runs it backwards, ``Z_f = (A dY_n A^T)_f``, ``dU_f = sum_n Z_f V_f^T``,
+    ``dK = G^T dU G`` and ``dx = `` the overlapping tiles' ``B (U_f^T Z_f) B^T`` added back, then
+    the padding's adjoint."""
+    _, in_shape, u, pads, mode, m, workspace = cache
+    nxp = array_module(u)
+    n_out, n_in, r = kernel.shape[0], kernel.shape[1], kernel.shape[-1]
+    a = m + r - 1
+    at, g, bt = (nxp.asarray(mat, dtype=kernel.dtype) for mat in _kernels.winograd_matrices(m, r))
+    backend = _taps_backend(nxp)
+    du = nxp.zeros((a * a, n_out, n_in), dtype=kernel.dtype)
+    ut = u.transpose(0, 2, 1)
+    dx = nxp.empty(in_shape, dtype=kernel.dtype)
+    grad_out = nxp.ascontiguousarray(grad_out)
+    for batch, v, z in _winograd_chunks(dx, n_out, grad_out.shape[2:], m, a, workspace):
+        _kernels.winograd_output_adjoint(grad_out[batch], m, at, z, backend=backend)
+        du += nxp.matmul(z, v.transpose(0, 2, 1))
+        dv = _workspace_buffer(workspace, "input_grad", v.shape, v)
+        nxp.matmul(ut, z, out=dv)
+        _kernels.winograd_input_adjoint(dv, pads, mode, m, bt, dx[batch], backend=backend)
+    dkernel = nxp.einsum("ik,ijoc,jl->ockl", g, du.reshape(a, a, n_out, n_in), g)
+    return dx, dkernel
+
+
+# bytes of transformed tiles per chunk of images: about a core's L2 cache, where the tiles stay
+# from their transform through the GEMMs
+_CHUNK_BYTES = 1 << 20
+
+
+def _winograd_chunks(x, n_out, out_sp, m, a, workspace):
+    """``(batch slice, V buffer of the chunk, product buffer)`` per chunk of whole images; the V
+    buffers are kept per chunk (the adjoint reads them), the product buffer is shared."""
+    tiles = math.prod(-(-n // m) for n in out_sp) + -(-out_sp[0] // m) * _kernels.tile_gap(m, a)
+    per_image = a * a * max(x.shape[1], n_out) * tiles * x.dtype.itemsize
+    step = max(1, _CHUNK_BYTES // per_image)
+    starts = range(0, x.shape[0], step)
+    for index, start in enumerate(starts):
+        stop = min(start + step, x.shape[0])
+        n_tiles = (stop - start) * tiles
+        yield (slice(start, stop),
+               _workspace_buffer(workspace, ("input", index), (a * a, x.shape[1], n_tiles), x),
+               _workspace_buffer(workspace, "product", (a * a, n_out, n_tiles), x))
+    for key in [k for k in workspace if isinstance(k, tuple) and k[1] >= len(starts)]:
+        del workspace[key]
+
+
+def _workspace_buffer(workspace: dict, name: str, shape: tuple, like):
+    """``workspace[name]`` when it has this shape and ``like``'s dtype and array type, else a new
+    array stored there (after checking that it fits)."""
+    buf = workspace.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != like.dtype or type(buf) is not type(like):
+        workspace.pop(name, None)
+        check_allocation(shape, like.dtype, "the Winograd tile buffer", device=_device(like),
+                         alternative="algorithm='direct' (no tile buffers)")
+        buf = workspace[name] = array_module(like).empty(shape, dtype=like.dtype)
+    return buf
+
+
+def _device(x) -> str:
+    return "cpu" if is_numpy_namespace(array_module(x)) else "gpu"
 
 
 def depthwise_forward(x, weight, pads, mode, stride):
