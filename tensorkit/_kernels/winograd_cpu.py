@@ -8,9 +8,12 @@ long): entry ``(i, j)`` of tile ``(ty, tx)`` is ``P[j % m, i % m]`` at the flat 
 ``(ty + i // m)(TW + e) + tx + j // m``, so both separable stages are shifted sums of contiguous
 runs over all of an image's tiles at once, which LLVM vectorizes (per tile row, or with indices
 that Numba must check for wraparound, they ran 3-5x slower). The ``e`` gap tiles per row keep the
-runs contiguous; they cost ``e / (TW + e)`` more GEMM work. The only scalar passes are the scatter
-into the planes and the interleaving of output tiles (stride ``m``). Zero matrix entries are
-skipped outside the vector loops, and the first term of each sum is stored, not added.
+runs contiguous; they cost ``e / (TW + e)`` more GEMM work. Each 1D transform is one pass that
+reads its ``a`` (or ``m``) input runs and writes all its outputs, with the matrices of F(2, 3) and
+F(4, 3) written out (``_bt2`` ... ``_a4``, checked against :func:`.winograd.winograd_matrices` in
+the tests): a pass per matrix entry cost 3-5x more loads and stores. Other matrices go through the
+reference. The only scalar passes are the scatter into the planes and the interleaving of output
+tiles (stride ``m``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .winograd import tile_extent, tile_gap
+from .winograd import tile_extent, winograd_matrices
 
 _JIT = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}
 
@@ -26,45 +29,71 @@ _JIT = {"cache": True, "nogil": True, "fastmath": True, "error_model": "numpy"}
 def winograd_input(x, pads, mode, m, bt, out):
     """``out[f, c, n] = (B^T d_n B)[f]`` over the tiles ``d_n`` of the padded ``x``, zero on the gap
     tiles; see :func:`tensorkit._kernels.winograd_input`."""
-    tiles, planes, vt = _scratch(x.shape[2:], pads, m, bt.shape[0], x.dtype)
-    _input_transform(np.ascontiguousarray(x), pads[0], pads[1], mode == "periodic", m,
-                     bt.astype(x.dtype), out, *tiles, planes, vt)
+    if not _written_out(m, bt, 2):
+        from .reference import winograd_input as reference
+
+        return reference(x, pads, mode, m, bt, out)
+    tiles, planes, vt, _ = _scratch(x.shape[2:], pads, m, x.dtype)
+    _input_transform(np.ascontiguousarray(x), pads[0], pads[1], mode == "periodic", m, out, *tiles, planes,
+                     vt, _constants(x.dtype))
     return out
 
 
 def winograd_input_adjoint(dv, pads, mode, m, bt, dx):
     """Adjoint of :func:`winograd_input` written into ``dx`` (``dv``'s gap tiles are zeroed first);
     see :func:`tensorkit._kernels.winograd_input_adjoint`."""
-    tiles, planes, vt = _scratch(dx.shape[2:], pads, m, bt.shape[0], dx.dtype)
-    _input_adjoint(dv, pads[0], pads[1], mode == "periodic", m, bt.astype(dx.dtype), dx, *tiles, planes,
-                   vt)
+    if not _written_out(m, bt, 2):
+        from .reference import winograd_input_adjoint as reference
+
+        return reference(dv, pads, mode, m, bt, dx)
+    tiles, planes, vt, shifted = _scratch(dx.shape[2:], pads, m, dx.dtype)
+    _input_adjoint(dv, pads[0], pads[1], mode == "periodic", m, dx, *tiles, planes, vt, shifted,
+                   _constants(dx.dtype))
     return dx
 
 
 def winograd_output(mprod, m, at, bias, y):
     """``y[b, o] = A^T M_n A (+ bias)`` tile by tile, cropped; see
     :func:`tensorkit._kernels.winograd_output`."""
+    if not _written_out(m, at, 0):
+        from .reference import winograd_output as reference
+
+        return reference(mprod, m, at, bias, y)
     shift = np.zeros(y.shape[1], dtype=y.dtype) if bias is None else np.ascontiguousarray(bias, dtype=y.dtype)
-    _output_transform(mprod, m, at.astype(y.dtype), shift, y, tile_gap(m, at.shape[1]))
+    _output_transform(mprod, m, shift, y, _constants(y.dtype))
     return y
 
 
 def winograd_output_adjoint(dy, m, at, out):
     """``out[f, o, n] = (A dY_n A^T)[f]`` with ``dY`` zero beyond the output and on the gap tiles;
     see :func:`tensorkit._kernels.winograd_output_adjoint`."""
-    _output_adjoint(np.ascontiguousarray(dy, dtype=out.dtype), m, at.astype(out.dtype), out,
-                    tile_gap(m, at.shape[1]))
+    if not _written_out(m, at, 0):
+        from .reference import winograd_output_adjoint as reference
+
+        return reference(dy, m, at, out)
+    _output_adjoint(np.ascontiguousarray(dy, dtype=out.dtype), m, out, _constants(out.dtype))
     return out
 
 
-def _scratch(spatial, pads, m, a, dtype):
-    """The tile counts ``(TH, TW)``, zeroed polyphase planes ``(m, m, (TH + e)(TW + e))`` and the
-    vertical stage ``(a, m, TH (TW + e) + e)`` (entries never written stay zero)."""
+def _written_out(m, matrix, which):
+    """Whether ``matrix`` is F(m, 3)'s ``A^T`` (``which`` 0) or ``B^T`` (2), as written out here."""
+    return m in (2, 4) and np.array_equal(matrix, winograd_matrices(m)[which])
+
+
+def _constants(dtype):
+    return np.array([2, 4, 5, 8], dtype=dtype)
+
+
+def _scratch(spatial, pads, m, dtype):
+    """The tile counts ``(TH, TW)``, zeroed polyphase planes ``(m, m, (TH + 1)(TW + 1))``, the
+    vertical stage ``(a, m, TH (TW + 1) + 1)`` and the shifted halves ``(a - m, TH (TW + 1))`` of
+    the adjoint (``e = 1`` for the written-out transforms; entries never written stay zero)."""
+    a = m + 2
     rows, cols = tile_extent(*spatial, pads, m, a)
     n_ty, n_tx = (rows - a) // m + 1, (cols - a) // m + 1
-    e = tile_gap(m, a)
-    return ((n_ty, n_tx), np.zeros((m, m, (n_ty + e) * (n_tx + e)), dtype),
-            np.zeros((a, m, n_ty * (n_tx + e) + e), dtype))
+    length = n_ty * (n_tx + 1)
+    return ((n_ty, n_tx), np.zeros((m, m, (n_ty + 1) * (n_tx + 1)), dtype),
+            np.zeros((a, m, length + 1), dtype), np.zeros((a - m, length), dtype))
 
 
 @njit(**_JIT)
@@ -130,142 +159,146 @@ def _fold_planes(planes, rows, cols, m, width, dx):
 
 
 @njit(**_JIT)
-def _input_transform(x, p0, p1, periodic, m, bt, out, n_ty, n_tx, planes, vt):
+def _input_transform(x, p0, p1, periodic, m, out, n_ty, n_tx, planes, vt, consts):
     n_batch, n_chan, height, width = x.shape
-    a = bt.shape[0]
-    e = (a - 1) // m
+    a = m + 2
     rows, cols = _sources(height, p0, periodic), _sources(width, p1, periodic)
-    row = n_tx + e
+    row = n_tx + 1
     length = n_ty * row
     for b in range(n_batch):
-        for c in range(n_chan):
-            _fill_planes(x[b, c], rows, cols, m, row, planes)
-            # vertical: vt[r, pc, k] = sum_i BT[r, i] P[i % m, pc, (i // m) row + k]
-            for r in range(a):
-                for pc in range(m):
-                    _combine(bt[r], planes[pc], m, row, vt[r, pc], length)
-            # horizontal: out[r a + s, c, tile k] = sum_j BT[s, j] vt[r, j % m, k + j // m]
-            for r in range(a):
-                for s in range(a):
-                    dst = out[r * a + s, c, b * length:]
-                    _combine(bt[s], vt[r], m, 1, dst, length)
-                    for ty in range(n_ty):
-                        for tx in range(n_tx, row):
-                            dst[ty * row + tx] = 0
-
-
-@njit(**_JIT)
-def _combine(coefs, sources, m, step, dst, length):
-    """``dst[k] = sum_i coefs[i] sources[i % m, (i // m) step + k]`` for ``k < length``."""
-    first = True
-    for i in range(coefs.size):
-        coef = coefs[i]
-        if coef == 0:
-            continue
-        src = sources[i % m, (i // m) * step:]
-        if first:
-            for k in range(length):
-                dst[k] = coef * src[k]
-        else:
-            for k in range(length):
-                dst[k] += coef * src[k]
-        first = False
-    if first:
-        for k in range(length):
-            dst[k] = 0
-
-
-@njit(**_JIT)
-def _input_adjoint(dv, p0, p1, periodic, m, bt, dx, n_ty, n_tx, planes, vt):
-    n_batch, n_chan, height, width = dx.shape
-    a = bt.shape[0]
-    e = (a - 1) // m
-    rows, cols = _sources(height, p0, periodic), _sources(width, p1, periodic)
-    row = n_tx + e
-    length = n_ty * row
-    for b in range(n_batch):
-        for c in range(n_chan):
-            # horizontal adjoint: vt[r, j % m, k + j // m] += BT[s, j] dv[r a + s, c, tile k]
-            for r in range(a):
-                for pc in range(m):
-                    dst = vt[r, pc]
-                    for k in range(dst.size):
-                        dst[k] = 0
-                for s in range(a):
-                    src = dv[r * a + s, c, b * length:]
-                    for ty in range(n_ty):
-                        for tx in range(n_tx, row):
-                            src[ty * row + tx] = 0
-                    for j in range(a):
-                        coef = bt[s, j]
-                        if coef != 0:
-                            dst = vt[r, j % m, j // m:]
-                            for k in range(length):
-                                dst[k] += coef * src[k]
-            # vertical adjoint: P[i % m, pc, (i // m) row + k] += BT[r, i] vt[r, pc, k]
+        base = b * length
+        for ch in range(n_chan):
+            _fill_planes(x[b, ch], rows, cols, m, row, planes)
+            # vertical: vt[r, pc] = sum_i BT[r, i] P[pc, i % m, (i // m) row:]
             for pc in range(m):
-                for i in range(m):
-                    dst = planes[pc, i]
-                    for k in range(dst.size):
-                        dst[k] = 0
-            for i in range(a):
-                for pc in range(m):
-                    dst = planes[pc, i % m, (i // m) * row:]
-                    for r in range(a):
-                        coef = bt[r, i]
-                        if coef != 0:
-                            src = vt[r, pc]
-                            for k in range(length):
-                                dst[k] += coef * src[k]
-            _fold_planes(planes, rows, cols, m, row, dx[b, c])
+                p = planes[pc]
+                if m == 2:
+                    _bt2(p[0], p[1], p[0, row:], p[1, row:], vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc],
+                         length, consts)
+                else:
+                    _bt4(p[0], p[1], p[2], p[3], p[0, row:], p[1, row:], vt[0, pc], vt[1, pc], vt[2, pc],
+                         vt[3, pc], vt[4, pc], vt[5, pc], length, consts)
+            # horizontal: out[r a + s, ch, tile k] = sum_j BT[s, j] vt[r, j % m, k + j // m]
+            for r in range(a):
+                v = vt[r]
+                f = r * a
+                if m == 2:
+                    _bt2(v[0], v[1], v[0, 1:], v[1, 1:], out[f, ch, base:], out[f + 1, ch, base:],
+                         out[f + 2, ch, base:], out[f + 3, ch, base:], length, consts)
+                else:
+                    _bt4(v[0], v[1], v[2], v[3], v[0, 1:], v[1, 1:], out[f, ch, base:], out[f + 1, ch, base:],
+                         out[f + 2, ch, base:], out[f + 3, ch, base:], out[f + 4, ch, base:],
+                         out[f + 5, ch, base:], length, consts)
+                for s in range(a):
+                    dst = out[f + s, ch, base:]
+                    for ty in range(n_ty):
+                        dst[ty * row + n_tx] = 0
 
 
 @njit(**_JIT)
-def _output_transform(mprod, m, at, bias, y, e):
+def _input_adjoint(dv, p0, p1, periodic, m, dx, n_ty, n_tx, planes, vt, shifted, consts):
+    n_batch, n_chan, height, width = dx.shape
+    a = m + 2
+    rows, cols = _sources(height, p0, periodic), _sources(width, p1, periodic)
+    row = n_tx + 1
+    length = n_ty * row
+    for b in range(n_batch):
+        base = b * length
+        for ch in range(n_chan):
+            # horizontal adjoint: vt[r, j % m, k + j // m] += BT[s, j] dv[r a + s, ch, tile k]
+            for r in range(a):
+                f = r * a
+                for s in range(a):
+                    src = dv[f + s, ch, base:]
+                    for ty in range(n_ty):
+                        src[ty * row + n_tx] = 0
+                v = vt[r]
+                if m == 2:
+                    _b2(dv[f, ch, base:], dv[f + 1, ch, base:], dv[f + 2, ch, base:], dv[f + 3, ch, base:],
+                        v[0], v[1], shifted[0], shifted[1], length, consts)
+                else:
+                    _b4(dv[f, ch, base:], dv[f + 1, ch, base:], dv[f + 2, ch, base:], dv[f + 3, ch, base:],
+                        dv[f + 4, ch, base:], dv[f + 5, ch, base:], v[0], v[1], v[2], v[3], shifted[0],
+                        shifted[1], length, consts)
+                _add_shifted(v, shifted, 1, length)
+            # vertical adjoint: P[pc, i % m, (i // m) row:] += BT[r, i] vt[r, pc]
+            for pc in range(m):
+                p = planes[pc]
+                if m == 2:
+                    _b2(vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc], p[0], p[1], shifted[0], shifted[1],
+                        length, consts)
+                else:
+                    _b4(vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc], vt[4, pc], vt[5, pc], p[0], p[1], p[2],
+                        p[3], shifted[0], shifted[1], length, consts)
+                _add_shifted(p, shifted, row, length)
+            _fold_planes(planes, rows, cols, m, row, dx[b, ch])
+
+
+@njit(**_JIT)
+def _add_shifted(rows, shifted, shift, length):
+    """``rows[q, shift + k] += shifted[q, k]`` for ``k < length``, after zeroing ``rows[q, length:]``
+    (the entries only the shifted terms reach)."""
+    for q in range(rows.shape[0]):
+        tail = rows[q, length:]
+        for k in range(tail.size):
+            tail[k] = 0
+    for q in range(shifted.shape[0]):
+        dst, src = rows[q, shift:], shifted[q]
+        for k in range(length):
+            dst[k] += src[k]
+
+
+@njit(**_JIT)
+def _output_transform(mprod, m, bias, y, consts):
     n_batch, n_out, height, width = y.shape
-    a = at.shape[1]
+    a = m + 2
     n_ty, n_tx = -(-height // m), -(-width // m)
-    row = n_tx + e
+    row = n_tx + 1
     length = n_ty * row
     horiz = np.empty((m, a, length), dtype=y.dtype)
-    acc = np.empty(length, dtype=y.dtype)
+    tile = np.empty((m, length), dtype=y.dtype)
     for b in range(n_batch):
+        base = b * length
         for o in range(n_out):
-            # horiz[j, r, n] = sum_s AT[j, s] M[r a + s, o, n] over the image's tiles
+            # horiz[j, r] = sum_s AT[j, s] M[r a + s, o, tiles]
             for r in range(a):
-                for j in range(m):
-                    dst = horiz[j, r]
-                    for n in range(length):
-                        dst[n] = 0
-                    for s in range(a):
-                        coef = at[j, s]
-                        if coef != 0:
-                            src = mprod[r * a + s, o, b * length:]
-                            for n in range(length):
-                                dst[n] += coef * src[n]
+                f = r * a
+                if m == 2:
+                    _at2(mprod[f, o, base:], mprod[f + 1, o, base:], mprod[f + 2, o, base:],
+                         mprod[f + 3, o, base:], horiz[0, r], horiz[1, r], length, consts)
+                else:
+                    _at4(mprod[f, o, base:], mprod[f + 1, o, base:], mprod[f + 2, o, base:],
+                         mprod[f + 3, o, base:], mprod[f + 4, o, base:], mprod[f + 5, o, base:], horiz[0, r],
+                         horiz[1, r], horiz[2, r], horiz[3, r], length, consts)
             # y[ty m + i, tx m + j] = sum_r AT[i, r] horiz[j, r, tile] + bias, cropped
             yb = y[b, o]
-            for i in range(m):
-                for j in range(m):
-                    _combine(at[i], horiz[j], a, 0, acc, length)
+            for j in range(m):
+                h = horiz[j]
+                if m == 2:
+                    _at2(h[0], h[1], h[2], h[3], tile[0], tile[1], length, consts)
+                else:
+                    _at4(h[0], h[1], h[2], h[3], h[4], h[5], tile[0], tile[1], tile[2], tile[3], length,
+                         consts)
+                for i in range(m):
                     for ty in range((height - i + m - 1) // m):
                         yr = yb[ty * m + i, j::m]
-                        src = acc[ty * row:]
+                        src = tile[i, ty * row:]
                         for tx in range(yr.size):
                             yr[tx] = src[tx] + bias[o]
 
 
 @njit(**_JIT)
-def _output_adjoint(dy, m, at, out, e):
+def _output_adjoint(dy, m, out, consts):
     n_batch, n_out, height, width = dy.shape
-    a = at.shape[1]
+    a = m + 2
     n_ty, n_tx = -(-height // m), -(-width // m)
-    row = n_tx + e
+    row = n_tx + 1
     length = n_ty * row
-    # entries beyond the output and on the gap tiles are never written: they stay zero
-    grads = np.zeros((m, m, length), dtype=dy.dtype)  # (j, i, tile)
+    # (j, i, tile): entries beyond the output and on the gap tiles are never written and stay zero
+    grads = np.zeros((m, m, length), dtype=dy.dtype)
     horiz = np.empty((a, m, length), dtype=dy.dtype)
     for b in range(n_batch):
+        base = b * length
         for o in range(n_out):
             for i in range(m):
                 for j in range(m):
@@ -274,11 +307,121 @@ def _output_adjoint(dy, m, at, out, e):
                         dst = grads[j, i, ty * row:]
                         for tx in range(dr.size):
                             dst[tx] = dr[tx]
-            # horiz[r, j] = sum_i AT[i, r] grads[i, j]
+            # horiz[r, j] = sum_i AT[i, r] grads[j, i]
+            for j in range(m):
+                g = grads[j]
+                if m == 2:
+                    _a2(g[0], g[1], horiz[0, j], horiz[1, j], horiz[2, j], horiz[3, j], length, consts)
+                else:
+                    _a4(g[0], g[1], g[2], g[3], horiz[0, j], horiz[1, j], horiz[2, j], horiz[3, j],
+                        horiz[4, j], horiz[5, j], length, consts)
+            # out[r a + s, o, tiles] = sum_j AT[j, s] horiz[r, j]
             for r in range(a):
-                for j in range(m):
-                    _combine(at[:, r], grads[j], m, 0, horiz[r, j], length)
-            # out[r a + s, o, tile] = sum_j AT[j, s] horiz[r, j]
-            for r in range(a):
-                for s in range(a):
-                    _combine(at[:, s], horiz[r], m, 0, out[r * a + s, o, b * length:], length)
+                h = horiz[r]
+                f = r * a
+                if m == 2:
+                    _a2(h[0], h[1], out[f, o, base:], out[f + 1, o, base:], out[f + 2, o, base:],
+                        out[f + 3, o, base:], length, consts)
+                else:
+                    _a4(h[0], h[1], h[2], h[3], out[f, o, base:], out[f + 1, o, base:], out[f + 2, o, base:],
+                        out[f + 3, o, base:], out[f + 4, o, base:], out[f + 5, o, base:], length, consts)
+
+
+# --- the 1D transforms of F(2, 3) and F(4, 3), written out -------------------------------------------
+
+
+@njit(**_JIT)
+def _bt2(d0, d1, d2, d3, o0, o1, o2, o3, n, c):
+    """``o = B^T d`` of F(2, 3) over ``k < n`` (``c``: the constants 2, 4, 5, 8)."""
+    for k in range(n):
+        x0, x1, x2, x3 = d0[k], d1[k], d2[k], d3[k]
+        o0[k] = -x0 + x2
+        o1[k] = x1 + x2
+        o2[k] = -x1 + x2
+        o3[k] = -x1 + x3
+
+
+@njit(**_JIT)
+def _b2(d0, d1, d2, d3, o0, o1, o2, o3, n, c):
+    """``o = B d`` of F(2, 3), the adjoint of :func:`_bt2`."""
+    for k in range(n):
+        x0, x1, x2, x3 = d0[k], d1[k], d2[k], d3[k]
+        o0[k] = -x0
+        o1[k] = x1 - x2 - x3
+        o2[k] = x0 + x1 + x2
+        o3[k] = x3
+
+
+@njit(**_JIT)
+def _at2(d0, d1, d2, d3, o0, o1, n, c):
+    """``o = A^T d`` of F(2, 3)."""
+    for k in range(n):
+        x0, x1, x2, x3 = d0[k], d1[k], d2[k], d3[k]
+        o0[k] = x0 + x1 + x2
+        o1[k] = x1 - x2 + x3
+
+
+@njit(**_JIT)
+def _a2(d0, d1, o0, o1, o2, o3, n, c):
+    """``o = A d`` of F(2, 3), the adjoint of :func:`_at2`."""
+    for k in range(n):
+        x0, x1 = d0[k], d1[k]
+        o0[k] = x0
+        o1[k] = x0 + x1
+        o2[k] = x0 - x1
+        o3[k] = x1
+
+
+@njit(**_JIT)
+def _bt4(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5, n, c):
+    """``o = B^T d`` of F(4, 3) over ``k < n`` (``c``: the constants 2, 4, 5, 8)."""
+    two, four, five = c[0], c[1], c[2]
+    for k in range(n):
+        x0, x1, x2, x3, x4, x5 = d0[k], d1[k], d2[k], d3[k], d4[k], d5[k]
+        o0[k] = four * x0 - five * x2 + x4
+        o1[k] = -four * x1 - four * x2 + x3 + x4
+        o2[k] = four * x1 - four * x2 - x3 + x4
+        o3[k] = -two * x1 - x2 + two * x3 + x4
+        o4[k] = two * x1 - x2 - two * x3 + x4
+        o5[k] = four * x1 - five * x3 + x5
+
+
+@njit(**_JIT)
+def _b4(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, o4, o5, n, c):
+    """``o = B d`` of F(4, 3), the adjoint of :func:`_bt4`."""
+    two, four, five = c[0], c[1], c[2]
+    for k in range(n):
+        x0, x1, x2, x3, x4, x5 = d0[k], d1[k], d2[k], d3[k], d4[k], d5[k]
+        o0[k] = four * x0
+        o1[k] = -four * x1 + four * x2 - two * x3 + two * x4 + four * x5
+        o2[k] = -five * x0 - four * x1 - four * x2 - x3 - x4
+        o3[k] = x1 - x2 + two * x3 - two * x4 - five * x5
+        o4[k] = x0 + x1 + x2 + x3 + x4
+        o5[k] = x5
+
+
+@njit(**_JIT)
+def _at4(d0, d1, d2, d3, d4, d5, o0, o1, o2, o3, n, c):
+    """``o = A^T d`` of F(4, 3)."""
+    two, four, eight = c[0], c[1], c[3]
+    for k in range(n):
+        x0, x1, x2, x3, x4, x5 = d0[k], d1[k], d2[k], d3[k], d4[k], d5[k]
+        o0[k] = x0 + x1 + x2 + x3 + x4
+        o1[k] = x1 - x2 + two * x3 - two * x4
+        o2[k] = x1 + x2 + four * x3 + four * x4
+        o3[k] = x1 - x2 + eight * x3 - eight * x4 + x5
+
+
+@njit(**_JIT)
+def _a4(d0, d1, d2, d3, o0, o1, o2, o3, o4, o5, n, c):
+    """``o = A d`` of F(4, 3), the adjoint of :func:`_at4`."""
+    two, four, eight = c[0], c[1], c[3]
+    for k in range(n):
+        x0, x1, x2, x3 = d0[k], d1[k], d2[k], d3[k]
+        o0[k] = x0
+        o1[k] = x0 + x1 + x2 + x3
+        o2[k] = x0 - x1 + x2 - x3
+        o3[k] = x0 + two * x1 + four * x2 + eight * x3
+        o4[k] = x0 - two * x1 + four * x2 - eight * x3
+        o5[k] = x3
+
