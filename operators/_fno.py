@@ -14,7 +14,7 @@ from ._spectral_conv import SpectralConv, check_n_modes
 
 __all__ = ["FNO", "TFNO", "FNOBlock"]
 
-POSITIONAL_EMBEDDINGS = ("grid", None)
+POSITIONAL_EMBEDDINGS = ("grid", "periodic", None)
 
 
 class FNO(Module):
@@ -39,15 +39,33 @@ class FNO(Module):
     lifting_channels, projection_channels : int or None
         Hidden widths of the lifting and projection MLPs; None means ``2 * hidden_channels``
         (neuraloperator's default ratio), 0 a single linear layer.
-    positional_embedding : "grid" or None
-        Append the coordinates of the nodes as channels. The grid spans ``[0, 1]`` with both ends
-        included, i.e. nodal data that include the boundary (Darcy); a node keeps its physical
-        coordinate at every resolution.
+    positional_embedding : "grid", "periodic" or None
+        ``"grid"``: append the coordinates of the nodes as channels. The grid spans ``[0, 1]`` with
+        both ends included, i.e. nodal data that include the boundary (Darcy); a node keeps its
+        physical coordinate at every resolution. ``"periodic"``: append
+        :math:`\\sin(2 \\pi x_j), \\cos(2 \\pi x_j)` per axis on the periodic grid the Fourier layers
+        see, ``x_j = j / n`` (``n`` points; with ``periodic_fold`` the nodes ``i / (R - 1)``):
+        smooth across the period, as :class:`PeriodicCoordinates`.
     domain_padding : float, tuple of float, or None
         Zero-pad each spatial dimension on both sides by this fraction of its length after lifting
         (and crop before projection), so the non-periodic problem is not wrapped around by the FFT;
         a tuple gives one fraction per dimension (e.g. ``(0, 0, 0.1)`` pads only the time axis of a
         space-time FNO-3D, whose spatial axes are periodic).
+    periodic_fold : bool
+        The input holds nodal samples ``v_0 .. v_{R-1}`` of fields on the closed box ``[0, 1]^d``,
+        both ends included (``x_i = i / (R - 1)``), that need not be periodic (Darcy's
+        coefficient). Each spatial axis is folded onto the periodic grid of its first ``R - 1``
+        nodes, the first taking the mean of the two ends,
+
+        .. math:: \\tilde v_0 = (v_0 + v_{R-1}) / 2, \\qquad \\tilde v_i = v_i \\quad (0 < i < R - 1),
+
+        the layers run on that grid (one period ``[0, 1)`` at every resolution; the DFT of the
+        folded samples is the trapezoidal rule of the Fourier integral), and the outputs come back
+        on the nodal grid with the last node a copy of the first (exact for outputs equal at both
+        ends, e.g. zero on the boundary). Unfolded, the DFT weights both end samples fully: an
+        O(h) error on every mode of a field that differs at the two ends, different at every
+        resolution, which a model trained at one resolution misreads at another (the Darcy
+        section of the user guide measures it).
     factorization, rank, implementation, fft_norm
         Passed to every :class:`SpectralConv`.
     joint_factorization : bool
@@ -91,6 +109,7 @@ class FNO(Module):
         projection_channels: int | None = None,
         positional_embedding: str | None = "grid",
         domain_padding: float | tuple[float, ...] | None = None,
+        periodic_fold: bool = False,
         factorization: str | None = None,
         rank: float | int | tuple[int, ...] = 1.0,
         implementation: str = "factorized",
@@ -114,13 +133,17 @@ class FNO(Module):
             positional_embedding, "positional_embedding", POSITIONAL_EMBEDDINGS
         )
         self.domain_padding = _domain_padding(domain_padding, self.n_dim)
+        if not isinstance(periodic_fold, (bool, np.bool_)):
+            raise TypeError(f"periodic_fold must be a bool, got {periodic_fold!r}")
+        self.periodic_fold = bool(periodic_fold)
         if not isinstance(joint_factorization, (bool, np.bool_)):
             raise TypeError(f"joint_factorization must be a bool, got {joint_factorization!r}")
         self.joint_factorization = bool(joint_factorization)
         self.factorization = factorization
         self.rank = rank
         kw = {"dtype": self.dtype, "random_state": self.rng}
-        lifting_in = self.in_channels + (self.n_dim if positional_embedding else 0)
+        embedded = {"grid": self.n_dim, "periodic": 2 * self.n_dim, None: 0}[self.positional_embedding]
+        lifting_in = self.in_channels + embedded
         self.add_module("lifting", _channel_mlp(lifting_in, self.lifting_channels, self.hidden_channels, kw))
         joint = None
         if self.joint_factorization:
@@ -157,8 +180,14 @@ class FNO(Module):
                 f"{type(self).__name__} expects x of shape (batch, {self.in_channels}, "
                 f"{', '.join(['n'] * self.n_dim)}), got {tuple(x.shape)}"
             )
+        if self.periodic_fold and min(x.shape[2:]) < 3:
+            raise ValueError(f"periodic_fold needs at least 3 nodes per axis, got {tuple(x.shape[2:])}")
         if self.positional_embedding == "grid":
             x = _append_grid(x)
+        if self.periodic_fold:
+            x = _fold(x)
+        if self.positional_embedding == "periodic":
+            x = _append_periodic(x)
         v = self._modules["lifting"].forward(x)
         self._pads = tuple(round(p * s) for p, s in zip(self.domain_padding, v.shape[2:], strict=True))
         if any(self._pads):
@@ -167,12 +196,16 @@ class FNO(Module):
             v = self._modules[f"block{k}"].forward(v)
         if any(self._pads):
             v = _crop(v, self._pads)
-        return self._modules["projection"].forward(v)
+        out = self._modules["projection"].forward(v)
+        return _unfold(out) if self.periodic_fold else out
 
     def backward(self, grad_out: Any) -> Any:
         if self._pads is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        g = self._modules["projection"].backward(grad_out.astype(self.dtype, copy=False))
+        g = grad_out.astype(self.dtype, copy=False)
+        if self.periodic_fold:
+            g = _unfold_adjoint(g)
+        g = self._modules["projection"].backward(g)
         if any(self._pads):
             g = _pad(g, self._pads)
         for k in reversed(range(self.n_layers)):
@@ -181,6 +214,10 @@ class FNO(Module):
         if any(self._pads):
             g = _crop(g, self._pads)
         g = self._modules["lifting"].backward(g)
+        if self.positional_embedding == "periodic":
+            g = g[:, : g.shape[1] - 2 * self.n_dim]
+        if self.periodic_fold:
+            g = _fold_adjoint(g)
         return g[:, : self.in_channels]
 
     def extra_repr(self) -> str:
@@ -322,6 +359,58 @@ def _append_grid(x: Any) -> Any:
     grids = nxp.meshgrid(*axes, indexing="ij")
     grid = nxp.broadcast_to(nxp.stack(grids)[None], (x.shape[0], len(spatial), *spatial))
     return nxp.concatenate([x, grid], axis=1)
+
+
+def _append_periodic(x: Any) -> Any:
+    """``sin, cos (2 pi j / n)`` along each spatial axis (in order), as channels."""
+    nxp = array_module(x)
+    spatial = x.shape[2:]
+    channels = []
+    for axis, n in enumerate(spatial):
+        angle = 2.0 * np.pi * nxp.arange(n, dtype=x.dtype) / n
+        shape = [1] * len(spatial)
+        shape[axis] = n
+        channels += [nxp.broadcast_to(f(angle).reshape(shape), spatial) for f in (nxp.sin, nxp.cos)]
+    grid = nxp.broadcast_to(nxp.stack(channels)[None], (x.shape[0], len(channels), *spatial))
+    return nxp.concatenate([x, grid], axis=1)
+
+
+def _along(axis: int, index: slice) -> tuple:
+    return (slice(None),) * axis + (index,)
+
+
+def _fold(x: Any) -> Any:
+    """Nodal ``R`` -> periodic ``R - 1`` along every spatial axis: the first node takes the mean of
+    the two ends."""
+    nxp = array_module(x)
+    for axis in range(2, x.ndim):
+        ends = 0.5 * (x[_along(axis, slice(0, 1))] + x[_along(axis, slice(-1, None))])
+        x = nxp.concatenate([ends, x[_along(axis, slice(1, -1))]], axis=axis)
+    return x
+
+
+def _fold_adjoint(g: Any) -> Any:
+    nxp = array_module(g)
+    for axis in range(2, g.ndim):
+        half = 0.5 * g[_along(axis, slice(0, 1))]
+        g = nxp.concatenate([half, g[_along(axis, slice(1, None))], half], axis=axis)
+    return g
+
+
+def _unfold(x: Any) -> Any:
+    """Periodic ``n`` -> nodal ``n + 1`` along every spatial axis: the last node copies the first."""
+    nxp = array_module(x)
+    for axis in range(2, x.ndim):
+        x = nxp.concatenate([x, x[_along(axis, slice(0, 1))]], axis=axis)
+    return x
+
+
+def _unfold_adjoint(g: Any) -> Any:
+    nxp = array_module(g)
+    for axis in range(2, g.ndim):
+        first = g[_along(axis, slice(0, 1))] + g[_along(axis, slice(-1, None))]
+        g = nxp.concatenate([first, g[_along(axis, slice(1, -1))]], axis=axis)
+    return g
 
 
 def _pad(x: Any, pads: tuple[int, ...]) -> Any:
