@@ -36,6 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--accuracy", action="store_true",
+                        help="only the float32 error of Conv2d's algorithms against a float64 oracle")
     args = parser.parse_args()
     try:
         import torch
@@ -48,6 +50,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     b, c, n = (2, 8, 16) if args.quick else (8, 32, 64)
+    if args.accuracy:
+        conv_accuracy(torch, b, c, n)
+        return
     repeats = 3 if args.quick else 25
     f32 = np.float32
     rng = np.random.default_rng(0)
@@ -60,6 +65,8 @@ def main() -> None:
     t_lin = torch.nn.Conv2d(c, c, 1)
     gelu = nn.GELU(dtype=f32)
     conv = nn.Conv2d(c, c, 3, padding_mode="periodic", dtype=f32, random_state=0)
+    conv_direct = nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm="direct", dtype=f32, random_state=0)
+    conv_f4 = nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm="winograd4", dtype=f32, random_state=0)
     t_conv = torch.nn.Conv2d(c, c, 3, padding=1, padding_mode="circular")
     conv_s2 = nn.Conv2d(c, c, 3, stride=2, padding_mode="periodic", dtype=f32, random_state=0)
     t_conv_s2 = torch.nn.Conv2d(c, c, 3, stride=2, padding=1, padding_mode="circular")
@@ -117,6 +124,8 @@ def main() -> None:
         "Linear 1x1 fwd+bwd": (fb(lin), t_fb(t_lin)),
         "GELU fwd+bwd": (fb(gelu), t_fb(torch.nn.functional.gelu)),
         "Conv2d 3x3 periodic fwd+bwd": (fb(conv), t_fb(t_conv)),
+        "  algorithm='direct'": (fb(conv_direct), t_fb(t_conv)),
+        "  algorithm='winograd4'": (fb(conv_f4), t_fb(t_conv)),
         "Conv2d 3x3 stride 2 fwd+bwd": (fb(conv_s2), t_fb(t_conv_s2)),
         f"CPConv2d 3x3 rank {c // 2} fwd+bwd": (fb(cpconv), None),
         **{f"FactorizedConv {kind} 0.25 fwd+bwd": (fb(layer), None) for kind, layer in factorized.items()},
@@ -153,6 +162,55 @@ def main() -> None:
         err_conv = float(np.abs(conv.forward(x) - t_conv(tx).numpy()).max())
         err_gelu = float(np.abs(gelu.forward(x) - torch.nn.functional.gelu(tx).numpy()).max())
     print(f"max |difference| vs torch: Conv2d {err_conv:.2e}, GELU {err_gelu:.2e}")
+
+
+def conv_accuracy(torch, b: int, c: int, n: int, seeds: int = 3) -> None:
+    """Relative errors (max |err| / max |ref| and RMS) of float32 3x3 periodic convolutions, forward
+    and both gradients, against torch in float64, per algorithm (and torch's own float32)."""
+    from tensorkit import nn
+
+    errors: dict = {}
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((b, c, n, n))
+        g = rng.standard_normal((b, c, n, n))
+        ref = torch.nn.Conv2d(c, c, 3, padding=1, padding_mode="circular").double()
+        layers = {name: nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm=name, dtype=np.float32,
+                                  random_state=seed) for name in ("direct", "winograd", "winograd4")}
+        weight = layers["direct"].params["weight"].astype(np.float64)
+        with torch.no_grad():
+            ref.weight[...] = torch.tensor(weight)
+            ref.bias[...] = torch.tensor(layers["direct"].params["bias"].astype(np.float64))
+        results = {}
+        for name, layer in layers.items():
+            y = layer.forward(x.astype(np.float32))
+            results[name] = (y, layer.backward(g.astype(np.float32)), layer.grads["weight"])
+        t32 = torch.nn.Conv2d(c, c, 3, padding=1, padding_mode="circular")
+        with torch.no_grad():
+            t32.weight[...] = ref.weight.float()
+            t32.bias[...] = ref.bias.float()
+        results["torch float32"] = _torch_run(torch, t32, x.astype(np.float32), g.astype(np.float32))
+        oracle = _torch_run(torch, ref, x, g)
+        for name, outs in results.items():
+            for what, got, want in zip(("y", "dx", "dW"), outs, oracle, strict=True):
+                diff = got.astype(np.float64) - want
+                errors.setdefault((name, what), []).append(
+                    (np.abs(diff).max() / np.abs(want).max(), np.sqrt(np.mean(diff**2) / np.mean(want**2))))
+    print(f"float32 relative error vs float64 (batch {b}, {c} channels, {n}x{n}, periodic; worst of "
+          f"{seeds} seeds): max |err| / max |ref|, RMS")
+    for name in ("direct", "winograd", "winograd4", "torch float32"):
+        cells = []
+        for what in ("y", "dx", "dW"):
+            worst = [max(e[k] for e in errors[(name, what)]) for k in (0, 1)]
+            cells.append(f"{what} {worst[0]:.1e} {worst[1]:.1e}")
+        print(f"  {name:14s} " + "   ".join(cells))
+
+
+def _torch_run(torch, layer, x, g):
+    tx = torch.tensor(x, requires_grad=True)
+    y = layer(tx)
+    y.backward(torch.tensor(g))
+    return y.detach().numpy(), tx.grad.numpy(), layer.weight.grad.numpy()
 
 
 if __name__ == "__main__":

@@ -123,9 +123,14 @@ def _fill_planes(x, rows, cols, m, width, planes):
         for pc in range(m):
             lo, hi = (p - pc + m - 1) // m, (p + n_cols - pc + m - 1) // m
             dst = planes[pc, i % m, base + lo:]
-            src = xr[lo * m + pc - p::m]
-            for t in range(hi - lo):
-                dst[t] = src[t]
+            src = xr[lo * m + pc - p:]
+            # the stride as a literal per tile size: LLVM then vectorizes the strided loads
+            if m == 2:
+                for t in range(hi - lo):
+                    dst[t] = src[2 * t]
+            else:
+                for t in range(hi - lo):
+                    dst[t] = src[4 * t]
         for t in range(2 * p):
             j = t if t < p else t + n_cols
             if cols[j] >= 0:
@@ -149,9 +154,13 @@ def _fold_planes(planes, rows, cols, m, width, dx):
         for pc in range(m):
             lo, hi = (p - pc + m - 1) // m, (p + n_cols - pc + m - 1) // m
             src = planes[pc, i % m, base + lo:]
-            dst = dr[lo * m + pc - p::m]
-            for t in range(hi - lo):
-                dst[t] += src[t]
+            dst = dr[lo * m + pc - p:]
+            if m == 2:
+                for t in range(hi - lo):
+                    dst[2 * t] += src[t]
+            else:
+                for t in range(hi - lo):
+                    dst[4 * t] += src[t]
         for t in range(2 * p):
             j = t if t < p else t + n_cols
             if cols[j] >= 0:

@@ -104,7 +104,11 @@ class _ConvNd(Module):
         bias = self.params["bias"] if self.has_bias else None
         algorithm = self.algorithm
         if algorithm == "auto":
-            algorithm = "winograd" if self._winograd_applies() else "direct"
+            # Winograd's GEMMs pay for its transforms from about 16 x 16 channels on (measured at
+            # batch 2-8, 9x9 to 64x64, float32); the GPU path keeps cuBLAS taps
+            wins = (self._winograd_applies() and self.in_channels * self.out_channels >= 256
+                    and is_numpy_namespace(array_module(x)))
+            algorithm = "winograd" if wins else "direct"
         if algorithm == "direct":
             y, self._cache = conv_forward(x, self.params["weight"], self.padding, self.padding_mode,
                                           self.stride, bias=bias)
@@ -143,12 +147,34 @@ class Conv2d(_ConvNd):
     padding_mode : {"zeros", "periodic"}
         ``"periodic"`` wraps around (PyTorch's ``"circular"``).
     bias : bool
+    algorithm : {"auto", "direct", "winograd", "winograd4"}
+        ``"direct"``: the shifted-matmul taps of :class:`Conv3d`'s notes. ``"winograd"``: Winograd's
+        minimal filtering ``F(2x2, 3x3)``; ``"winograd4"``: ``F(4x4, 3x3)``; both for 3x3 kernels
+        at stride 1 only (a ``ValueError`` otherwise). ``"auto"`` (default) takes ``"winograd"``
+        for 3x3 kernels at stride 1 with ``in_channels * out_channels >= 256`` on the CPU, where it
+        is faster, and ``"direct"`` otherwise.
     dtype, random_state
         See :class:`Module`; PyTorch's initialization ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
 
     Notes
     -----
-    See :class:`Conv3d` for the shifted-matmul scheme both use.
+    Winograd's algorithm (Lavin and Gray, 2016) splits the padded input into ``a x a`` tiles
+    ``d`` (``a = m + 2``) at steps of ``m`` and computes each ``m x m`` output tile as
+
+    .. math::
+
+        Y = A^T \Big[ \sum_c (G K_{oc} G^T) \odot (B^T d_c B) \Big] A,
+
+    so the channel sum is one GEMM per frequency, ``(out x in) @ (in x tiles)``, with ``a^2``
+    multiplications per tile instead of ``9 m^2`` (2.25x fewer for ``m = 2``, 4x for ``m = 4``;
+    matrices from :func:`tensorkit._kernels.winograd_matrices`). The algorithm is linear in input
+    and kernel, so the backward pass is its exact adjoint: ``dK = G^T [sum_n (A dY A^T) (.)
+    (B^T d B)] G`` and ``dx`` adds ``B [(G K G^T) (.) (A dY A^T)] B^T`` back over the overlapping
+    tiles. The transforms add rounding: against a float64 oracle at batch 8, 32 channels, 64x64
+    (periodic, float32), the forward's relative max error is 1.6e-7 direct, 3.7e-7 for
+    ``"winograd"`` and 5.7e-6 for ``"winograd4"`` (RMS 1.3e-7, 2.2e-7 and 1.4e-6; the gradients
+    alike), so ``"auto"`` never picks ``"winograd4"``: it trades about 10x the float32 error of
+    the direct sum for its speed. ``benchmarks/bench_nn_layers.py --accuracy`` measures this.
 
     Examples
     --------
