@@ -208,3 +208,48 @@ def test_bad_algorithm():
         Conv2d(2, 2, 5, padding=2, algorithm="winograd4")
     with pytest.raises(ValueError, match="3x3 kernel at stride 1"):
         Conv3d(2, 2, 3, algorithm="winograd")
+
+
+@pytest.mark.cuda_kernel
+@pytest.mark.parametrize("m", [2, 4])
+def test_gpu_tile_kernels_match_numba(m):
+    """The GPU set (CuPy array code) run on numpy arrays, as under the CUDA simulator lane."""
+    from tensorkit._kernels import cuda
+
+    batch, chan, height, width, pads, mode = CASES[0]
+    at, _, bt = _kernels.winograd_matrices(m)
+    *shape, out_sp = _tile_shape(m, chan, batch, height, width, pads)
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((batch, chan, height, width))
+    dy = rng.standard_normal((batch, chan, *out_sp))
+    for name, args, out in (
+        ("winograd_input", (x, pads, mode, m, bt), np.empty(shape)),
+        ("winograd_output_adjoint", (dy, m, at), np.empty(shape)),
+    ):
+        want = _kernels.__dict__[name](*args, out.copy(), backend="numba")
+        np.testing.assert_allclose(getattr(cuda, name)(*args, out), want, rtol=1e-12, atol=1e-12)
+    z = _kernels.winograd_output_adjoint(dy, m, at, np.empty(shape), backend="numba")
+    want = _kernels.winograd_input_adjoint(z.copy(), pads, mode, m, bt, np.empty_like(x), backend="numba")
+    np.testing.assert_allclose(cuda.winograd_input_adjoint(z, pads, mode, m, bt, np.empty_like(x)), want,
+                               rtol=1e-12, atol=1e-12)
+    y = cuda.winograd_output(z, m, at, None, np.empty(dy.shape))
+    want = _kernels.winograd_output(z, m, at, None, np.empty(dy.shape), backend="numba")
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_winograd_on_the_gpu_equals_the_cpu(algorithm):
+    from tensorkit.backend import gpu_available, to_device, to_numpy
+
+    if not gpu_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(11)
+    x, g = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((2, 4, 9, 8))
+    cpu = Conv2d(3, 4, 3, padding_mode="periodic", algorithm=algorithm, random_state=12)
+    gpu = Conv2d(3, 4, 3, padding_mode="periodic", algorithm=algorithm, random_state=12).to("gpu")
+    y = gpu.forward(to_device(x, "gpu"))
+    np.testing.assert_allclose(to_numpy(y), cpu.forward(x), rtol=1e-12, atol=1e-12)
+    dx = gpu.backward(to_device(g, "gpu"))
+    np.testing.assert_allclose(to_numpy(dx), cpu.backward(g), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(gpu.grads["weight"]), cpu.grads["weight"], rtol=1e-11, atol=1e-12)
