@@ -92,6 +92,7 @@ import numpy as np
 
 from operators import FNO, MGTFNO, TFNO, PeriodicCoordinates
 from physics import fit_operator
+from physics._learning import VorticityVelocity  # not yet exported by physics
 from physics.pde import load_navier_stokes, navier_stokes2d, save_navier_stokes
 from tensorkit.extend import to_device, to_numpy
 
@@ -138,6 +139,9 @@ def main(argv=None) -> int:
                    "(4x the evaluation cost; training keeps one tiling)")
     p.add_argument("--shifted-training", action="store_true",
                    help="MG-TFNO: cut every training batch on a tiling shifted by a random offset")
+    p.add_argument("--velocity", action="store_true",
+                   help="append the Biot-Savart velocity of the whole field as input channels (computed "
+                   "before any patching: the non-local part of the dynamics a patch cannot see)")
     p.add_argument("--restriction", choices=("injection", "full_weighting"), default="injection",
                    help="MG-TFNO: the context levels subsample the field (injection, neuraloperator) or "
                    "smooth it with the multigrid full-weighting stencil first (no aliasing)")
@@ -198,8 +202,7 @@ def main(argv=None) -> int:
     for label in models:
         model = _model(label, cfg, n_in, args)
         # MG-TFNO's processor embeds ahead of its patching; the others take the embedding as processor
-        processor = model.processor if label == "mgtfno" else (
-            PeriodicCoordinates(cfg["harmonics"]) if args.embedding == "periodic" else None)
+        processor = model.processor if label == "mgtfno" else _embedding(cfg, args)
         start = time.process_time()
         wall = time.perf_counter()
         fit = fit_operator(model, x, y, epochs=cfg["epochs"], processor=processor, loss=args.loss,
@@ -239,7 +242,7 @@ def main(argv=None) -> int:
     if args.json is not None:
         clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
         options = {k: getattr(args, k) for k in ("loss", "embedding", "domain_padding", "overlap",
-                                                  "restriction", "shifted_training")}
+                                                  "restriction", "shifted_training", "velocity")}
         args.json.write_text(json.dumps({"protocol": name, "config": cfg, "options": options,
                                          "results": clean}, indent=1))
     return 0
@@ -309,12 +312,18 @@ def _relative(pred, truth):
     return err.mean(axis=0)
 
 
+def _embedding(cfg, args):
+    """Channels appended to whole fields: the periodic coordinates and / or the velocity (or None)."""
+    coords = PeriodicCoordinates(cfg["harmonics"]) if args.embedding == "periodic" else None
+    return VorticityVelocity(coords) if args.velocity else coords
+
+
 def _model(label, cfg, n_in, args):
     periodic = args.embedding == "periodic"
     kw = {"dtype": np.float32, "random_state": 0}
     modes = (cfg["modes"], cfg["modes"])
     if label == "mgtfno":
-        embedding = PeriodicCoordinates(cfg["harmonics"]) if periodic else "grid"
+        embedding = _embedding(cfg, args) or "grid"
         model = MGTFNO(modes, n_in, 1, cfg["width"], levels=1, padding_fraction=cfg["padding"],
                        rank=cfg["rank"], factorization=cfg["factorization"],
                        joint_factorization=not cfg["per_layer"], positional_embedding=embedding,
@@ -322,7 +331,7 @@ def _model(label, cfg, n_in, args):
                        restriction=args.restriction, shifted_training=args.shifted_training, **kw)
         return model.to("gpu") if args.device == "gpu" else model
     kw["positional_embedding"] = None if periodic else "grid"
-    n_in = n_in + PeriodicCoordinates(cfg["harmonics"]).channels(2) if periodic else n_in
+    n_in = n_in + (_embedding(cfg, args).channels(2) if _embedding(cfg, args) is not None else 0)
     if label == "fno":
         model = FNO(modes, n_in, 1, cfg["width"], **kw)
     else:

@@ -54,7 +54,9 @@ class MGTFNO(TFNO):
         GLOBAL coordinates appended to the whole fields ahead of the patching (the processor's
         ``embedding``), so they travel with each patch and its context; the patches then carry
         ``(in_channels + 4 K) (levels + 1)`` channels. Prefer it on periodic data whose dynamics
-        depend on the position (a forcing term). None: no embedding.
+        depend on the position (a forcing term). Any other embedding with ``embed``,
+        ``embed_adjoint`` and ``channels`` (e.g. ``physics.VorticityVelocity``) is used the same way.
+        None: no embedding.
     overlap : bool
         Evaluate on 4 tilings shifted by half a patch, blended with tent weights (the processor's
         ``overlap``; 4x the evaluation cost, up to half a patch more halo per node). Default False.
@@ -107,7 +109,9 @@ class MGTFNO(TFNO):
         if len(check_n_modes(n_modes)) != 2:
             raise ValueError(f"MGTFNO is 2D: n_modes must be a pair of ints, got {n_modes!r}")
         embedding = None
-        if isinstance(positional_embedding, PeriodicCoordinates):
+        if isinstance(positional_embedding, PeriodicCoordinates) or all(
+            callable(getattr(positional_embedding, m, None)) for m in ("embed", "embed_adjoint", "channels")
+        ):
             embedding, positional_embedding = positional_embedding, None
         elif check_choice(positional_embedding, "positional_embedding", EMBEDDINGS) == "periodic":
             embedding, positional_embedding = PeriodicCoordinates(), None

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tensorkit.extend import Info, array_module, check_choice, check_int, check_real
+import numpy as np
+
+from tensorkit.extend import Info, array_module, check_choice, check_int, check_real, get_namespace, native
 from tensorkit.nn import (
     Adam,
     CosineLR,
@@ -23,7 +25,7 @@ from tensorkit.nn import (
     Trainer,
 )
 
-__all__ = ["OperatorFit", "ProcessorChain", "fit_operator"]
+__all__ = ["OperatorFit", "ProcessorChain", "VorticityVelocity", "fit_operator"]
 
 LOSSES = ("l2", "h1")
 SCHEDULES = ("step", "cosine")
@@ -302,3 +304,92 @@ def _optimizer(model, optimizer, lr, weight_decay) -> Optimizer:
 def _relative_l2(y) -> Loss:
     """Relative L2 per sample over every non-batch axis, averaged over the batch."""
     return LpLoss(d=max(1, y.ndim - 1) if y is not None else 3, reduction="mean")
+
+
+class VorticityVelocity(Processor):
+    r"""Append the velocity of a 2D vorticity field, computed on the whole periodic field, as channels.
+
+    On the unit torus the velocity follows from the vorticity :math:`w` by the Biot-Savart law,
+    :math:`u = \partial_y \psi`, :math:`v = -\partial_x \psi` with :math:`-\Delta \psi = w`, i.e.
+    :math:`\hat\psi = \hat w / (4 \pi^2 |k|^2)` (mean mode and Nyquist modes dropped). It is non-local
+    (a :math:`1 / r` kernel): the velocity inside a patch depends on the vorticity everywhere, which a
+    patch model (:class:`operators.MGTFNO`) does not see at full resolution. Given to the patching as
+    its embedding (``MGTFNO(positional_embedding=VorticityVelocity(PeriodicCoordinates()))``), the
+    velocity is computed once on the whole field, then cut with it, so every patch carries it.
+    A linear map ``w -> [w; u; v (; coordinates)]``; :meth:`embed_adjoint` is its adjoint.
+
+    Parameters
+    ----------
+    coordinates : PeriodicCoordinates, optional
+        Further channels appended after the velocity (their :meth:`embed` / :meth:`embed_adjoint`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from physics._learning import VorticityVelocity  # physics/__init__ does not export it yet
+    >>> i = np.arange(8) / 8
+    >>> w = np.sin(2 * np.pi * i)[None, None, :, None] * np.ones((1, 1, 8, 8))   # w = sin 2 pi x
+    >>> z = VorticityVelocity().embed(w)                    # psi = w / (4 pi^2): v = -cos(2 pi x) / (2 pi)
+    >>> z.shape, bool(np.allclose(z[0, 2, :, 0], -np.cos(2 * np.pi * i) / (2 * np.pi)))
+    ((1, 3, 8, 8), True)
+    """
+
+    def __init__(self, coordinates: Any = None):
+        super().__init__()
+        if coordinates is not None and not all(
+            callable(getattr(coordinates, m, None)) for m in ("embed", "embed_adjoint", "channels")
+        ):
+            raise TypeError(
+                f"coordinates must be an embedding such as PeriodicCoordinates, got {coordinates!r}"
+            )
+        self.coordinates = coordinates
+
+    def channels(self, n_dim: int) -> int:
+        """Channels added to a 2D vorticity field: the 2 velocity components (and the coordinates')."""
+        if check_int(n_dim, "n_dim", minimum=1) != 2:
+            raise ValueError(f"VorticityVelocity is 2D, got n_dim={n_dim}")
+        return 2 + (0 if self.coordinates is None else self.coordinates.channels(2))
+
+    def embed(self, x: Any) -> Any:
+        """``(batch, 1, H, W)`` vorticity -> ``(batch, 3 (+ coordinates), H, W)``: ``[w; u; v]``."""
+        if not hasattr(x, "shape") or getattr(x, "ndim", 0) != 4 or x.shape[1] != 1:
+            raise ValueError(f"x must be vorticity fields (batch, 1, H, W), got {getattr(x, 'shape', x)!r}")
+        xp = get_namespace(x)
+        if not xp.isdtype(x.dtype, "real floating"):
+            raise TypeError(f"x must be a real floating array, got dtype {x.dtype}")
+        out = xp.concat([x, self._velocity(xp, x, adjoint=False)], axis=1)
+        return out if self.coordinates is None else self.coordinates.embed(out)
+
+    def embed_adjoint(self, grad: Any) -> Any:
+        """Adjoint of the linear part of :meth:`embed`: ``g_w + L^T [g_u; g_v]``."""
+        if self.coordinates is not None:
+            grad = self.coordinates.embed_adjoint(grad)
+        xp = get_namespace(grad)
+        return grad[:, :1] + self._velocity(xp, grad[:, 1:3], adjoint=True)
+
+    def preprocess(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """Embed the inputs (as a trainer processor); ``y`` is unchanged."""
+        return self.embed(x), y
+
+    def _velocity(self, xp, a, *, adjoint):
+        """``w -> (u, v)``, or its adjoint ``(g_u, g_v) -> g_w``: real Fourier multipliers ``m``, whose
+        adjoints are ``conj(m)`` (Nyquist modes zeroed, so that ``m(-k) = conj(m(k))`` holds)."""
+        fft = native(xp).fft
+        h, w = a.shape[2:]
+        kx = xp.asarray(2 * np.pi * np.fft.fftfreq(h, 1.0 / h))[:, None]
+        ky = xp.asarray(2 * np.pi * np.fft.rfftfreq(w, 1.0 / w))[None, :]
+        lap = kx**2 + ky**2
+        lap = xp.where(lap == 0, 1.0, lap)
+        keep = xp.asarray(((np.abs(np.fft.fftfreq(h, 1.0 / h)) < h / 2)[:, None]
+                           & (np.fft.rfftfreq(w, 1.0 / w) < w / 2)[None, :]).astype(float))
+        mu, mv = 1j * ky * keep / lap, -1j * kx * keep / lap
+        if adjoint:
+            g = fft.rfft2(a, axes=(2, 3))
+            out = fft.irfft2(xp.conj(mu) * g[:, :1] + xp.conj(mv) * g[:, 1:2], s=(h, w), axes=(2, 3))
+            return xp.asarray(out, dtype=a.dtype)
+        g = fft.rfft2(a, axes=(2, 3))
+        out = fft.irfft2(xp.concat([mu * g, mv * g], axis=1), s=(h, w), axes=(2, 3))
+        return xp.asarray(out, dtype=a.dtype)
+
+    def __repr__(self) -> str:
+        return f"VorticityVelocity(coordinates={self.coordinates!r})"

@@ -200,3 +200,55 @@ def test_periodic_embedding_learns_what_a_patch_grid_cannot():
 def test_bad_positional_embedding(value, error):
     with pytest.raises(error, match="positional_embedding"):
         MGTFNO((4, 4), 1, 1, 4, levels=1, positional_embedding=value)
+
+
+# ------------------------------------------------------------------ the velocity of the whole field
+def test_vorticity_velocity_is_biot_savart_on_fourier_modes():
+    """w = sin 2 pi (a x + b y): psi = w / (4 pi^2 (a^2 + b^2)), u = d_y psi, v = -d_x psi, exactly."""
+    from physics._learning import VorticityVelocity
+
+    n = 16
+    g = np.arange(n) / n
+    xx, yy = np.meshgrid(g, g, indexing="ij")
+    for a, b in [(1, 0), (2, 3), (-1, 5)]:
+        phase = 2 * np.pi * (a * xx + b * yy)
+        w = np.sin(phase)[None, None]
+        z = VorticityVelocity().embed(w)
+        scale = 2 * np.pi / (4 * np.pi**2 * (a * a + b * b))
+        np.testing.assert_allclose(z[0, 0], w[0, 0])
+        np.testing.assert_allclose(z[0, 1], b * scale * np.cos(phase), atol=1e-14)
+        np.testing.assert_allclose(z[0, 2], -a * scale * np.cos(phase), atol=1e-14)
+    # the mean carries no velocity; float32 stays float32
+    assert np.abs(VorticityVelocity().embed(np.ones((1, 1, 8, 8)))[:, 1:]).max() < 1e-15
+    assert VorticityVelocity().embed(np.ones((1, 1, 8, 8), np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 16, 12), (1, 1, 9, 10)])
+def test_vorticity_velocity_adjoint(shape):
+    from physics._learning import VorticityVelocity
+
+    rng = np.random.default_rng(10)
+    emb = VorticityVelocity(PeriodicCoordinates())
+    x = rng.standard_normal(shape)
+    z = emb.embed(x)
+    assert z.shape[1] == 1 + emb.channels(2) == 7
+    g = rng.standard_normal(z.shape)
+    lin = z - emb.embed(np.zeros_like(x))
+    assert np.isclose(np.vdot(lin, g), np.vdot(x, emb.embed_adjoint(g)), rtol=1e-12)
+
+
+def test_vorticity_velocity_in_mgtfno_and_bad_input():
+    from physics._learning import VorticityVelocity
+
+    model = MGTFNO((4, 4), 1, 1, 4, n_layers=1, levels=1, padding_fraction=0.125,
+                   positional_embedding=VorticityVelocity(PeriodicCoordinates()), random_state=0)
+    assert model.in_channels == (1 + 2 + 4) * 2
+    assert model.predict_fields(np.zeros((1, 1, 16, 16))).shape == (1, 1, 16, 16)
+    with pytest.raises(ValueError, match="vorticity"):
+        VorticityVelocity().embed(np.zeros((1, 2, 8, 8)))
+    with pytest.raises(TypeError, match="real floating"):
+        VorticityVelocity().embed(np.zeros((1, 1, 8, 8), dtype=int))
+    with pytest.raises(TypeError, match="coordinates"):
+        VorticityVelocity(coordinates="periodic")
+    with pytest.raises(ValueError, match="2D"):
+        VorticityVelocity().channels(3)
