@@ -42,7 +42,8 @@ class FNO(Module):
     positional_embedding : "grid", "periodic" or None
         ``"grid"``: append the coordinates of the nodes as channels. The grid spans ``[0, 1]`` with
         both ends included, i.e. nodal data that include the boundary (Darcy); a node keeps its
-        physical coordinate at every resolution. ``"periodic"``: append
+        physical coordinate at every resolution (with ``periodic_fold``, folded with the data: the
+        first node holds 1/2, the mean of the two ends). ``"periodic"``: append
         :math:`\\sin(2 \\pi x_j), \\cos(2 \\pi x_j)` per axis on the periodic grid the Fourier layers
         see, ``x_j = j / n`` (``n`` points; with ``periodic_fold`` the nodes ``i / (R - 1)``):
         smooth across the period, as :class:`PeriodicCoordinates`.
