@@ -108,3 +108,37 @@ def test_tap_kernels_against_reference(dtype):
     y, dflat, _ = out["numpy"]
     g = np.random.default_rng(7).standard_normal((2, 5, length)).astype(dtype)
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(flat, dflat), rtol=tol * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_either_blas_gives_the_same_taps(monkeypatch, dtype):
+    """The taps run on numpy's own OpenBLAS when it can be found, else on scipy's cython BLAS (32-bit
+    sizes): both must give the reference's numbers."""
+    import ctypes
+
+    from numba.extending import get_cython_function_address
+
+    from tensorkit import _kernels
+    from tensorkit._kernels import nn_cpu
+
+    scipy_gemm = {
+        np.dtype(t): (ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * 13))(
+            get_cython_function_address("scipy.linalg.cython_blas", f"{c}gemm")), np.dtype(np.int32))
+        for t, c in ((np.float32, "s"), (np.float64, "d"))
+    }
+    rng = np.random.default_rng(8)
+    flat = rng.standard_normal((2, 3, 40)).astype(dtype)
+    taps = rng.standard_normal((4, 5, 3)).astype(dtype)
+    g = rng.standard_normal((2, 5, 30)).astype(dtype)
+    offsets = [0, 1, 7, 9]
+    results = []
+    for table in (None, scipy_gemm):
+        if table is not None:
+            monkeypatch.setattr(nn_cpu, "_GEMM", table)
+        y = _kernels.conv_taps(flat, taps, offsets, np.empty((2, 5, 30), dtype), backend="numba")
+        dflat, dtaps = np.zeros_like(flat), np.zeros_like(taps)
+        _kernels.conv_taps_adjoint(flat, taps, offsets, g, dflat, dtaps, backend="numba")
+        results.append((y, dflat, dtaps))
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for ours, scipys in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, scipys, rtol=tol, atol=tol)
