@@ -69,9 +69,9 @@ class Trainer:
         each other, which can cost several times the step time.
     ema : float, optional
         Keep an exponential moving average of the weights with this decay per step
-        (:class:`~tensorkit.nn._optim.ExponentialMovingAverage`: ``theta_bar <- beta theta_bar +
+        (``tensorkit.nn._optim.ExponentialMovingAverage``: ``theta_bar <- beta theta_bar +
         (1 - beta) theta`` after every optimizer step) and evaluate, predict and score validation
-        with it; training itself is unchanged, and :attr:`model` keeps the trained weights
+        with it; training itself is unchanged, and ``trainer.model`` keeps the trained weights
         (``trainer.ema.applied()`` swaps the average in). Checkpointed with the rest.
 
     Attributes
