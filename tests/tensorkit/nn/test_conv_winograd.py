@@ -185,14 +185,14 @@ def test_float32_error_near_the_direct_algorithm():
 
 
 def test_auto_picks_by_geometry():
-    x = np.random.default_rng(9).standard_normal((1, 16, 6, 6))
-    wide = Conv2d(16, 16, 3, random_state=0)
+    x = np.random.default_rng(9).standard_normal((1, 32, 6, 6))
+    wide = Conv2d(32, 32, 3, random_state=0)
     wide.forward(x)
     assert wide._cache[0] == "winograd"
-    narrow = Conv2d(16, 2, 3, random_state=0)
+    narrow = Conv2d(32, 16, 3, random_state=0)
     narrow.forward(x)
     assert narrow._cache[0] != "winograd"
-    strided = Conv2d(16, 16, 3, stride=2, random_state=0)
+    strided = Conv2d(32, 32, 3, stride=2, random_state=0)
     strided.forward(x)
     assert strided._cache[0] != "winograd"
 
