@@ -10,11 +10,12 @@ every model; ``--ema 0`` scores the last weights): training is unchanged, the sc
 its epoch-to-epoch noise (about 5% -> 1%), which is what the TFNO-within-1.4x-of-FNO-on-every-epoch
 target of issue 13 was missing.
 
-Zero-shot 32 -> 64 (issue 13): ``--periodic`` builds the model with ``FNO(periodic_fold=True,
-positional_embedding="periodic")``, which folds each axis's last node onto the first (their mean)
-so that the grid spans one period at every resolution and the DFT is the trapezoidal rule, and
-appends sin / cos (2 pi x) coordinates; that is what puts the zero-shot error at or below bilinear
-upsampling of the 32x32 prediction. ``--data cell`` uses ``darcy(coefficient="cell")`` (cell
+Zero-shot 32 -> 64 (issue 13): ``--periodic`` builds the model with ``FNO(periodic_fold=True)``,
+which folds each axis's last node onto the first (their mean, the node coordinates included) so
+that the grid spans one period at every resolution and the DFT is the trapezoidal rule; that is
+what brings the zero-shot error to bilinear upsampling of the 32x32 prediction (within 0.05
+points). ``--embedding periodic`` appends sin / cos (2 pi x) coordinates instead (as consistent, but
+TFNO trains worse with them). ``--data cell`` uses ``darcy(coefficient="cell")`` (cell
 averages, flux-consistent solver). Earlier remedies: ``--input-filter K`` low-passes the
 coefficient to ``|k| <= K``, ``--antialias K`` puts :class:`AntialiasedGELU` (band ``|k| <= K``; 0:
 the grid's own) in the Fourier blocks. For TFNO: the spectral factors take the dense weight's
@@ -75,13 +76,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--periodic", action="store_true",
-                        help="FNO(periodic_fold=True, positional_embedding='periodic'): the last node of "
-                        "each axis folded onto the first (their mean), so that the grid spans one period "
-                        "[0, 1) at every resolution and the DFT is the trapezoidal rule; sin / cos (2 pi x) "
-                        "coordinates")
-    parser.add_argument("--embedding", choices=["grid", "periodic"], default=None,
+                        help="FNO(periodic_fold=True): the last node of each axis folded onto the first "
+                        "(their mean), so that the grid spans one period [0, 1) at every resolution and "
+                        "the DFT is the trapezoidal rule")
+    parser.add_argument("--embedding", choices=["grid", "periodic"], default="grid",
                         help="positional embedding: node coordinates (folded with the data under --periodic) "
-                        "or sin / cos (2 pi x); default: periodic with --periodic, else grid")
+                        "or sin / cos (2 pi x)")
     parser.add_argument("--data", choices=["nodes", "cell"], default="nodes",
                         help="coefficient at the nodes (FNO paper) or cell averages with the flux-consistent "
                         "solver (physics.pde.darcy(coefficient=...))")
@@ -114,7 +114,7 @@ def main() -> None:
                            progress=False)
     print(f"data: {time.perf_counter() - start:.1f} s")
     cls = FNO if args.model == "fno" else TFNO
-    embedding = args.embedding or ("periodic" if args.periodic else "grid")
+    embedding = args.embedding
     kw = {"rank": args.rank} if args.model == "tfno" else {}
     model = cls((args.modes, args.modes), 1, 1, 32, n_layers=4, domain_padding=args.padding,
                 periodic_fold=args.periodic, positional_embedding=embedding,
