@@ -244,9 +244,11 @@ def winograd_input(x: Any, pads: tuple[int, int], mode: str, m: int, bt: Any, ou
     m : int
         Outputs per tile and axis; ``a = m + r - 1`` inputs, ``r`` the kernel size.
     bt : float64 array ``(a, a)``, ``B^T`` of :func:`winograd_matrices`
-    out : array ``(a * a, in, batch * TH * TW)``, overwritten
-        Frequency ``f = r a + s``; tile ``n = (b TH + ty) TW + tx``, where tile ``(ty, tx)`` reads the
-        padded input at rows ``ty m ... ty m + a - 1`` (zeros beyond the padded input).
+    out : array ``(a * a, in, batch * TH * (TW + e))``, overwritten
+        Frequency ``f = r a + s``; tile ``n = (b TH + ty)(TW + e) + tx`` with ``e = tile_gap(m, a)``,
+        where tile ``(ty, tx)`` reads the padded input at rows ``ty m ... ty m + a - 1`` and the
+        columns alike (zeros beyond the padded input). The ``e`` gap tiles closing each row of
+        tiles (``tx >= TW``) keep the Numba stages on contiguous runs; they hold zeros.
     backend : "numpy", "numba" or "cupy"
     """
     return _winograd_implementation("winograd_input", backend)(x, pads, mode, m, bt, out)
@@ -256,7 +258,8 @@ def winograd_input_adjoint(dv: Any, pads: tuple[int, int], mode: str, m: int, bt
                            backend: str) -> Any:
     """Adjoint of :func:`winograd_input`: ``B dV_n B^T`` added back over the overlapping tiles, then
     the padding's adjoint (crop, or fold the periodic margins back); written into ``dx``
-    ``(batch, in, H, W)``."""
+    ``(batch, in, H, W)``. ``dv`` is scratch: its gap tiles are set to zero first, so that they
+    contribute nothing."""
     return _winograd_implementation("winograd_input_adjoint", backend)(dv, pads, mode, m, bt, dx)
 
 
@@ -269,5 +272,6 @@ def winograd_output(mprod: Any, m: int, at: Any, bias: Any, y: Any, *, backend: 
 
 def winograd_output_adjoint(dy: Any, m: int, at: Any, out: Any, *, backend: str) -> Any:
     """Adjoint of :func:`winograd_output` without the bias: ``out[f, o, n] = (A dY_n A^T)[f]`` with
-    ``dY`` the output gradient's tile (zero beyond the output), written into ``out``."""
+    ``dY`` the output gradient's tile (zero beyond the output), written into ``out`` (zero on the gap
+    tiles)."""
     return _winograd_implementation("winograd_output_adjoint", backend)(dy, m, at, out)
