@@ -214,7 +214,9 @@ class Conv3d(_ConvNd):
     matmuls on views of one buffer, computed on a grid whose trailing padded entries are dropped.
     The adjoint adds ``K_t^T G`` back into the same windows and ``dK_t = sum_b G_b X_b[:, window]^T``.
     Memory stays at the size of the input (im2col would need ``prod(k)`` times that). A stride
-    above 1 gathers each tap's strided window (``prod(out)`` entries) for its matmul.
+    ``s`` above 1 splits the padded input into its ``prod(s)`` polyphase components
+    ``x_q[u] = x_pad[s u + q]``, flattened one after the other: tap ``t = s t' + q`` reads component
+    ``q`` shifted by ``t'``, again a contiguous window, so strided convolutions need no im2col either.
 
     Examples
     --------
@@ -251,92 +253,101 @@ def output_shape(spatial, kernel, pads, stride) -> tuple[int, ...]:
 
 def conv_forward(x, kernel, pads, mode, stride, bias=None):
     """Dense convolution of ``x`` (batch, in, *n) with ``kernel`` (out, in, *k) plus ``bias`` (out,)
-    if given; returns ``(y, cache)``."""
+    if given; returns ``(y, cache)``.
+
+    The padded input is split into its ``prod(stride)`` polyphase components
+    ``x_q[u] = x_pad[s u + q]``, flattened one after the other per channel; tap ``t = s t' + q`` then
+    reads component ``q`` shifted by ``t'`` (a contiguous window of the flat buffer), so that any
+    stride is one tap sum of :func:`tensorkit._kernels.conv_taps` without im2col (stride 1 is the
+    single component ``x_pad``).
+    """
     nxp = array_module(x)
     b, c = x.shape[:2]
     k = kernel.shape[2:]
-    out_sp = output_shape(x.shape[2:], k, pads, stride)
     o = kernel.shape[0]
-    taps = kernel.reshape(o, c, -1)
-    if all(s == 1 for s in stride):
-        padded = tuple(n + 2 * p for n, p in zip(x.shape[2:], pads, strict=True))
-        steps = _flat_steps(padded)
-        total = math.prod(padded)
-        length = out_sp[0] * steps[0]
-        # trailing zeros: the last windows overrun only into grid entries that are dropped
-        extra = sum((kd - 1) * sd for kd, sd in zip(k[1:], steps[1:], strict=True))
-        flat = nxp.zeros((b, c, total + extra), dtype=x.dtype)
-        pad_into(x, flat[:, :, :total].reshape(b, c, *padded), pads, mode)
-        out = nxp.empty((b, o, length), dtype=x.dtype)
-        _kernels.conv_taps(flat, _tap_major(taps), list(_offsets(k, steps)), out, backend=_taps_backend(nxp))
-        grid = out.reshape(b, o, out_sp[0], *padded[1:])
-        kept = grid[(slice(None), slice(None), slice(None), *map(slice, out_sp[1:]))]
-        y = nxp.empty(kept.shape, dtype=x.dtype)
-        if bias is None:
-            y[...] = kept
-        else:  # the bias rides on the copy out of the padded grid
-            nxp.add(kept, bias.reshape((-1,) + (1,) * len(k)), out=y)
-        return y, ("flat", flat, x.shape, pads, mode, stride, out_sp)
-    xpad = pad(x, pads, mode)
-    n_out = math.prod(out_sp)
-    # the strided windows gathered side by side, tap after tap (im2col): the tap sum is then the
-    # same kernel as at stride 1, with windows at multiples of n_out
-    n_taps = taps.shape[-1]
-    cols = nxp.empty((b, c, n_taps * n_out), dtype=x.dtype)
-    per_tap = cols.reshape(b, c, n_taps, *out_sp)
-    for n_tap, t in enumerate(itertools.product(*map(range, k))):
-        per_tap[:, :, n_tap] = xpad[_window(t, out_sp, stride)]
-    y = nxp.empty((b, o, n_out), dtype=x.dtype)
-    _kernels.conv_taps(cols, _tap_major(taps), [n_tap * n_out for n_tap in range(n_taps)], y,
-                       backend=_taps_backend(nxp))
-    cache = ("cols", cols, x.shape, pads, mode, stride, out_sp)
-    y = y.reshape(b, o, *out_sp)
-    if bias is not None:
-        y += bias.reshape((-1,) + (1,) * len(k))
-    return y, cache
+    geometry = _phase_geometry(x.shape[2:], k, pads, stride)
+    out_sp, grid, size, steps, length, n_phases = geometry
+    # trailing zeros: the last windows overrun only into grid entries that are dropped
+    extra = sum((-(-kd // sd) - 1) * st for kd, sd, st in zip(k[1:], stride[1:], steps[1:], strict=True))
+    flat = nxp.zeros((b, c, n_phases * size + extra), dtype=x.dtype)
+    if n_phases == 1:
+        pad_into(x, flat[:, :, :size].reshape(b, c, *grid), pads, mode)
+    else:
+        xpad = pad(x, pads, mode)
+        for n_q, index, take in _phases(xpad.shape[2:], grid, stride):
+            flat[:, :, n_q * size:(n_q + 1) * size].reshape(b, c, *grid)[take] = xpad[index][take]
+    out = nxp.empty((b, o, length), dtype=x.dtype)
+    taps = _tap_major(kernel.reshape(o, c, -1))
+    _kernels.conv_taps(flat, taps, _phase_offsets(k, stride, size, steps), out, backend=_taps_backend(nxp))
+    kept = out.reshape(b, o, out_sp[0], *grid[1:])[(slice(None), slice(None), slice(None),
+                                                     *map(slice, out_sp[1:]))]
+    y = nxp.empty(kept.shape, dtype=x.dtype)
+    if bias is None:
+        y[...] = kept
+    else:  # the bias rides on the copy out of the padded grid
+        nxp.add(kept, bias.reshape((-1,) + (1,) * len(k)), out=y)
+    return y, ("phases", flat, x.shape, pads, mode, stride, geometry)
 
 
 def conv_adjoint(cache, kernel, grad_out):
     """``(dx, dkernel)`` of :func:`conv_forward` for the output gradient ``grad_out``."""
-    kind, xbuf, in_shape, pads, mode, stride, out_sp = cache
-    nxp = array_module(xbuf)
+    kind, flat, in_shape, pads, mode, stride, geometry = cache
+    if kind != "phases":
+        raise ValueError(f"conv_adjoint: unknown cache kind {kind!r}")
+    nxp = array_module(flat)
+    out_sp, grid, size, steps, length, n_phases = geometry
     b, c = in_shape[:2]
     o = kernel.shape[0]
     k = kernel.shape[2:]
-    taps_t = kernel.reshape(o, c, -1)
-    dkernel = nxp.empty((o, c, taps_t.shape[-1]), dtype=kernel.dtype)
-    if kind == "flat":
-        padded = tuple(n + 2 * p for n, p in zip(in_shape[2:], pads, strict=True))
-        steps = _flat_steps(padded)
-        length = out_sp[0] * steps[0]
-        gflat = nxp.zeros((b, o, out_sp[0], *padded[1:]), dtype=kernel.dtype)
-        gflat[(slice(None), slice(None), slice(None), *map(slice, out_sp[1:]))] = grad_out
-        gflat = gflat.reshape(b, o, length)
-        dflat = nxp.zeros_like(xbuf)
-        tap_major = _tap_major(taps_t)
-        dtaps = nxp.zeros_like(tap_major)
-        _kernels.conv_taps_adjoint(xbuf, tap_major, list(_offsets(k, steps)), gflat, dflat, dtaps,
-                                   backend=_taps_backend(nxp))
-        dkernel[...] = nxp.moveaxis(dtaps, 0, -1)
-        dxpad = dflat[:, :, : math.prod(padded)].reshape(b, c, *padded)
-    elif kind == "cols":
-        padded = tuple(n + 2 * p for n, p in zip(in_shape[2:], pads, strict=True))
-        n_out = math.prod(out_sp)
-        n_taps = taps_t.shape[-1]
-        tap_major = _tap_major(taps_t)
-        dtaps = nxp.zeros_like(tap_major)
-        dcols = nxp.zeros_like(xbuf)
-        g = nxp.ascontiguousarray(grad_out, dtype=kernel.dtype).reshape(b, o, n_out)
-        _kernels.conv_taps_adjoint(xbuf, tap_major, [n_tap * n_out for n_tap in range(n_taps)], g, dcols,
-                                   dtaps, backend=_taps_backend(nxp))
-        dkernel[...] = nxp.moveaxis(dtaps, 0, -1)
-        dxpad = nxp.zeros((b, c, *padded), dtype=kernel.dtype)
-        per_tap = dcols.reshape(b, c, n_taps, *out_sp)
-        for n_tap, t in enumerate(itertools.product(*map(range, k))):
-            dxpad[_window(t, out_sp, stride)] += per_tap[:, :, n_tap]
+    gflat = nxp.zeros((b, o, out_sp[0], *grid[1:]), dtype=kernel.dtype)
+    gflat[(slice(None), slice(None), slice(None), *map(slice, out_sp[1:]))] = grad_out
+    tap_major = _tap_major(kernel.reshape(o, c, -1))
+    dflat = nxp.zeros_like(flat)
+    dtaps = nxp.zeros_like(tap_major)
+    _kernels.conv_taps_adjoint(flat, tap_major, _phase_offsets(k, stride, size, steps),
+                               gflat.reshape(b, o, length), dflat, dtaps, backend=_taps_backend(nxp))
+    dkernel = nxp.moveaxis(dtaps, 0, -1).reshape(kernel.shape)
+    padded = tuple(n + 2 * p for n, p in zip(in_shape[2:], pads, strict=True))
+    if n_phases == 1:
+        dxpad = dflat[:, :, :size].reshape(b, c, *grid)
     else:
-        raise ValueError(f"conv_adjoint: unknown cache kind {kind!r}")
-    return pad_adjoint(dxpad, pads, mode), dkernel.reshape(kernel.shape)
+        # the components are disjoint in the padded input; entries a component has beyond it were
+        # read by no kept output
+        dxpad = nxp.zeros((b, c, *padded), dtype=kernel.dtype)
+        for n_q, index, take in _phases(padded, grid, stride):
+            dxpad[index][take] = dflat[:, :, n_q * size:(n_q + 1) * size].reshape(b, c, *grid)[take]
+    return pad_adjoint(dxpad, pads, mode), dkernel
+
+
+def _phase_geometry(spatial, k, pads, stride):
+    """``(out_sp, grid, size, steps, length, n_phases)`` of the polyphase tap sum: each component
+    on a ``grid`` of ``out + ceil(k / s) - 1`` per axis (``size`` entries, flattened strides
+    ``steps``), and ``length`` outputs on the grid (trailing axes' extra columns dropped after)."""
+    out_sp = output_shape(spatial, k, pads, stride)
+    grid = tuple(n + -(-kd // sd) - 1 for n, kd, sd in zip(out_sp, k, stride, strict=True))
+    steps = _flat_steps(grid)
+    return out_sp, grid, math.prod(grid), steps, out_sp[0] * steps[0], math.prod(stride)
+
+
+def _phases(padded, grid, stride):
+    """``(n_q, index, take)`` per polyphase component ``q``: its index in the padded input and the
+    part of the grid it fills."""
+    for n_q, q in enumerate(itertools.product(*map(range, stride))):
+        index = (slice(None), slice(None), *(slice(qd, None, sd) for qd, sd in zip(q, stride, strict=True)))
+        counts = (-(-(p - qd) // sd) for p, qd, sd in zip(padded, q, stride, strict=True))
+        take = (slice(None), slice(None), *(slice(min(g, n)) for g, n in zip(grid, counts, strict=True)))
+        yield n_q, index, take
+
+
+def _phase_offsets(k, stride, size, steps) -> list[int]:
+    """Start of each tap's window: component ``t mod s`` at ``size`` per component, shifted by
+    ``t // s`` on its grid."""
+    phase_index = {q: n for n, q in enumerate(itertools.product(*map(range, stride)))}
+    return [
+        phase_index[tuple(td % sd for td, sd in zip(t, stride, strict=True))] * size
+        + sum(td // sd * st for td, sd, st in zip(t, stride, steps, strict=True))
+        for t in itertools.product(*map(range, k))
+    ]
 
 
 def winograd_forward(x, kernel, pads, mode, m, bias=None, workspace=None):
@@ -466,10 +477,6 @@ def depthwise_adjoint(cache, weight, grad_out):
 def _flat_steps(padded) -> tuple[int, ...]:
     """Flattened stride of every spatial axis of the padded grid."""
     return tuple(math.prod(padded[d + 1:]) for d in range(len(padded)))
-
-
-def _offsets(k, steps):
-    return (sum(t * s for t, s in zip(tap, steps, strict=True)) for tap in itertools.product(*map(range, k)))
 
 
 def _window(tap, out_sp, stride) -> tuple:

@@ -142,3 +142,27 @@ def test_either_blas_gives_the_same_taps(monkeypatch, dtype):
     tol = 1e-5 if dtype == np.float32 else 1e-13
     for ours, scipys in zip(*results, strict=True):
         np.testing.assert_allclose(ours, scipys, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "mode"), [
+    (5, 3, 2, "periodic"), ((2, 3), (3, 2), 0, "zeros"), (3, (1, 4), 1, "zeros"), (1, 2, 0, "zeros"),
+])
+def test_strided_polyphase_conv2d_against_torch(kernel, stride, padding, mode):
+    """Strides as polyphase components: strides above the kernel size, uneven per axis, 1x1 kernels."""
+    torch = pytest.importorskip("torch")
+    layer = Conv2d(3, 4, kernel, stride=stride, padding=padding, padding_mode=mode, random_state=0)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 11, 10))
+    ref = _torch_conv(torch, layer, 2)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    g = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(layer.forward(x), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(g), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["weight"], ref.weight.grad.numpy(), rtol=1e-11, atol=1e-12)
+
+
+def test_strided_conv3d_gradcheck():
+    layer = Conv3d(2, 2, 3, stride=(2, 1, 3), padding_mode="periodic", random_state=1)
+    assert gradcheck(layer, np.random.default_rng(10).standard_normal((1, 2, 5, 4, 7)), max_entries=12)
