@@ -186,8 +186,8 @@ class Conv2d(_ConvNd):
 
     ``"winograd"`` stays within 2x of the direct sum (and below PyTorch's float32 forward), so
     ``"auto"`` uses it; ``"winograd4"`` costs about 10x the direct error for its speed and is
-    never chosen by ``"auto"``. Speed (fwd+bwd, 1 thread, the benchmark's size): ``"direct"``
-    1.45x PyTorch's time, ``"winograd"`` 1.3x, ``"winograd4"`` 1.0x.
+    never chosen by ``"auto"``. Speed (fwd+bwd, 1 thread, the benchmark's size, CPU time over
+    PyTorch's): ``"direct"`` 1.35-1.5x, ``"winograd"`` 1.25-1.3x, ``"winograd4"`` 1.05x.
 
     Examples
     --------
