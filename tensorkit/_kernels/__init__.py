@@ -222,15 +222,6 @@ def conv_taps_adjoint(
 # --- Winograd convolution tiles (tensorkit.nn.Conv2d; matrices and math in .winograd) -------------
 
 
-def _winograd_implementation(name: str, backend: str):
-    """The Numba transforms live in :mod:`.winograd_cpu` (:mod:`.cpu` does not re-export them)."""
-    if backend == "numba":
-        from . import winograd_cpu
-
-        return getattr(winograd_cpu, name)
-    return _implementation(name, backend)
-
-
 def winograd_input(x: Any, pads: tuple[int, int], mode: str, m: int, bt: Any, out: Any, *,
                    backend: str) -> Any:
     r"""Winograd input tiles of a 2D convolution: ``out[f, c, n] = (B^T d_n B)[f]``, written into ``out``.
@@ -251,7 +242,7 @@ def winograd_input(x: Any, pads: tuple[int, int], mode: str, m: int, bt: Any, ou
         tiles (``tx >= TW``) keep the Numba stages on contiguous runs; they hold zeros.
     backend : "numpy", "numba" or "cupy"
     """
-    return _winograd_implementation("winograd_input", backend)(x, pads, mode, m, bt, out)
+    return _implementation("winograd_input", backend)(x, pads, mode, m, bt, out)
 
 
 def winograd_input_adjoint(dv: Any, pads: tuple[int, int], mode: str, m: int, bt: Any, dx: Any, *,
@@ -260,18 +251,18 @@ def winograd_input_adjoint(dv: Any, pads: tuple[int, int], mode: str, m: int, bt
     the padding's adjoint (crop, or fold the periodic margins back); written into ``dx``
     ``(batch, in, H, W)``. ``dv`` is scratch: its gap tiles are set to zero first, so that they
     contribute nothing."""
-    return _winograd_implementation("winograd_input_adjoint", backend)(dv, pads, mode, m, bt, dx)
+    return _implementation("winograd_input_adjoint", backend)(dv, pads, mode, m, bt, dx)
 
 
 def winograd_output(mprod: Any, m: int, at: Any, bias: Any, y: Any, *, backend: str) -> Any:
     """Winograd output tiles: ``y[b, o, ty m + i, tx m + j] = (A^T M_n A)[i, j] + bias[o]`` for the
     entries inside ``y`` ``(batch, out, H_out, W_out)``, overwritten; ``mprod`` ``(a * a, out, tiles)``
     in :func:`winograd_input`'s layout, ``at`` the float64 ``A^T`` ``(m, a)``, ``bias`` None for none."""
-    return _winograd_implementation("winograd_output", backend)(mprod, m, at, bias, y)
+    return _implementation("winograd_output", backend)(mprod, m, at, bias, y)
 
 
 def winograd_output_adjoint(dy: Any, m: int, at: Any, out: Any, *, backend: str) -> Any:
     """Adjoint of :func:`winograd_output` without the bias: ``out[f, o, n] = (A dY_n A^T)[f]`` with
     ``dY`` the output gradient's tile (zero beyond the output), written into ``out`` (zero on the gap
     tiles)."""
-    return _winograd_implementation("winograd_output_adjoint", backend)(dy, m, at, out)
+    return _implementation("winograd_output_adjoint", backend)(dy, m, at, out)

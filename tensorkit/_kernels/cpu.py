@@ -9,6 +9,12 @@ import numpy as np
 from numba import njit, prange
 
 from .nn_cpu import adam_step, conv_taps, conv_taps_adjoint, gelu_shifted  # noqa: F401 (kernel names)
+from .winograd_cpu import (  # noqa: F401 (kernel names)
+    winograd_input,
+    winograd_input_adjoint,
+    winograd_output,
+    winograd_output_adjoint,
+)
 
 
 def stack_factors(factors, dtype):
