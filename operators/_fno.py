@@ -14,7 +14,7 @@ from ._spectral_conv import SpectralConv, check_n_modes
 
 __all__ = ["FNO", "TFNO", "FNOBlock"]
 
-POSITIONAL_EMBEDDINGS = ("grid", "periodic", None)
+POSITIONAL_EMBEDDINGS = ("grid", "dirichlet", "periodic", None)
 
 
 class FNO(Module):
@@ -39,11 +39,15 @@ class FNO(Module):
     lifting_channels, projection_channels : int or None
         Hidden widths of the lifting and projection MLPs; None means ``2 * hidden_channels``
         (neuraloperator's default ratio), 0 a single linear layer.
-    positional_embedding : "grid", "periodic" or None
+    positional_embedding : "grid", "dirichlet", "periodic" or None
         ``"grid"``: append the coordinates of the nodes as channels. The grid spans ``[0, 1]`` with
         both ends included, i.e. nodal data that include the boundary (Darcy); a node keeps its
         physical coordinate at every resolution (with ``periodic_fold``, folded with the data: the
-        first node holds 1/2, the mean of the two ends). ``"periodic"``: append
+        first node holds 1/2, the mean of the two ends). ``"dirichlet"``: the coordinates and
+        :math:`\\prod_i \\sin(\\pi x_i)`, the lowest eigenfunction of the Laplacian on the box
+        with zero boundary values: the shape of a solution that vanishes on the boundary, smooth
+        inside and continuous across the fold (zero at both ends), so the same at every
+        resolution. ``"periodic"``: append
         :math:`\\sin(2 \\pi x_j), \\cos(2 \\pi x_j)` per axis on the periodic grid the Fourier layers
         see, ``x_j = j / n`` (``n`` points; with ``periodic_fold`` the nodes ``i / (R - 1)``):
         smooth across the period, as :class:`PeriodicCoordinates`.
@@ -143,7 +147,8 @@ class FNO(Module):
         self.factorization = factorization
         self.rank = rank
         kw = {"dtype": self.dtype, "random_state": self.rng}
-        embedded = {"grid": self.n_dim, "periodic": 2 * self.n_dim, None: 0}[self.positional_embedding]
+        embedded = {"grid": self.n_dim, "dirichlet": self.n_dim + 1, "periodic": 2 * self.n_dim, None: 0}[
+            self.positional_embedding]
         lifting_in = self.in_channels + embedded
         self.add_module("lifting", _channel_mlp(lifting_in, self.lifting_channels, self.hidden_channels, kw))
         joint = None
@@ -183,8 +188,8 @@ class FNO(Module):
             )
         if self.periodic_fold and min(x.shape[2:]) < 3:
             raise ValueError(f"periodic_fold needs at least 3 nodes per axis, got {tuple(x.shape[2:])}")
-        if self.positional_embedding == "grid":
-            x = _append_grid(x)
+        if self.positional_embedding in ("grid", "dirichlet"):
+            x = _append_grid(x, dirichlet=self.positional_embedding == "dirichlet")
         if self.periodic_fold:
             x = _fold(x)
         if self.positional_embedding == "periodic":
@@ -353,12 +358,19 @@ class FNOBlock(Module):
         return self.params["gate"].reshape((1, -1) + (1,) * self.n_dim)
 
 
-def _append_grid(x: Any) -> Any:
+def _append_grid(x: Any, dirichlet: bool = False) -> Any:
+    """The node coordinates in [0, 1] along each spatial axis as channels, and with ``dirichlet``
+    the product of their ``sin(pi x)``."""
     nxp = array_module(x)
     spatial = x.shape[2:]
     axes = [nxp.linspace(0.0, 1.0, n, dtype=x.dtype) for n in spatial]
     grids = nxp.meshgrid(*axes, indexing="ij")
-    grid = nxp.broadcast_to(nxp.stack(grids)[None], (x.shape[0], len(spatial), *spatial))
+    if dirichlet:
+        bubble = nxp.sin(np.pi * grids[0])
+        for g in grids[1:]:
+            bubble = bubble * nxp.sin(np.pi * g)
+        grids = [*grids, bubble]
+    grid = nxp.broadcast_to(nxp.stack(grids)[None], (x.shape[0], len(grids), *spatial))
     return nxp.concatenate([x, grid], axis=1)
 
 

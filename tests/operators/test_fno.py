@@ -81,7 +81,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="n_modes"):
         FNO((4, 4, 4, 4), 1, 1, 8)  # 4 spatial dimensions
     with pytest.raises(ValueError, match="positional_embedding"):
-        FNO((4, 4), 1, 1, 8, positional_embedding="sine")
+        FNO((4, 4), 1, 1, 8, positional_embedding="fourier")
     with pytest.raises(ValueError, match="domain_padding"):
         FNO((4, 4), 1, 1, 8, domain_padding=1.5)
     with pytest.raises(ValueError, match="empty"):

@@ -93,3 +93,26 @@ def test_bad_input():
     model = FNO(2, 1, 1, 4, n_layers=1, periodic_fold=True, random_state=0)
     with pytest.raises(ValueError, match="3 nodes"):
         model(np.zeros((1, 1, 2)))
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_dirichlet_embedding_is_the_coordinates_and_the_sine_bubble(fold):
+    x = np.random.default_rng(2).standard_normal((2, 1, 9, 9))
+    embedded = FNO((4, 4), 1, 1, 6, n_layers=2, positional_embedding="dirichlet", periodic_fold=fold,
+                   random_state=0)
+    plain = FNO((4, 4), 4, 1, 6, n_layers=2, positional_embedding=None, periodic_fold=fold, random_state=1)
+    plain.load_state_dict(embedded.state_dict())
+    nodes = np.linspace(0, 1, 9)
+    channels = [np.outer(nodes, np.ones(9)), np.outer(np.ones(9), nodes),
+                np.outer(np.sin(np.pi * nodes), np.sin(np.pi * nodes))]
+    channels = np.broadcast_to(np.stack(channels), (2, 3, 9, 9))
+    np.testing.assert_allclose(embedded(x), plain(np.concatenate([x, channels], axis=1)), rtol=1e-12,
+                               atol=1e-13)
+    assert gradcheck(embedded, x, max_entries=6)
+
+
+def test_dirichlet_embedding_in_1d_and_3d():
+    model = FNO(4, 1, 1, 4, n_layers=1, positional_embedding="dirichlet", periodic_fold=True, random_state=0)
+    assert gradcheck(model, np.random.default_rng(0).standard_normal((1, 1, 7)), max_entries=6)
+    model3 = FNO((4, 4, 4), 1, 1, 4, n_layers=1, positional_embedding="dirichlet", random_state=0)
+    assert model3(np.zeros((1, 1, 5, 5, 5))).shape == (1, 1, 5, 5, 5)
