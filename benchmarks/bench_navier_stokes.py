@@ -49,6 +49,12 @@ plus the settings shown (``--factorization``, ``--rank``, ``--padding``, ``--per
     MG-TFNO  CP 0.07, 0.125, --per-layer     24821   3.55% / 3.58%   6.82%   655 / 671 s
     MG-TFNO  CP 0.07, padding 0.1875         24693   2.46% / 2.52%   3.57%  1146 / 1159 s
     MG-TFNO  CP 0.07, padding 0.25           24693   1.83% / 1.88%   2.02%  1417 / 1429 s
+    -- 10 epochs, MG-TFNO CP 0.07, padding 0.125, with the options of issue 13's last round --
+    MG-TFNO  (rerun of the row above)       24693   4.83% / 5.19%   9.03%   434 / 744 s
+    MG-TFNO  --domain-padding 0.0625        24693   5.03% / 5.38%  10.59%   497 / 601 s
+    MG-TFNO  --domain-padding 0.125         24693   5.62% / 5.82%  13.26%   551 / 791 s
+    MG-TFNO  --velocity                     24853   4.74% / 5.05%   9.98%   426 / 617 s
+    (the first model, evaluated with --overlap without training for it: 6.37%)
 Reading: CP beats Tucker at about the same size, plausibly because Tucker 0.05 has ranks
 (9, 9, 5, 3): its weights span a 5 x 3 subspace of the 12 x 7 kept modes, while CP 0.07 sums 40
 separable terms. CP 0.079 (2.64%) came out worse than 0.07 (2.27%): a different model from the same
