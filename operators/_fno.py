@@ -44,10 +44,11 @@ class FNO(Module):
         both ends included, i.e. nodal data that include the boundary (Darcy); a node keeps its
         physical coordinate at every resolution (with ``periodic_fold``, folded with the data: the
         first node holds 1/2, the mean of the two ends). ``"dirichlet"``: the coordinates and
-        :math:`\\prod_i \\sin(\\pi x_i)`, the lowest eigenfunction of the Laplacian on the box
-        with zero boundary values: the shape of a solution that vanishes on the boundary, smooth
-        inside and continuous across the fold (zero at both ends), so the same at every
-        resolution. ``"periodic"``: append
+        :math:`\\phi = \\prod_i \\sin(\\pi x_i)`, the lowest eigenfunction of the Laplacian on the
+        box with zero boundary values: the shape of a solution that vanishes on the boundary,
+        smooth inside and continuous across the fold (zero at both ends), so the same at every
+        resolution; standardized over the box, :math:`(\\phi - (2/\\pi)^d) / \\sqrt{2^{-d} -
+        (2/\\pi)^{2d}}`. ``"periodic"``: append
         :math:`\\sin(2 \\pi x_j), \\cos(2 \\pi x_j)` per axis on the periodic grid the Fourier layers
         see, ``x_j = j / n`` (``n`` points; with ``periodic_fold`` the nodes ``i / (R - 1)``):
         smooth across the period, as :class:`PeriodicCoordinates`.
@@ -369,7 +370,10 @@ def _append_grid(x: Any, dirichlet: bool = False) -> Any:
         bubble = nxp.sin(np.pi * grids[0])
         for g in grids[1:]:
             bubble = bubble * nxp.sin(np.pi * g)
-        grids = [*grids, bubble]
+        # standardized over the box like normalized data channels (mean (2/pi)^d, E[.^2] = 2^-d): at
+        # its raw [0, 1] scale the Darcy errors were 0-23% larger (TFNO the most)
+        mean = (2.0 / np.pi) ** len(spatial)
+        grids = [*grids, (bubble - mean) / np.sqrt(0.5 ** len(spatial) - mean**2)]
     grid = nxp.broadcast_to(nxp.stack(grids)[None], (x.shape[0], len(grids), *spatial))
     return nxp.concatenate([x, grid], axis=1)
 

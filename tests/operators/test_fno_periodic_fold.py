@@ -103,8 +103,10 @@ def test_dirichlet_embedding_is_the_coordinates_and_the_sine_bubble(fold):
     plain = FNO((4, 4), 4, 1, 6, n_layers=2, positional_embedding=None, periodic_fold=fold, random_state=1)
     plain.load_state_dict(embedded.state_dict())
     nodes = np.linspace(0, 1, 9)
+    bubble = np.outer(np.sin(np.pi * nodes), np.sin(np.pi * nodes))
+    # standardized with the continuous moments over the unit square: mean (2/pi)^2, mean square 1/4
     channels = [np.outer(nodes, np.ones(9)), np.outer(np.ones(9), nodes),
-                np.outer(np.sin(np.pi * nodes), np.sin(np.pi * nodes))]
+                (bubble - 4 / np.pi**2) / np.sqrt(0.25 - 16 / np.pi**4)]
     channels = np.broadcast_to(np.stack(channels), (2, 3, 9, 9))
     np.testing.assert_allclose(embedded(x), plain(np.concatenate([x, channels], axis=1)), rtol=1e-12,
                                atol=1e-13)
