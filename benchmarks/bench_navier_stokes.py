@@ -247,8 +247,7 @@ def main(argv=None) -> int:
         _plots(results, args.plots)
     if args.json is not None:
         clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
-        options = {k: getattr(args, k) for k in ("loss", "embedding", "domain_padding", "overlap",
-                                                  "restriction", "shifted_training", "velocity")}
+        options = {k: getattr(args, k) for k in ("loss", "embedding", *OPTIONS)}
         args.json.write_text(json.dumps({"protocol": name, "config": cfg, "options": options,
                                          "results": clean}, indent=1))
     return 0
@@ -318,10 +317,19 @@ def _relative(pred, truth):
     return err.mean(axis=0)
 
 
+# the options added for MG-TFNO, with their defaults (callers may pass an args object without them)
+OPTIONS = {"domain_padding": None, "overlap": False, "restriction": "injection", "shifted_training": False,
+           "velocity": False}
+
+
+def _option(args, name):
+    return getattr(args, name, OPTIONS[name])
+
+
 def _embedding(cfg, args):
     """Channels appended to whole fields: the periodic coordinates and / or the velocity (or None)."""
     coords = PeriodicCoordinates(cfg["harmonics"]) if args.embedding == "periodic" else None
-    return VorticityVelocity(coords) if args.velocity else coords
+    return VorticityVelocity(coords) if _option(args, "velocity") else coords
 
 
 def _model(label, cfg, n_in, args):
@@ -333,8 +341,7 @@ def _model(label, cfg, n_in, args):
         model = MGTFNO(modes, n_in, 1, cfg["width"], levels=1, padding_fraction=cfg["padding"],
                        rank=cfg["rank"], factorization=cfg["factorization"],
                        joint_factorization=not cfg["per_layer"], positional_embedding=embedding,
-                       domain_padding=args.domain_padding, overlap=args.overlap,
-                       restriction=args.restriction, shifted_training=args.shifted_training, **kw)
+                       **{k: _option(args, k) for k in OPTIONS if k != "velocity"}, **kw)
         return model.to("gpu") if args.device == "gpu" else model
     kw["positional_embedding"] = None if periodic else "grid"
     n_in = n_in + (_embedding(cfg, args).channels(2) if _embedding(cfg, args) is not None else 0)

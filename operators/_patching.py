@@ -176,10 +176,10 @@ class MultigridPatching2D:
                 "step": np.asarray(self._step, dtype=np.int64)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if set(state) != set(self.state_dict()):
-            raise ValueError(
-                f"MultigridPatching2D state needs keys {sorted(self.state_dict())}, got {sorted(state)}"
-            )
+        expected = sorted(self.state_dict())
+        if set(state) != set(expected):
+            what = f"needs keys {expected}" if expected else "keeps none without shifted_training"
+            raise ValueError(f"MultigridPatching2D state: {what}, got {sorted(state)}")
         if state:
             self._seed, self._step = int(state["seed"]), int(state["step"])
 
