@@ -36,7 +36,7 @@ from ._merge import SkipConcat
 from ._module import Module
 from ._normalizer import Normalizer
 from ._oneway_conv import OneWayConv
-from ._optim import SGD, Adam, AdamW, CosineLR, Lion, Optimizer, Scheduler, StepLR
+from ._optim import SGD, Adam, AdamW, CosineLR, ExponentialMovingAverage, Lion, Optimizer, Scheduler, StepLR
 from ._processor import NormalizingProcessor, Processor
 from ._resample import Upsample
 from ._trainer import Trainer, plot_history
@@ -52,6 +52,7 @@ __all__ = [
     "Conv3d",
     "CosineLR",
     "Embedding",
+    "ExponentialMovingAverage",
     "FactorSpec",
     "FactorizedConv",
     "FactorizedWeight",

@@ -168,7 +168,7 @@ class Conv2d(_ConvNd):
 
     so the channel sum is one GEMM per frequency, ``(out x in) @ (in x tiles)``, with ``a^2``
     multiplications per tile instead of ``9 m^2`` (2.25x fewer for ``m = 2``, 4x for ``m = 4``;
-    matrices from :func:`tensorkit._kernels.winograd_matrices`). The algorithm is linear in input
+    matrices from ``tensorkit._kernels.winograd_matrices``). The algorithm is linear in input
     and kernel, so the backward pass is its exact adjoint: ``dK = G^T [sum_n (A dY A^T) (.)
     (B^T d B)] G`` and ``dx`` adds ``B [(G K G^T) (.) (A dY A^T)] B^T`` back over the overlapping
     tiles. The transforms add rounding. Relative float32 errors against a float64 oracle (max
@@ -356,7 +356,7 @@ def winograd_forward(x, kernel, pads, mode, m, bias=None, workspace=None):
     With ``U_f = (G K_{oc} G^T)_f`` and ``V_f = (B^T d_n B)_f`` over the ``a x a`` input tiles
     ``d_n`` (``a = m + r - 1``, stepping by ``m``), each frequency ``f`` is one GEMM
     ``M_f = U_f V_f`` ``(out x in) @ (in x tiles)`` and every output tile is ``A^T M_n A``
-    (matrices of :func:`tensorkit._kernels.winograd_matrices`). The images go through in chunks
+    (matrices of ``tensorkit._kernels.winograd_matrices``). The images go through in chunks
     whose tiles stay in cache from their transform through the GEMMs; ``workspace`` (a dict) keeps
     the buffers between calls, and ``V`` for the adjoint.
     """

@@ -320,8 +320,7 @@ class ExponentialMovingAverage:
     Examples
     --------
     >>> import numpy as np
-    >>> from tensorkit.nn import Linear
-    >>> from tensorkit.nn._optim import ExponentialMovingAverage
+    >>> from tensorkit.nn import ExponentialMovingAverage, Linear
     >>> model = Linear(1, 1, bias=False, random_state=0)
     >>> ema = ExponentialMovingAverage(model, decay=0.5)
     >>> for w in (1.0, 2.0, 4.0):
