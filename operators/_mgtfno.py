@@ -14,6 +14,7 @@ from ._spectral_conv import check_n_modes
 __all__ = ["MGTFNO"]
 
 EMBEDDINGS = ("grid", "periodic", None)
+EMBEDDING_API = ("embed", "embed_adjoint", "channels")
 
 
 class MGTFNO(TFNO):
@@ -100,7 +101,7 @@ class MGTFNO(TFNO):
         factorization: str | None = "tucker",
         rank: float | int | tuple[int, ...] = 0.1,
         joint_factorization: bool = True,
-        positional_embedding: str | PeriodicCoordinates | None = "grid",
+        positional_embedding: str | PeriodicCoordinates | Any | None = "grid",
         overlap: bool = False,
         restriction: str = "injection",
         shifted_training: bool = False,
@@ -109,9 +110,8 @@ class MGTFNO(TFNO):
         if len(check_n_modes(n_modes)) != 2:
             raise ValueError(f"MGTFNO is 2D: n_modes must be a pair of ints, got {n_modes!r}")
         embedding = None
-        if isinstance(positional_embedding, PeriodicCoordinates) or all(
-            callable(getattr(positional_embedding, m, None)) for m in ("embed", "embed_adjoint", "channels")
-        ):
+        # an embedding object (PeriodicCoordinates, physics.VorticityVelocity, ...) embeds whole fields
+        if all(callable(getattr(positional_embedding, m, None)) for m in EMBEDDING_API):
             embedding, positional_embedding = positional_embedding, None
         elif check_choice(positional_embedding, "positional_embedding", EMBEDDINGS) == "periodic":
             embedding, positional_embedding = PeriodicCoordinates(), None
