@@ -55,6 +55,7 @@ plus the settings shown (``--factorization``, ``--rank``, ``--padding``, ``--per
     MG-TFNO  --domain-padding 0.125         24693   5.62% / 5.82%  13.26%   551 / 791 s
     MG-TFNO  --velocity                     24853   4.74% / 5.05%   9.98%   426 / 617 s
     MG-TFNO  --shifted-training --overlap   24693   5.14% / 5.67%   8.72%   463 / 485 s
+    MG-TFNO  --restriction full_weighting   24693   4.80% / 5.11%   9.20%   400 / 402 s
     MG-TFNO  --loss h1                      24693   4.60% / 4.90%   9.59%   397 / 450 s
     (the first model, evaluated with --overlap without training for it: 6.37%)
 Reading: CP beats Tucker at about the same size, plausibly because Tucker 0.05 has ranks
@@ -77,7 +78,8 @@ tested step is at |k| <= 2 (structures as large as the domain); the error is 40%
 3/4 of the dominant wavelength, and a Fourier layer convolves periodically over the window, which
 represents the transport of a domain-sized structure only when the window is the period (padding
 0.25). Neither zero padding inside the model, the exact global velocity as channels (the non-local
-Biot-Savart part), nor shifted tilings + overlap blending closed the gap; the H1 loss, which weighs
+Biot-Savart part), shifted tilings + overlap blending, nor an anti-aliased context closed the gap
+(the flows hold ~1e-14 of their energy above the 32-grid's Nyquist frequency: nothing to alias); the H1 loss, which weighs
 the spurious |k| = 3..8 content, helped a little (4.60% against 4.83% at 10 epochs). The MG-TFNO
 target is NOT met.
 
