@@ -79,9 +79,9 @@ tested step is at |k| <= 2 (structures as large as the domain); the error is 40%
 represents the transport of a domain-sized structure only when the window is the period (padding
 0.25). Neither zero padding inside the model, the exact global velocity as channels (the non-local
 Biot-Savart part), shifted tilings + overlap blending, nor an anti-aliased context closed the gap
-(the flows hold ~1e-14 of their energy above the 32-grid's Nyquist frequency: nothing to alias); the H1 loss, which weighs
-the spurious |k| = 3..8 content, helped a little (4.60% against 4.83% at 10 epochs). The MG-TFNO
-target is NOT met.
+(the flows hold ~1e-14 of their energy above the 32-grid's Nyquist frequency: nothing to alias).
+The H1 loss, which weighs the spurious |k| = 3..8 content, helped a little (4.60% against 4.83% at
+10 epochs). The MG-TFNO target is NOT met.
 
 Earlier runs (Tucker 0.05, lr 3e-3, 20 epochs): FNO 2.44%, TFNO 5.00% (its rollout diverges), MG-TFNO
 7.24%. Earlier scaled run (24 flows, 30 epochs, constant lr 3e-3): FNO 6.08%, TFNO 4.74%, MG-TFNO
