@@ -3,6 +3,6 @@
 electrostatics of many point charges (:mod:`physics.electrostatics`), and :func:`fit_operator`,
 the training recipe of the FNO paper for any model and data."""
 
-from ._learning import OperatorFit, ProcessorChain, fit_operator
+from ._learning import OperatorFit, ProcessorChain, VorticityVelocity, fit_operator
 
-__all__ = ["OperatorFit", "ProcessorChain", "fit_operator"]
+__all__ = ["OperatorFit", "ProcessorChain", "VorticityVelocity", "fit_operator"]

@@ -52,10 +52,15 @@ def register_train(sub) -> None:
     f.add_argument("--padding", type=float, default=None,
                    help="mgtfno: patch padding as a fraction of the side (default 0.0625 for darcy, 0.125 "
                    "for navier-stokes: one-step error 0.048 against 0.063 in bench_navier_stokes.py)")
-    f.add_argument("--embedding", choices=("grid", "periodic"), default=None,
+    f.add_argument("--embedding", choices=("grid", "periodic", "dirichlet"), default=None,
                    help="positional embedding: grid (each model's own [0, 1] coordinates; of the patch for "
-                   "mgtfno) or periodic (sin / cos of the global coordinates, appended before any patching "
-                   "so that a patch knows where it lies); default periodic for navier-stokes, grid for darcy")
+                   "mgtfno), periodic (sin / cos of the global coordinates, appended before any patching "
+                   "so that a patch knows where it lies) or dirichlet (fno/tfno on darcy: the box folded "
+                   "onto one period, coordinates plus prod sin(pi x), the same modes at every resolution); "
+                   "default periodic for navier-stokes, dirichlet for darcy (grid for darcy mgtfno)")
+    f.add_argument("--ema", type=float, default=None,
+                   help="score with an exponential moving average of the weights of this decay (0: the last "
+                   "weights; default 0.95 for darcy, 0 for navier-stokes)")
     f.add_argument("--loss", choices=("l2", "h1"), default="l2", help="relative L2 or H1 training loss")
     f.add_argument("--viscosity", type=float, default=1e-3, help="navier-stokes: viscosity (default 1e-3)")
     f.add_argument("--t-final", type=float, default=10.0,
@@ -97,14 +102,14 @@ def _run_train_fno(args) -> int:
                             validation=(x_test[:, 0], y_test[:, 0]), batch_size=args.batch_size,
                             lr=args.lr, checkpoint=args.output, scheduler=args.schedule,
                             step_size=args.step_size, progress=args.progress, random_state=args.seed,
-                            processor=processor, loss=args.loss)
+                            processor=processor, loss=args.loss, ema=args.ema or None)
         else:
             from physics import fit_operator
 
             fit = fit_operator(model, x, y, epochs=args.epochs, processor=processor, loss=args.loss,
                                validation=(x_test, y_test), batch_size=args.batch_size, lr=args.lr,
                                scheduler=args.schedule, step_size=args.step_size, checkpoint=args.output,
-                               progress=args.progress, random_state=args.seed)
+                               progress=args.progress, random_state=args.seed, ema=args.ema or None)
     except FloatingPointError as exc:
         # a diverged run: the trainer names the epoch and step and keeps the last good checkpoint
         raise RuntimeError(str(exc)) from exc
@@ -143,7 +148,14 @@ def _check_args(args) -> None:
         if getattr(args, name) is None:
             setattr(args, name, ns_default if ns else darcy_default)
     if args.embedding is None:
-        args.embedding = "periodic" if ns else "grid"
+        args.embedding = "periodic" if ns else "grid" if args.architecture == "mgtfno" else "dirichlet"
+    if args.embedding == "dirichlet" and (ns or args.architecture == "mgtfno"):
+        raise ValueError("--embedding dirichlet is for fno/tfno on darcy (a box with boundary values), got "
+                         f"--problem {args.problem} --model {args.architecture}")
+    if args.ema is None:
+        args.ema = 0.0 if ns else 0.95
+    if not 0.0 <= args.ema < 1.0:
+        raise ValueError(f"--ema must be in [0, 1), got {args.ema}")
     for name in ("resolution", "samples", "test_samples", "epochs", "modes", "width", "layers", "batch_size",
                  "step_size"):
         if getattr(args, name) < 1:
@@ -239,6 +251,9 @@ def _model(args, in_channels: int):
         model = FNO(modes, in_channels + embedding.channels(2), 1, args.width, n_layers=args.layers,
                     positional_embedding=None, **kw)
         return model, embedding
+    if args.embedding == "dirichlet":
+        return FNO(modes, in_channels, 1, args.width, n_layers=args.layers, periodic_fold=True,
+                   positional_embedding="dirichlet", **kw), None
     return FNO(modes, in_channels, 1, args.width, n_layers=args.layers, **kw), None
 
 

@@ -54,6 +54,8 @@ def _gaussian_sum(positions, charges, points, weights, t2, out):
         out[i] = acc
 
 
+# The Navier-Stokes step kernels run on one thread: a step is a few milliseconds, most of it in the
+# FFTs (scipy.fft's workers), and waking Numba's thread pool for each pass cost more than it saved.
 def vorticity_gradients(w_hat, inv_lap, kx, ky, out):
     """Velocity and vorticity-gradient spectra in one pass; see
     :func:`physics._kernels.vorticity_gradients`."""
@@ -75,10 +77,10 @@ def crank_nicolson_step(w_hat, advection_hat, f_hat, lap, dealias, dt, viscosity
     return w_hat
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _vorticity_gradients(w_hat, inv_lap, kx, ky, out):
     n_batch, n, m = w_hat.shape
-    for bi in numba.prange(n_batch * n):
+    for bi in range(n_batch * n):
         b = bi // n
         i = bi - b * n
         for j in range(m):
@@ -90,20 +92,20 @@ def _vorticity_gradients(w_hat, inv_lap, kx, ky, out):
             out[3, b, i, j] = 1j * ky[j] * w
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _advection(fields, out):
     n_batch, n, m = out.shape
-    for bi in numba.prange(n_batch * n):
+    for bi in range(n_batch * n):
         b = bi // n
         i = bi - b * n
         for j in range(m):
             out[b, i, j] = fields[0, b, i, j] * fields[2, b, i, j] + fields[1, b, i, j] * fields[3, b, i, j]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _crank_nicolson(w_hat, advection_hat, f_hat, forced, lap, dealias, dt, viscosity):
     n_batch, n, m = w_hat.shape
-    for bi in numba.prange(n_batch * n):
+    for bi in range(n_batch * n):
         b = bi // n
         i = bi - b * n
         for j in range(m):

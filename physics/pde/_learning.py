@@ -67,6 +67,7 @@ def fit_darcy(
     random_state: Any = None,
     processor: Any = None,
     loss: Any = None,
+    ema: float | None = None,
 ) -> DarcyFit:
     """Train ``model`` to map ``a`` to ``u`` with the recipe of the FNO paper.
 
@@ -97,6 +98,9 @@ def fit_darcy(
         Applied after the normalization (e.g. :attr:`operators.MGTFNO.processor`, the patching).
     loss : Loss, "l2" or "h1", optional
         As :func:`physics.fit_operator` (relative L2 by default).
+    ema : float, optional
+        Score and predict with an exponential moving average of the weights, as
+        :func:`physics.fit_operator` (``benchmarks/darcy_targets.py`` uses 0.95).
 
     Returns
     -------
@@ -117,7 +121,7 @@ def fit_darcy(
     fit = fit_operator(model, x, y, epochs=0, processor=chain, loss=loss, batch_size=batch_size, lr=lr,
                        weight_decay=weight_decay, scheduler=scheduler, step_size=step_size, gamma=gamma,
                        validation=validation, checkpoint=checkpoint, progress=progress,
-                       random_state=random_state)
+                       random_state=random_state, ema=ema)
     fit = DarcyFit(fit.model, fit.trainer, metric=fit.metric, _data=fit._data)
     fit.train(epochs)
     return fit

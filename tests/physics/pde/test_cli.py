@@ -93,14 +93,52 @@ def test_navier_stokes_bad_input(extra, message, capsys):
 @pytest.mark.parametrize(("problem", "extra", "embedding"), [
     (NS, ["--model", "mgtfno", "--padding", "0.125"], "periodic"),
     (NS, ["--model", "tfno", "--embedding", "grid", "--schedule", "cosine"], "grid"),
-    (TINY, ["--schedule", "cosine"], "grid"),
+    (TINY, ["--schedule", "cosine"], "dirichlet"),
+    (TINY, ["--embedding", "grid", "--ema", "0"], "grid"),
+    (TINY, ["--model", "mgtfno", "--resolution", "16"], "grid"),
     (TINY, ["--model", "mgtfno", "--resolution", "16", "--embedding", "periodic"], "periodic"),
 ])
 def test_embedding_and_schedule(problem, extra, embedding, capsys):
     """Navier-Stokes defaults to the periodic global coordinates (ahead of the patching for mgtfno),
-    Darcy to each model's grid; both take either, and either learning-rate schedule."""
+    Darcy to the folded box with the Dirichlet bubble (each patch's grid for mgtfno); both take the
+    others, and either learning-rate schedule."""
     assert main(["train", "fno", *problem, *extra]) == 0
     assert f"{embedding} embedding" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--ema", "1"], "--ema must be in [0, 1)"),
+    (["--ema", "-0.5"], "--ema must be in [0, 1)"),
+    (["--model", "mgtfno", "--resolution", "16", "--embedding", "dirichlet"], "--embedding dirichlet is for"),
+])
+def test_darcy_ema_and_embedding_bad_input(extra, message, capsys):
+    assert main(["train", "fno", *TINY, *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_darcy_default_scores_the_weight_average():
+    """The CLI's Darcy default trains the folded Dirichlet-embedded FNO and scores with ema 0.95:
+    the same run with the average switched off scores the last weights instead, so the two differ
+    while the training losses agree exactly."""
+    import argparse
+
+    from physics.cli import _check_args, _darcy_data, _model, register_train
+    from physics.pde import fit_darcy
+
+    parser = argparse.ArgumentParser()
+    register_train(parser.add_subparsers(dest="command"))
+    histories = []
+    for ema in (None, "0"):
+        args = parser.parse_args(["train", "fno", *TINY] + ([] if ema is None else ["--ema", ema]))
+        _check_args(args)
+        _, (x, y, x_test, y_test) = _darcy_data(args)
+        model, _ = _model(args, in_channels=x.shape[1])
+        assert model.periodic_fold and model.positional_embedding == "dirichlet"
+        fit = fit_darcy(model, x[:, 0], y[:, 0], epochs=3, validation=(x_test[:, 0], y_test[:, 0]),
+                        random_state=0, progress=False, ema=args.ema or None)
+        histories.append(fit.history)
+    np.testing.assert_array_equal(histories[0]["train_loss"], histories[1]["train_loss"])
+    assert histories[0]["val_metric"][-1] != histories[1]["val_metric"][-1]
 
 
 def test_bad_step_size(capsys):
