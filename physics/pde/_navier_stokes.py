@@ -23,8 +23,8 @@ a Gaussian random field with covariance eigenvalues :math:`7^3 (4\pi^2|k|^2 + 49
 reference code's prefactor), mean zero.
 
 A step costs four inverse and one forward batched real FFT (``scipy.fft`` with as many workers as
-Numba threads, or cuFFT) and three fused elementwise passes (:mod:`physics._kernels`); on one core
-100 flows of 64 x 64 to t = 10 take about 35 s in float64 and 24 s in float32
+Numba threads, or cuFFT) and three fused elementwise passes (:mod:`physics._kernels`). On 2 cores
+100 flows of 64 x 64 to t = 10 took 27.5 s in float64 and 21 s in float32
 (``benchmarks/bench_ns_generator.py``).
 
 References

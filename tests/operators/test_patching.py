@@ -30,6 +30,16 @@ def test_matches_neuraloperator(levels, fraction, size, stitching):
     np.testing.assert_array_equal(ours.unpatch(out, stitch=stitching), u_ref.numpy())
 
 
+def _assert_adjoints(mg, x, px, stitch, rng):
+    """<P x, g> = <x, P^T g> for the patching just done (px = P x), and <U o, g> = <o, U^T g>."""
+    g = rng.standard_normal(px.shape)
+    assert np.isclose(np.vdot(px, g), np.vdot(x, mg.patch_adjoint(g)), rtol=1e-12)
+    out = rng.standard_normal((px.shape[0], 2, *px.shape[2:]))
+    u = mg.unpatch(out, stitch=stitch)
+    gu = rng.standard_normal(u.shape)
+    assert np.isclose(np.vdot(u, gu), np.vdot(out, mg.unpatch_adjoint(gu, stitch=stitch)), rtol=1e-12)
+
+
 @pytest.mark.parametrize(("levels", "fraction", "size"), CASES)
 @pytest.mark.parametrize(("stitch", "overlap", "restriction"), [
     (True, False, "injection"), (False, False, "injection"), (True, True, "injection"),
@@ -41,12 +51,7 @@ def test_adjoints(levels, fraction, size, stitch, overlap, restriction):
     mg = MultigridPatching2D(levels, fraction, restriction=restriction)
     x = rng.standard_normal((2, 3, size, size))
     px, _ = mg.patch(x, overlap=overlap)
-    g = rng.standard_normal(px.shape)
-    assert np.isclose(np.vdot(px, g), np.vdot(x, mg.patch_adjoint(g)), rtol=1e-12)
-    out = rng.standard_normal((px.shape[0], 2, *px.shape[2:]))
-    u = mg.unpatch(out, stitch=stitch)
-    gu = rng.standard_normal(u.shape)
-    assert np.isclose(np.vdot(u, gu), np.vdot(out, mg.unpatch_adjoint(gu, stitch=stitch)), rtol=1e-12)
+    _assert_adjoints(mg, x, px, stitch, rng)
 
 
 def test_levels_zero_is_identity_and_stitch_inverts_patch():
@@ -204,12 +209,7 @@ def test_shifted_tiling_is_the_tiling_of_the_rolled_field(levels, fraction, size
     if stitch:
         np.testing.assert_array_equal(mg.unpatch(px[:, :3]), x)
     # adjoints of the shifted patching
-    g = rng.standard_normal(px.shape)
-    assert np.isclose(np.vdot(px, g), np.vdot(x, mg.patch_adjoint(g)), rtol=1e-12)
-    out = rng.standard_normal((px.shape[0], 2, *px.shape[2:]))
-    u = mg.unpatch(out, stitch=stitch)
-    gu = rng.standard_normal(u.shape)
-    assert np.isclose(np.vdot(u, gu), np.vdot(out, mg.unpatch_adjoint(gu, stitch=stitch)), rtol=1e-12)
+    _assert_adjoints(mg, x, px, stitch, rng)
 
 
 def test_shifted_training_draws_reproducible_shifts_and_resumes():
