@@ -9,6 +9,7 @@ import numpy as np
 from tensorkit.extend import array_module, check_choice, check_int, check_real
 from tensorkit.nn import GELU, Linear, Module, Sequential
 
+from ._embedding import _coordinates
 from ._joint import JointSpectralWeight
 from ._spectral_conv import SpectralConv, check_n_modes
 
@@ -379,17 +380,11 @@ def _append_grid(x: Any, dirichlet: bool = False) -> Any:
 
 
 def _append_periodic(x: Any) -> Any:
-    """``sin, cos (2 pi j / n)`` along each spatial axis (in order), as channels."""
+    """``sin, cos (2 pi j / n)`` along each spatial axis (in order), as channels: the channels of
+    :class:`PeriodicCoordinates` with one harmonic."""
     nxp = array_module(x)
-    spatial = x.shape[2:]
-    channels = []
-    for axis, n in enumerate(spatial):
-        angle = 2.0 * np.pi * nxp.arange(n, dtype=x.dtype) / n
-        shape = [1] * len(spatial)
-        shape[axis] = n
-        channels += [nxp.broadcast_to(f(angle).reshape(shape), spatial) for f in (nxp.sin, nxp.cos)]
-    grid = nxp.broadcast_to(nxp.stack(channels)[None], (x.shape[0], len(channels), *spatial))
-    return nxp.concatenate([x, grid], axis=1)
+    coords = nxp.asarray(_coordinates(tuple(x.shape[2:]), 1).astype(x.dtype))
+    return nxp.concatenate([x, nxp.broadcast_to(coords[None], (x.shape[0], *coords.shape))], axis=1)
 
 
 def _along(axis: int, index: slice) -> tuple:
