@@ -113,9 +113,8 @@ from pathlib import Path
 
 import numpy as np
 
-from operators import FNO, MGTFNO, TFNO, PeriodicCoordinates
-from physics import fit_operator
-from physics._learning import VorticityVelocity  # not yet exported by physics
+from operators import FNO, MGTFNO, TFNO, PeriodicCoordinates, TwoLevelMGTFNO
+from physics import VorticityVelocity, fit_operator
 from physics.pde import load_navier_stokes, navier_stokes2d, save_navier_stokes
 from tensorkit.extend import to_device, to_numpy
 
@@ -137,6 +136,9 @@ PROTOCOLS = {
               "schedule": "step", "pairs_per_flow": 0,
               "factorization": "tucker", "padding": 0.0625, "per_layer": False, "harmonics": 1},
 }
+
+
+LABELS = {"fno": "FNO", "tfno": "TFNO", "mgtfno": "MG-TFNO", "mgtfno2l": "MG-TFNO-2L"}
 
 
 def main(argv=None) -> int:
@@ -171,7 +173,13 @@ def main(argv=None) -> int:
     p.add_argument("--save-model", type=Path, default=None,
                    help="directory: save each trained model's parameters there (<model>.npz)")
     p.add_argument("--viscosity", type=float, default=1e-3)
-    p.add_argument("--models", default="fno,tfno,mgtfno", help="comma-separated subset of fno,tfno,mgtfno")
+    p.add_argument("--models", default="fno,tfno,mgtfno",
+                   help="comma-separated subset of fno, tfno, mgtfno, mgtfno2l (the two-level MG-TFNO: the "
+                   "patches plus a global TFNO on the 32 x 32 coarse grid)")
+    p.add_argument("--coarse-width", type=int, default=None,
+                   help="mgtfno2l: width of the coarse TFNO (default --width)")
+    p.add_argument("--coarse-channels", type=int, default=4,
+                   help="mgtfno2l: output channels of the coarse TFNO (the first is its coarse prediction)")
     p.add_argument("--rank", type=_rank, default=None,
                    help="TFNO / MG-TFNO rank: a fraction of the dense size, or comma-separated Tucker ranks "
                    "(in, out, modes, modes)")
@@ -209,8 +217,8 @@ def main(argv=None) -> int:
         if getattr(args, key, None) is not None:
             cfg[key] = getattr(args, key)
     models = [m.strip() for m in args.models.split(",")]
-    if not set(models) <= {"fno", "tfno", "mgtfno"}:
-        p.error(f"--models takes fno, tfno, mgtfno, got {args.models!r}")
+    if not set(models) <= set(LABELS):
+        p.error(f"--models takes {', '.join(LABELS)}, got {args.models!r}")
 
     w_train, w_test = _data(args, cfg)
     w_train, w_test = w_train[:, 1:], w_test[:, 1:]  # t = 1, 2, ... (the paper drops the initial field)
@@ -225,7 +233,7 @@ def main(argv=None) -> int:
     for label in models:
         model = _model(label, cfg, n_in, args)
         # MG-TFNO's processor embeds ahead of its patching; the others take the embedding as processor
-        processor = model.processor if label == "mgtfno" else _embedding(cfg, args)
+        processor = model.processor if label.startswith("mgtfno") else _embedding(cfg, args)
         start = time.process_time()
         wall = time.perf_counter()
         fit = fit_operator(model, x, y, epochs=cfg["epochs"], processor=processor, loss=args.loss,
@@ -239,7 +247,7 @@ def main(argv=None) -> int:
         roll = fit.rollout(w_test[:, :n_in], steps)
         truth = w_test[:, n_in:n_in + steps]
         roll_err = _relative(roll, truth)
-        results[label.upper().replace("MGTFNO", "MG-TFNO")] = {
+        results[LABELS[label]] = {
             "parameters": model.num_parameters(),
             "one_step": fit.history["val_metric"][-1],
             "one_step_last5": float(np.mean(fit.history["val_metric"][-5:])),
@@ -250,7 +258,7 @@ def main(argv=None) -> int:
             "cpu_s": cpu, "wall_s": wall,
             "_pred": to_numpy(roll[0]), "_truth": to_numpy(truth[0]),
         }
-        r = results[label.upper().replace("MGTFNO", "MG-TFNO")]
+        r = results[LABELS[label]]
         print(f"{label:>7}: {r['parameters']:9d} parameters  one-step {r['one_step']:.4f}  "
               f"rollout step 1 {roll_err[0]:.4f} / step {steps} {roll_err[-1]:.4f} "
               f"(mean {r['rollout_mean']:.4f}, space-time {r['rollout_space_time']:.4f})  "
@@ -264,7 +272,8 @@ def main(argv=None) -> int:
         _plots(results, args.plots)
     if args.json is not None:
         clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
-        options = {k: getattr(args, k) for k in ("loss", "embedding", *OPTIONS)}
+        keys = ("loss", "embedding", "coarse_width", "coarse_channels", *OPTIONS)
+        options = {k: getattr(args, k) for k in keys}
         args.json.write_text(json.dumps({"protocol": name, "config": cfg, "options": options,
                                          "results": clean}, indent=1))
     return 0
@@ -360,6 +369,12 @@ def _model(label, cfg, n_in, args):
                        joint_factorization=not cfg["per_layer"], positional_embedding=embedding,
                        **{k: _option(args, k) for k in OPTIONS if k != "velocity"}, **kw)
         return model.to("gpu") if args.device == "gpu" else model
+    if label == "mgtfno2l":
+        model = TwoLevelMGTFNO(modes, n_in, 1, cfg["width"], levels=1, padding_fraction=cfg["padding"],
+                               coarse_channels=args.coarse_channels, coarse_hidden_channels=args.coarse_width,
+                               rank=cfg["rank"], factorization=cfg["factorization"],
+                               positional_embedding=args.embedding, **kw)
+        return model.to("gpu") if args.device == "gpu" else model
     kw["positional_embedding"] = None if periodic else "grid"
     n_in = n_in + (_embedding(cfg, args).channels(2) if _embedding(cfg, args) is not None else 0)
     if label == "fno":
@@ -371,7 +386,7 @@ def _model(label, cfg, n_in, args):
 
 
 def _targets(results):
-    fno, tfno, mg = (results.get(k) for k in ("FNO", "TFNO", "MG-TFNO"))
+    fno, tfno = results.get("FNO"), results.get("TFNO")
     if fno and tfno:
         ratio = fno["parameters"] / tfno["parameters"]
         for key, what in (("one_step", "last epoch"), ("one_step_last5", "mean of the last 5 epochs")):
@@ -379,11 +394,12 @@ def _targets(results):
                 ok = ratio >= 10 and tfno[key] <= fno[key]
                 print(f"target TFNO ({what}): {ratio:.1f}x fewer parameters, one-step error {tfno[key]:.4f} "
                       f"vs FNO {fno[key]:.4f} ({tfno[key] / fno[key]:.2f}x) -> {'met' if ok else 'NOT met'}")
-    if tfno and mg:
+    for name in ("MG-TFNO", "MG-TFNO-2L"):
+        mg = results.get(name)
         for key, what in (("one_step", "last epoch"), ("one_step_last5", "mean of the last 5 epochs")):
-            if key in tfno and key in mg:
+            if tfno and mg and key in tfno and key in mg:
                 q = mg[key] / tfno[key]
-                print(f"target MG-TFNO ({what}): {q:.2f}x TFNO's one-step error on 4x smaller patches "
+                print(f"target {name} ({what}): {q:.2f}x TFNO's one-step error on 4x smaller patches "
                       f"(<= 1.2) -> {'met' if q <= 1.2 else 'NOT met'}")
 
 

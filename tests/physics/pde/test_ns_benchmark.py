@@ -55,6 +55,22 @@ def test_full_protocol_tiny_with_cache(bench, tmp_path, capsys):
         assert a["results"][model]["history"] == b["results"][model]["history"]
 
 
+def test_two_level_mgtfno_runs_and_is_compared_with_tfno(bench, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    args = ["--full", *TINY, "--t-final", "4", "--pairs-per-flow", "1", "--models", "tfno,mgtfno2l",
+            "--rank", "0.3", "--coarse-width", "3", "--coarse-channels", "2"]
+    assert bench.main([*args, "--json", str(out)]) == 0
+    assert "target MG-TFNO-2L (last epoch)" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert set(result["results"]) == {"TFNO", "MG-TFNO-2L"}
+    assert (result["options"]["coarse_width"], result["options"]["coarse_channels"]) == (3, 2)
+    cfg = dict(bench.PROTOCOLS["full"], width=4, modes=4, rank=0.3)
+    ns = type("Args", (), {"embedding": "periodic", "device": "cpu", "coarse_width": 3, "coarse_channels": 2})
+    model = bench._model("mgtfno2l", cfg, 1, ns)
+    assert (model.coarse.hidden_channels, model.coarse.out_channels, model.local.hidden_channels) == (3, 2, 4)
+    assert result["results"]["MG-TFNO-2L"]["parameters"] == model.num_parameters()
+
+
 def test_pairs_subsampling_covers_every_time(bench):
     """per_flow windows per flow, evenly spaced and shifted from flow to flow."""
     n, t = 4, 7
