@@ -17,7 +17,7 @@ from .wave._cli import add_wave_parser
 
 FACTORIZATIONS = ("none", "cp", "tucker", "tt")
 PROBLEMS = ("darcy", "navier-stokes")
-MODELS = ("fno", "tfno", "mgtfno")
+MODELS = ("fno", "tfno", "mgtfno", "mgtfno2l")
 
 
 def register_train(sub) -> None:
@@ -30,7 +30,8 @@ def register_train(sub) -> None:
                    help="darcy: coefficient -> solution; navier-stokes: vorticity w(t) -> w(t + 1)")
     f.add_argument("--model", dest="architecture", choices=MODELS, default="fno",
                    help="fno (dense unless --factorization), tfno (factorized per layer), mgtfno (one "
-                   "factorized tensor over the layers, trained on multi-grid patches)")
+                   "factorized tensor over the layers, trained on multi-grid patches), mgtfno2l (mgtfno "
+                   "plus a global TFNO on the coarse grid of one patch's size: operators.TwoLevelMGTFNO)")
     f.add_argument("--resolution", type=int, default=None,
                    help="grid nodes per side (default 32 for darcy, 64 for navier-stokes)")
     f.add_argument("--samples", type=int, default=None,
@@ -49,6 +50,8 @@ def register_train(sub) -> None:
                    help="hidden channels (default 32 for darcy, 20 for navier-stokes as in the FNO paper)")
     f.add_argument("--layers", type=int, default=4)
     f.add_argument("--levels", type=int, default=1, help="mgtfno: patching levels (default 1)")
+    f.add_argument("--coarse-width", type=int, default=None,
+                   help="mgtfno2l: hidden channels of the coarse TFNO (default --width)")
     f.add_argument("--padding", type=float, default=None,
                    help="mgtfno: patch padding as a fraction of the side (default 0.0625 for darcy, 0.125 "
                    "for navier-stokes: one-step error 0.048 against 0.063 in bench_navier_stokes.py)")
@@ -119,7 +122,8 @@ def _run_train_fno(args) -> int:
     fact = args.factorization
     print(f"model        {args.architecture.upper()} modes {args.modes}x{args.modes}, width {args.width}, "
           f"{args.layers} layers, factorization {fact}"
-          + (f", levels {args.levels}, padding {args.padding}" if args.architecture == "mgtfno" else "")
+          + (f", levels {args.levels}, padding {args.padding}" if args.architecture.startswith("mgtfno")
+             else "")
           + f", {args.embedding} embedding: {model.num_parameters()} parameters")
     print(f"test error   {errors[-1]:.3%} relative L2 (mean of last {min(10, len(errors))} epochs: "
           f"{np.mean(errors[-10:]):.3%})")
@@ -147,9 +151,10 @@ def _check_args(args) -> None:
                                             ("schedule", "step", "cosine")):
         if getattr(args, name) is None:
             setattr(args, name, ns_default if ns else darcy_default)
+    patched = args.architecture.startswith("mgtfno")
     if args.embedding is None:
-        args.embedding = "periodic" if ns else "grid" if args.architecture == "mgtfno" else "dirichlet"
-    if args.embedding == "dirichlet" and (ns or args.architecture == "mgtfno"):
+        args.embedding = "periodic" if ns else "grid" if patched else "dirichlet"
+    if args.embedding == "dirichlet" and (ns or patched):
         raise ValueError("--embedding dirichlet is for fno/tfno on darcy (a box with boundary values), got "
                          f"--problem {args.problem} --model {args.architecture}")
     if args.ema is None:
@@ -167,9 +172,12 @@ def _check_args(args) -> None:
     if ns and args.data is None and (args.resolution % 2 or args.resolution < 8):
         raise ValueError(f"--resolution must be even and >= 8 for navier-stokes (a periodic grid), "
                          f"got {args.resolution}")
-    if args.architecture == "mgtfno":
-        if args.levels < 0:
-            raise ValueError(f"--levels must be >= 0, got {args.levels}")
+    if args.architecture.startswith("mgtfno"):
+        low = 1 if args.architecture == "mgtfno2l" else 0
+        if args.levels < low:
+            raise ValueError(f"--levels must be >= {low} for --model {args.architecture}, got {args.levels}")
+        if args.coarse_width is not None and args.coarse_width < 1:
+            raise ValueError(f"--coarse-width must be positive, got {args.coarse_width}")
         if not 0.0 <= args.padding < 1.0:
             raise ValueError(f"--padding must be in [0, 1), got {args.padding}")
         if args.data is None and args.resolution % 4**args.levels:
@@ -214,7 +222,7 @@ def _navier_stokes_data(args):
         if w.shape[0] <= args.test_samples:
             raise ValueError(f"--data holds {w.shape[0]} flows, not more than --test-samples "
                              f"{args.test_samples}")
-        if args.architecture == "mgtfno" and w.shape[2] % 4**args.levels:
+        if args.architecture.startswith("mgtfno") and w.shape[2] % 4**args.levels:
             raise ValueError(f"--data grids of {w.shape[2]} are not divisible by 4^levels = {4**args.levels}")
         w_train, w_test = w[: -args.test_samples], w[-args.test_samples:]
         source = f"{str(args.data)!r}"
@@ -235,7 +243,7 @@ def _navier_stokes_data(args):
 
 
 def _model(args, in_channels: int):
-    from operators import FNO, MGTFNO, PeriodicCoordinates
+    from operators import FNO, MGTFNO, PeriodicCoordinates, TwoLevelMGTFNO
 
     factorization = None if args.factorization == "none" else args.factorization
     kw = {"factorization": factorization, "rank": args.rank if factorization else 1.0,
@@ -246,6 +254,11 @@ def _model(args, in_channels: int):
         model = MGTFNO(modes, in_channels, 1, args.width, n_layers=args.layers, levels=args.levels,
                        padding_fraction=args.padding, positional_embedding=args.embedding, **kw)
         return model, model.processor
+    if args.architecture == "mgtfno2l":
+        # patches inside its forward (the coarse TFNO needs the whole field): no processor
+        return TwoLevelMGTFNO(modes, in_channels, 1, args.width, n_layers=args.layers, levels=args.levels,
+                              padding_fraction=args.padding, coarse_hidden_channels=args.coarse_width,
+                              positional_embedding=args.embedding, **kw), None
     if args.embedding == "periodic":
         embedding = PeriodicCoordinates()
         model = FNO(modes, in_channels + embedding.channels(2), 1, args.width, n_layers=args.layers,

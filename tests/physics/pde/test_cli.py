@@ -50,9 +50,9 @@ NS = ["--problem", "navier-stokes", "--resolution", "16", "--samples", "4", "--t
       "--batch-size", "4", "--no-progress"]
 
 
-@pytest.mark.parametrize("model", ["fno", "tfno", "mgtfno"])
+@pytest.mark.parametrize("model", ["fno", "tfno", "mgtfno", "mgtfno2l"])
 def test_train_navier_stokes_tiny_run(model, capsys):
-    extra = ["--padding", "0.125"] if model == "mgtfno" else []
+    extra = ["--padding", "0.125"] if model.startswith("mgtfno") else []
     assert main(["train", "fno", *NS, "--model", model, "--loss", "h1", *extra]) == 0
     text = capsys.readouterr().out
     assert "Navier-Stokes 16x16" in text and "rollout" in text and model.upper() in text
@@ -79,6 +79,8 @@ def test_train_darcy_mgtfno_and_navier_stokes_from_a_file(tmp_path, capsys):
         (["--resolution", "15"], "even"),
         (["--model", "mgtfno", "--resolution", "24", "--levels", "2"], "divisible by 4^levels"),
         (["--model", "mgtfno", "--padding", "0.75"], "padding_fraction"),
+        (["--model", "mgtfno2l", "--levels", "0"], "--levels must be >= 1 for --model mgtfno2l"),
+        (["--model", "mgtfno2l", "--coarse-width", "0"], "--coarse-width must be positive"),
         (["--viscosity", "0"], "--viscosity"),
         (["--dt", "0.5"], "CFL"),
         (["--dt", "-1"], "--dt"),
