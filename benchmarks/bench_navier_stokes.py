@@ -198,6 +198,8 @@ def main(argv=None) -> int:
     p.add_argument("--plots", type=Path, default=None, help="directory for the figures")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the models' initial weights and the batch order (the data stay seed 0)")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--merge", type=Path, nargs="+", default=None,
                    help="only compare the results of --json files of separate runs (one model each)")
@@ -238,7 +240,7 @@ def main(argv=None) -> int:
         wall = time.perf_counter()
         fit = fit_operator(model, x, y, epochs=cfg["epochs"], processor=processor, loss=args.loss,
                            validation=(x_test, y_test), batch_size=cfg["batch_size"], lr=cfg["lr"],
-                           scheduler=cfg["schedule"], step_size=cfg["step_size"], random_state=0,
+                           scheduler=cfg["schedule"], step_size=cfg["step_size"], random_state=args.seed,
                            progress=args.progress, n_threads=args.threads)
         cpu, wall = time.process_time() - start, time.perf_counter() - wall
         if args.save_model is not None:
@@ -272,7 +274,7 @@ def main(argv=None) -> int:
         _plots(results, args.plots)
     if args.json is not None:
         clean = {k: {a: b for a, b in v.items() if not a.startswith("_")} for k, v in results.items()}
-        keys = ("loss", "embedding", "coarse_width", "coarse_channels", *OPTIONS)
+        keys = ("loss", "embedding", "coarse_width", "coarse_channels", "seed", *OPTIONS)
         options = {k: getattr(args, k) for k in keys}
         args.json.write_text(json.dumps({"protocol": name, "config": cfg, "options": options,
                                          "results": clean}, indent=1))
@@ -360,7 +362,7 @@ def _embedding(cfg, args):
 
 def _model(label, cfg, n_in, args):
     periodic = args.embedding == "periodic"
-    kw = {"dtype": np.float32, "random_state": 0}
+    kw = {"dtype": np.float32, "random_state": getattr(args, "seed", 0)}
     modes = (cfg["modes"], cfg["modes"])
     if label == "mgtfno":
         embedding = _embedding(cfg, args) or "grid"
