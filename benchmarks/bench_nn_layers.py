@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+ALGORITHMS = ("direct", "winograd", "winograd3", "winograd4")
+
 
 def timings(cases: dict, repeats: int) -> dict:
     times = {k: [] for k in cases}
@@ -70,6 +72,8 @@ def main() -> None:
     gelu = nn.GELU(dtype=f32)
     conv = nn.Conv2d(c, c, 3, padding_mode="periodic", dtype=f32, random_state=0)
     conv_direct = nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm="direct", dtype=f32, random_state=0)
+    conv_f2 = nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm="winograd", dtype=f32, random_state=0)
+    conv_f3 = nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm="winograd3", dtype=f32, random_state=0)
     conv_f4 = nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm="winograd4", dtype=f32, random_state=0)
     t_conv = torch.nn.Conv2d(c, c, 3, padding=1, padding_mode="circular")
     conv_s2 = nn.Conv2d(c, c, 3, stride=2, padding_mode="periodic", dtype=f32, random_state=0)
@@ -129,6 +133,8 @@ def main() -> None:
         "GELU fwd+bwd": (fb(gelu), t_fb(torch.nn.functional.gelu)),
         "Conv2d 3x3 periodic fwd+bwd": (fb(conv), t_fb(t_conv)),
         "  algorithm='direct'": (fb(conv_direct), t_fb(t_conv)),
+        "  algorithm='winograd'": (fb(conv_f2), t_fb(t_conv)),
+        "  algorithm='winograd3'": (fb(conv_f3), t_fb(t_conv)),
         "  algorithm='winograd4'": (fb(conv_f4), t_fb(t_conv)),
         "Conv2d 3x3 stride 2 fwd+bwd": (fb(conv_s2), t_fb(t_conv_s2)),
         f"CPConv2d 3x3 rank {c // 2} fwd+bwd": (fb(cpconv), None),
@@ -180,7 +186,7 @@ def conv_accuracy(torch, b: int, c: int, n: int, seeds: int = 3) -> None:
         g = rng.standard_normal((b, c, n, n))
         ref = torch.nn.Conv2d(c, c, 3, padding=1, padding_mode="circular").double()
         layers = {name: nn.Conv2d(c, c, 3, padding_mode="periodic", algorithm=name, dtype=np.float32,
-                                  random_state=seed) for name in ("direct", "winograd", "winograd4")}
+                                  random_state=seed) for name in ALGORITHMS}
         weight = layers["direct"].params["weight"].astype(np.float64)
         with torch.no_grad():
             ref.weight[...] = torch.tensor(weight)
@@ -202,7 +208,7 @@ def conv_accuracy(torch, b: int, c: int, n: int, seeds: int = 3) -> None:
                     (np.abs(diff).max() / np.abs(want).max(), np.sqrt(np.mean(diff**2) / np.mean(want**2))))
     print(f"float32 relative error vs float64 (batch {b}, {c} channels, {n}x{n}, periodic; worst of "
           f"{seeds} seeds): max |err| / max |ref|, RMS")
-    for name in ("direct", "winograd", "winograd4", "torch float32"):
+    for name in (*ALGORITHMS, "torch float32"):
         cells = []
         for what in ("y", "dx", "dW"):
             worst = [max(e[k] for e in errors[(name, what)]) for k in (0, 1)]

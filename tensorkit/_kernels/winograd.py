@@ -33,7 +33,8 @@ import numpy as np
 
 # Points per output tile size: those of Lavin and Gray. {0, +-1, +-1/2} (Barabasz et al.'s
 # choice) measured no more accurate for F(4, 3) here (see Conv2d's notes).
-POINTS = {2: (0, 1, -1), 4: (0, 1, -1, 2, -2)}
+POINTS = {2: (0, 1, -1), 3: (Fraction(1, 3), Fraction(-1, 3), Fraction(4, 3), Fraction(-4, 3)),
+          4: (0, 1, -1, 2, -2)}
 
 
 @lru_cache(maxsize=8)

@@ -35,7 +35,7 @@ def winograd_input(x, pads, mode, m, bt, out):
         return reference(x, pads, mode, m, bt, out)
     tiles, planes, vt, _ = _scratch(x.shape[2:], pads, m, x.dtype)
     _input_transform(np.ascontiguousarray(x), pads[0], pads[1], mode == "periodic", m, out, *tiles, planes,
-                     vt, _constants(x.dtype))
+                     vt, _constants(m, bt, x.dtype))
     return out
 
 
@@ -48,7 +48,7 @@ def winograd_input_adjoint(dv, pads, mode, m, bt, dx):
         return reference(dv, pads, mode, m, bt, dx)
     tiles, planes, vt, shifted = _scratch(dx.shape[2:], pads, m, dx.dtype)
     _input_adjoint(dv, pads[0], pads[1], mode == "periodic", m, dx, *tiles, planes, vt, shifted,
-                   _constants(dx.dtype))
+                   _constants(m, bt, dx.dtype))
     return dx
 
 
@@ -60,7 +60,7 @@ def winograd_output(mprod, m, at, bias, y):
 
         return reference(mprod, m, at, bias, y)
     shift = np.zeros(y.shape[1], dtype=y.dtype) if bias is None else np.ascontiguousarray(bias, dtype=y.dtype)
-    _output_transform(mprod, m, shift, y, _constants(y.dtype))
+    _output_transform(mprod, m, shift, y, _constants(m, at, y.dtype))
     return y
 
 
@@ -71,16 +71,21 @@ def winograd_output_adjoint(dy, m, at, out):
         from .reference import winograd_output_adjoint as reference
 
         return reference(dy, m, at, out)
-    _output_adjoint(np.ascontiguousarray(dy, dtype=out.dtype), m, out, _constants(out.dtype))
+    _output_adjoint(np.ascontiguousarray(dy, dtype=out.dtype), m, out, _constants(m, at, out.dtype))
     return out
 
 
 def _written_out(m, matrix, which):
-    """Whether ``matrix`` is F(m, 3)'s ``A^T`` (``which`` 0) or ``B^T`` (2), as written out here."""
-    return m in (2, 4) and np.array_equal(matrix, winograd_matrices(m)[which])
+    """Whether ``matrix`` is F(m, 3)'s ``A^T`` (``which`` 0) or ``B^T`` (2), as written out here
+    (rounded to ``matrix``'s dtype: F(3, 3)'s thirds are not exact in float32)."""
+    return m in (2, 3, 4) and np.array_equal(matrix, winograd_matrices(m)[which].astype(matrix.dtype))
 
 
-def _constants(dtype):
+def _constants(m, matrix, dtype):
+    """The coefficients of the written-out transforms: 2, 4, 5, 8 for F(2, 3) and F(4, 3); the
+    matrix (``A^T`` or ``B^T``) flattened for F(3, 3), whose points are not small integers."""
+    if m == 3:
+        return np.ascontiguousarray(matrix, dtype=dtype).ravel()
     return np.array([2, 4, 5, 8], dtype=dtype)
 
 
@@ -109,62 +114,42 @@ def _sources(n, p, periodic):
 
 
 @njit(**_JIT)
-def _fill_planes(x, rows, cols, m, width, planes):
-    """Scatter ``x`` padded (``rows``/``cols``: sources of the padded positions) into the planes:
-    the interior of each padded row by strided copies, the margins through ``cols``."""
-    n_cols = x.shape[1]
-    p = (cols.size - n_cols) // 2
-    for i in range(rows.size):
-        k = rows[i]
-        if k < 0:
-            continue
-        xr = x[k]
-        base = (i // m) * width
-        for pc in range(m):
-            lo, hi = (p - pc + m - 1) // m, (p + n_cols - pc + m - 1) // m
-            dst = planes[pc, i % m, base + lo:]
-            src = xr[lo * m + pc - p:]
-            # the stride as a literal per tile size: LLVM then vectorizes the strided loads
-            if m == 2:
-                for t in range(hi - lo):
-                    dst[t] = src[2 * t]
-            else:
-                for t in range(hi - lo):
-                    dst[t] = src[4 * t]
-        for t in range(2 * p):
-            j = t if t < p else t + n_cols
-            if cols[j] >= 0:
-                planes[j % m, i % m, base + j // m] = xr[cols[j]]
+def _column_map(cols, m, size):
+    """``(dst, src)`` of the padded columns that read ``x`` (``cols``: their sources, -1 for a zero):
+    offset of column ``j`` in the flattened planes (plane ``(j % m, 0)``, place ``j // m``; ``size``
+    entries per plane) and its source column."""
+    keep = np.flatnonzero(cols >= 0)
+    return (keep % m) * (m * size) + keep // m, cols[keep]
 
 
 @njit(**_JIT)
-def _fold_planes(planes, rows, cols, m, width, dx):
-    """``dx`` <- adjoint of :func:`_fill_planes`: each padded position adds into its source."""
-    n_cols = dx.shape[1]
-    p = (cols.size - n_cols) // 2
-    for i in range(dx.shape[0]):
-        for j in range(n_cols):
-            dx[i, j] = 0
+def _fill_planes(x, rows, dst, src, m, width, flat):
+    """Scatter ``x`` padded into the flattened planes: padded row ``i`` (source ``rows[i]``, -1 for
+    a zero) goes to row phase ``i % m`` at tile row ``i // m``, its columns through :func:`_column_map`
+    (one gather-scatter pass: per-phase strided copies with slices cost 1.4x more here)."""
+    size = flat.size // (m * m)
     for i in range(rows.size):
         k = rows[i]
-        if k < 0:
-            continue
-        dr = dx[k]
-        base = (i // m) * width
-        for pc in range(m):
-            lo, hi = (p - pc + m - 1) // m, (p + n_cols - pc + m - 1) // m
-            src = planes[pc, i % m, base + lo:]
-            dst = dr[lo * m + pc - p:]
-            if m == 2:
-                for t in range(hi - lo):
-                    dst[2 * t] += src[t]
-            else:
-                for t in range(hi - lo):
-                    dst[4 * t] += src[t]
-        for t in range(2 * p):
-            j = t if t < p else t + n_cols
-            if cols[j] >= 0:
-                dr[cols[j]] += planes[j % m, i % m, base + j // m]
+        if k >= 0:
+            xr = x[k]
+            base = (i % m) * size + (i // m) * width
+            for q in range(dst.size):
+                flat[base + dst[q]] = xr[src[q]]
+
+
+@njit(**_JIT)
+def _fold_planes(flat, rows, dst, src, m, width, dx, start):
+    """``dx`` <- ``start`` + adjoint of :func:`_fill_planes`: each padded position adds into its
+    source (with no padding, the planes back to the image: the output tiles)."""
+    size = flat.size // (m * m)
+    dx[...] = start
+    for i in range(rows.size):
+        k = rows[i]
+        if k >= 0:
+            dr = dx[k]
+            base = (i % m) * size + (i // m) * width
+            for q in range(dst.size):
+                dr[src[q]] += flat[base + dst[q]]
 
 
 @njit(**_JIT)
@@ -172,18 +157,23 @@ def _input_transform(x, p0, p1, periodic, m, out, n_ty, n_tx, planes, vt, consts
     n_batch, n_chan, height, width = x.shape
     a = m + 2
     rows, cols = _sources(height, p0, periodic), _sources(width, p1, periodic)
+    to_plane, from_x = _column_map(cols, m, planes.shape[2])
+    flat = planes.reshape(planes.size)
     row = n_tx + 1
     length = n_ty * row
     for b in range(n_batch):
         base = b * length
         for ch in range(n_chan):
-            _fill_planes(x[b, ch], rows, cols, m, row, planes)
+            _fill_planes(x[b, ch], rows, to_plane, from_x, m, row, flat)
             # vertical: vt[r, pc] = sum_i BT[r, i] P[pc, i % m, (i // m) row:]
             for pc in range(m):
                 p = planes[pc]
                 if m == 2:
                     _bt2(p[0], p[1], p[0, row:], p[1, row:], vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc],
                          length, consts)
+                elif m == 3:
+                    _bt3(p[0], p[1], p[2], p[0, row:], p[1, row:], vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc],
+                         vt[4, pc], length, consts)
                 else:
                     _bt4(p[0], p[1], p[2], p[3], p[0, row:], p[1, row:], vt[0, pc], vt[1, pc], vt[2, pc],
                          vt[3, pc], vt[4, pc], vt[5, pc], length, consts)
@@ -194,6 +184,9 @@ def _input_transform(x, p0, p1, periodic, m, out, n_ty, n_tx, planes, vt, consts
                 if m == 2:
                     _bt2(v[0], v[1], v[0, 1:], v[1, 1:], out[f, ch, base:], out[f + 1, ch, base:],
                          out[f + 2, ch, base:], out[f + 3, ch, base:], length, consts)
+                elif m == 3:
+                    _bt3(v[0], v[1], v[2], v[0, 1:], v[1, 1:], out[f, ch, base:], out[f + 1, ch, base:],
+                         out[f + 2, ch, base:], out[f + 3, ch, base:], out[f + 4, ch, base:], length, consts)
                 else:
                     _bt4(v[0], v[1], v[2], v[3], v[0, 1:], v[1, 1:], out[f, ch, base:], out[f + 1, ch, base:],
                          out[f + 2, ch, base:], out[f + 3, ch, base:], out[f + 4, ch, base:],
@@ -209,6 +202,8 @@ def _input_adjoint(dv, p0, p1, periodic, m, dx, n_ty, n_tx, planes, vt, shifted,
     n_batch, n_chan, height, width = dx.shape
     a = m + 2
     rows, cols = _sources(height, p0, periodic), _sources(width, p1, periodic)
+    to_plane, from_x = _column_map(cols, m, planes.shape[2])
+    flat = planes.reshape(planes.size)
     row = n_tx + 1
     length = n_ty * row
     for b in range(n_batch):
@@ -225,6 +220,9 @@ def _input_adjoint(dv, p0, p1, periodic, m, dx, n_ty, n_tx, planes, vt, shifted,
                 if m == 2:
                     _b2(dv[f, ch, base:], dv[f + 1, ch, base:], dv[f + 2, ch, base:], dv[f + 3, ch, base:],
                         v[0], v[1], shifted[0], shifted[1], length, consts)
+                elif m == 3:
+                    _b3(dv[f, ch, base:], dv[f + 1, ch, base:], dv[f + 2, ch, base:], dv[f + 3, ch, base:],
+                        dv[f + 4, ch, base:], v[0], v[1], v[2], shifted[0], shifted[1], length, consts)
                 else:
                     _b4(dv[f, ch, base:], dv[f + 1, ch, base:], dv[f + 2, ch, base:], dv[f + 3, ch, base:],
                         dv[f + 4, ch, base:], dv[f + 5, ch, base:], v[0], v[1], v[2], v[3], shifted[0],
@@ -236,11 +234,14 @@ def _input_adjoint(dv, p0, p1, periodic, m, dx, n_ty, n_tx, planes, vt, shifted,
                 if m == 2:
                     _b2(vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc], p[0], p[1], shifted[0], shifted[1],
                         length, consts)
+                elif m == 3:
+                    _b3(vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc], vt[4, pc], p[0], p[1], p[2], shifted[0],
+                        shifted[1], length, consts)
                 else:
                     _b4(vt[0, pc], vt[1, pc], vt[2, pc], vt[3, pc], vt[4, pc], vt[5, pc], p[0], p[1], p[2],
                         p[3], shifted[0], shifted[1], length, consts)
                 _add_shifted(p, shifted, row, length)
-            _fold_planes(planes, rows, cols, m, row, dx[b, ch])
+            _fold_planes(flat, rows, to_plane, from_x, m, row, dx[b, ch], 0)
 
 
 @njit(**_JIT)
@@ -265,7 +266,9 @@ def _output_transform(mprod, m, bias, y, consts):
     row = n_tx + 1
     length = n_ty * row
     horiz = np.empty((m, a, length), dtype=y.dtype)
-    tile = np.empty((m, length), dtype=y.dtype)
+    # (j, i, tile): the planes of y's tiles, y[ty m + i, tx m + j] at [j, i, ty (TW + 1) + tx]
+    tiles = np.empty((m, m, length), dtype=y.dtype)
+    rows, (to_plane, from_y) = np.arange(height), _column_map(np.arange(width), m, length)
     for b in range(n_batch):
         base = b * length
         for o in range(n_out):
@@ -275,25 +278,24 @@ def _output_transform(mprod, m, bias, y, consts):
                 if m == 2:
                     _at2(mprod[f, o, base:], mprod[f + 1, o, base:], mprod[f + 2, o, base:],
                          mprod[f + 3, o, base:], horiz[0, r], horiz[1, r], length, consts)
+                elif m == 3:
+                    _at3(mprod[f, o, base:], mprod[f + 1, o, base:], mprod[f + 2, o, base:],
+                         mprod[f + 3, o, base:], mprod[f + 4, o, base:], horiz[0, r], horiz[1, r],
+                         horiz[2, r], length, consts)
                 else:
                     _at4(mprod[f, o, base:], mprod[f + 1, o, base:], mprod[f + 2, o, base:],
                          mprod[f + 3, o, base:], mprod[f + 4, o, base:], mprod[f + 5, o, base:], horiz[0, r],
                          horiz[1, r], horiz[2, r], horiz[3, r], length, consts)
-            # y[ty m + i, tx m + j] = sum_r AT[i, r] horiz[j, r, tile] + bias, cropped
-            yb = y[b, o]
+            # tiles[j, i] = sum_r AT[i, r] horiz[j, r], then y = bias + the planes, cropped
             for j in range(m):
-                h = horiz[j]
+                h, t = horiz[j], tiles[j]
                 if m == 2:
-                    _at2(h[0], h[1], h[2], h[3], tile[0], tile[1], length, consts)
+                    _at2(h[0], h[1], h[2], h[3], t[0], t[1], length, consts)
+                elif m == 3:
+                    _at3(h[0], h[1], h[2], h[3], h[4], t[0], t[1], t[2], length, consts)
                 else:
-                    _at4(h[0], h[1], h[2], h[3], h[4], h[5], tile[0], tile[1], tile[2], tile[3], length,
-                         consts)
-                for i in range(m):
-                    for ty in range((height - i + m - 1) // m):
-                        yr = yb[ty * m + i, j::m]
-                        src = tile[i, ty * row:]
-                        for tx in range(yr.size):
-                            yr[tx] = src[tx] + bias[o]
+                    _at4(h[0], h[1], h[2], h[3], h[4], h[5], t[0], t[1], t[2], t[3], length, consts)
+            _fold_planes(tiles.reshape(tiles.size), rows, to_plane, from_y, m, row, y[b, o], bias[o])
 
 
 @njit(**_JIT)
@@ -306,21 +308,19 @@ def _output_adjoint(dy, m, out, consts):
     # (j, i, tile): entries beyond the output and on the gap tiles are never written and stay zero
     grads = np.zeros((m, m, length), dtype=dy.dtype)
     horiz = np.empty((a, m, length), dtype=dy.dtype)
+    rows, (to_plane, from_y) = np.arange(height), _column_map(np.arange(width), m, length)
     for b in range(n_batch):
         base = b * length
         for o in range(n_out):
-            for i in range(m):
-                for j in range(m):
-                    for ty in range((height - i + m - 1) // m):
-                        dr = dy[b, o, ty * m + i, j::m]
-                        dst = grads[j, i, ty * row:]
-                        for tx in range(dr.size):
-                            dst[tx] = dr[tx]
+            _fill_planes(dy[b, o], rows, to_plane, from_y, m, row, grads.reshape(grads.size))
             # horiz[r, j] = sum_i AT[i, r] grads[j, i]
             for j in range(m):
                 g = grads[j]
                 if m == 2:
                     _a2(g[0], g[1], horiz[0, j], horiz[1, j], horiz[2, j], horiz[3, j], length, consts)
+                elif m == 3:
+                    _a3(g[0], g[1], g[2], horiz[0, j], horiz[1, j], horiz[2, j], horiz[3, j], horiz[4, j],
+                        length, consts)
                 else:
                     _a4(g[0], g[1], g[2], g[3], horiz[0, j], horiz[1, j], horiz[2, j], horiz[3, j],
                         horiz[4, j], horiz[5, j], length, consts)
@@ -331,6 +331,9 @@ def _output_adjoint(dy, m, out, consts):
                 if m == 2:
                     _a2(h[0], h[1], out[f, o, base:], out[f + 1, o, base:], out[f + 2, o, base:],
                         out[f + 3, o, base:], length, consts)
+                elif m == 3:
+                    _a3(h[0], h[1], h[2], out[f, o, base:], out[f + 1, o, base:], out[f + 2, o, base:],
+                        out[f + 3, o, base:], out[f + 4, o, base:], length, consts)
                 else:
                     _a4(h[0], h[1], h[2], h[3], out[f, o, base:], out[f + 1, o, base:], out[f + 2, o, base:],
                         out[f + 3, o, base:], out[f + 4, o, base:], out[f + 5, o, base:], length, consts)
@@ -434,3 +437,63 @@ def _a4(d0, d1, d2, d3, o0, o1, o2, o3, o4, o5, n, c):
         o4[k] = x0 - two * x1 + four * x2 - eight * x3
         o5[k] = x3
 
+
+
+# --- F(3, 3) at the points +-p, +-q (``POINTS[3]``): its matrices' even/odd pairs, coefficients from
+# ``c`` (the matrix flattened). Rows of B^T: (-al, -be, ga, 1, 0), (al, -be, -ga, 1, 0),
+# (-de, -ep, ze, 1, 0), (de, -ep, -ze, 1, 0), (et, 0, -th, 0, 1); rows of A^T: (1, 1, 1, 1, 0),
+# (p, -p, q, -q, 0), (p^2, p^2, q^2, q^2, 1).
+
+
+@njit(**_JIT)
+def _bt3(d0, d1, d2, d3, d4, o0, o1, o2, o3, o4, n, c):
+    """``o = B^T d`` of F(3, 3) over ``k < n`` (``c``: ``B^T`` flattened)."""
+    al, be, ga, de, ep, ze, et, th = c[5], -c[6], -c[7], c[15], -c[16], -c[17], c[20], -c[22]
+    for k in range(n):
+        x0, x1, x2, x3, x4 = d0[k], d1[k], d2[k], d3[k], d4[k]
+        even, odd = x3 - be * x1, al * x0 - ga * x2
+        o0[k] = even - odd
+        o1[k] = even + odd
+        even, odd = x3 - ep * x1, de * x0 - ze * x2
+        o2[k] = even - odd
+        o3[k] = even + odd
+        o4[k] = et * x0 - th * x2 + x4
+
+
+@njit(**_JIT)
+def _b3(d0, d1, d2, d3, d4, o0, o1, o2, o3, o4, n, c):
+    """``o = B d`` of F(3, 3), the adjoint of :func:`_bt3`."""
+    al, be, ga, de, ep, ze, et, th = c[5], -c[6], -c[7], c[15], -c[16], -c[17], c[20], -c[22]
+    for k in range(n):
+        x0, x1, x2, x3, x4 = d0[k], d1[k], d2[k], d3[k], d4[k]
+        o0[k] = al * (x1 - x0) + de * (x3 - x2) + et * x4
+        o1[k] = -be * (x0 + x1) - ep * (x2 + x3)
+        o2[k] = ga * (x0 - x1) + ze * (x2 - x3) - th * x4
+        o3[k] = x0 + x1 + x2 + x3
+        o4[k] = x4
+
+
+@njit(**_JIT)
+def _at3(d0, d1, d2, d3, d4, o0, o1, o2, n, c):
+    """``o = A^T d`` of F(3, 3) (``c``: ``A^T`` flattened)."""
+    p, q, p2, q2 = c[5], c[7], c[10], c[12]
+    for k in range(n):
+        x0, x1, x2, x3, x4 = d0[k], d1[k], d2[k], d3[k], d4[k]
+        s1, s2 = x0 + x1, x2 + x3
+        o0[k] = s1 + s2
+        o1[k] = p * (x0 - x1) + q * (x2 - x3)
+        o2[k] = p2 * s1 + q2 * s2 + x4
+
+
+@njit(**_JIT)
+def _a3(d0, d1, d2, o0, o1, o2, o3, o4, n, c):
+    """``o = A d`` of F(3, 3), the adjoint of :func:`_at3`."""
+    p, q, p2, q2 = c[5], c[7], c[10], c[12]
+    for k in range(n):
+        x0, x1, x2 = d0[k], d1[k], d2[k]
+        ep, eq = x0 + p2 * x2, x0 + q2 * x2
+        o0[k] = ep + p * x1
+        o1[k] = ep - p * x1
+        o2[k] = eq + q * x1
+        o3[k] = eq - q * x1
+        o4[k] = x2

@@ -42,9 +42,9 @@ __all__ = [
     "winograd_forward",
 ]
 
-# "winograd" is F(2x2, 3x3); "winograd4" is F(4x4, 3x3) (see Conv2d's notes for their accuracy)
-CONV_ALGORITHMS = ("auto", "direct", "winograd", "winograd4")
-_TILE = {"winograd": 2, "winograd4": 4}
+# "winograd", "winograd3", "winograd4": F(m x m, 3x3) for m = 2, 3, 4 (see Conv2d's notes for their accuracy)
+CONV_ALGORITHMS = ("auto", "direct", "winograd", "winograd3", "winograd4")
+_TILE = {"winograd": 2, "winograd3": 3, "winograd4": 4}
 
 
 class _ConvNd(Module):
@@ -104,12 +104,11 @@ class _ConvNd(Module):
         bias = self.params["bias"] if self.has_bias else None
         algorithm = self.algorithm
         if algorithm == "auto":
-            # Winograd's GEMMs pay for its transforms from about 32 x 32 channels on (measured at
-            # batch 1-8, 9x9 to 64x64, float32: 16 x 16 channels at 32x32 ran 10% slower than the
-            # taps, 32 x 32 at 64x64 18% faster); the GPU path keeps cuBLAS taps
+            # Winograd pays for its transforms from 32 x 32 channels and 32x32 pixels on (fwd+bwd, float32,
+            # batch 8: F(3) 0.62x the taps' time at 64x64, 0.88x at 32x32, 1.5x at 16x16); GPU: cuBLAS taps
             wins = (self._winograd_applies() and self.in_channels * self.out_channels >= 1024
-                    and is_numpy_namespace(array_module(x)))
-            algorithm = "winograd" if wins else "direct"
+                    and x.shape[2] * x.shape[3] >= 1024 and is_numpy_namespace(array_module(x)))
+            algorithm = "winograd3" if wins else "direct"
         if algorithm == "direct":
             y, self._cache = conv_forward(x, self.params["weight"], self.padding, self.padding_mode,
                                           self.stride, bias=bias)
@@ -148,12 +147,11 @@ class Conv2d(_ConvNd):
     padding_mode : {"zeros", "periodic"}
         ``"periodic"`` wraps around (PyTorch's ``"circular"``).
     bias : bool
-    algorithm : {"auto", "direct", "winograd", "winograd4"}
-        ``"direct"``: the shifted-matmul taps of :class:`Conv3d`'s notes. ``"winograd"``: Winograd's
-        minimal filtering ``F(2x2, 3x3)``; ``"winograd4"``: ``F(4x4, 3x3)``; both for 3x3 kernels
-        at stride 1 only (a ``ValueError`` otherwise). ``"auto"`` (default) takes ``"winograd"``
-        for 3x3 kernels at stride 1 with ``in_channels * out_channels >= 1024`` on the CPU, where
-        it is faster, and ``"direct"`` otherwise.
+    algorithm : {"auto", "direct", "winograd", "winograd3", "winograd4"}
+        ``"direct"``: the shifted-matmul taps of :class:`Conv3d`'s notes. ``"winograd"``, ``"winograd3"``,
+        ``"winograd4"``: Winograd's ``F(m x m, 3x3)``, ``m`` = 2, 3, 4 (3x3 kernels at stride 1, else a
+        ``ValueError``). ``"auto"`` (default): ``"winograd3"`` for 3x3 kernels at stride 1 with
+        ``in_channels * out_channels >= 1024`` and >= 1024 pixels on the CPU, else ``"direct"``.
     dtype, random_state
         See :class:`Module`; PyTorch's initialization ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``.
 
@@ -167,27 +165,33 @@ class Conv2d(_ConvNd):
         Y = A^T \Big[ \sum_c (G K_{oc} G^T) \odot (B^T d_c B) \Big] A,
 
     so the channel sum is one GEMM per frequency, ``(out x in) @ (in x tiles)``, with ``a^2``
-    multiplications per tile instead of ``9 m^2`` (2.25x fewer for ``m = 2``, 4x for ``m = 4``;
-    matrices from ``tensorkit._kernels.winograd_matrices``). The algorithm is linear in input
+    multiplications per tile instead of ``9 m^2`` (2.25x, 3.24x, 4x fewer for ``m`` = 2, 3, 4;
+    matrices from ``tensorkit._kernels.winograd_matrices``). ``F(3x3, 3x3)`` interpolates at
+    ``+-1/3, +-4/3`` and infinity: rows of ``A^T`` (1, 1, 1, 1, 0), (1/3, -1/3, 4/3, -4/3, 0),
+    (1/9, 1/9, 16/9, 16/9, 1); of ``G`` (-9, -3, -1)/10, (9, -3, 1)/10, (9/4, 3, 4)/10, (-9/4, 3, -4)/10,
+    (0, 0, 1); of ``B^T`` (-16/27, -16/9, 1/3, 1, 0), (16/27, -16/9, -1/3, 1, 0), (-4/27, -1/9, 4/3,
+    1, 0), (4/27, -1/9, -4/3, 1, 0), (16/81, 0, -17/9, 0, 1). The algorithm is linear in input
     and kernel, so the backward pass is its exact adjoint: ``dK = G^T [sum_n (A dY A^T) (.)
     (B^T d B)] G`` and ``dx`` adds ``B [(G K G^T) (.) (A dY A^T)] B^T`` back over the overlapping
-    tiles. The transforms add rounding. Relative float32 errors against a float64 oracle (max
-    ``|err|`` over max ``|ref|``, worst of 3 seeds; batch 8, 32 channels, 64x64, periodic;
-    ``benchmarks/bench_nn_layers.py --accuracy``):
+    tiles. The transforms add rounding that grows with their entries, hence with ``m``; ``F(3x3,
+    3x3)``'s points had the least error of the sets ``+-p, +-q`` with small denominators (``0, +-1,
+    +-2`` had 2x more). Float32 errors against a float64 oracle (max ``|err|`` / max ``|ref|``, RMS;
+    worst of 3 seeds; batch 8, 32 channels, 64x64, periodic; ``bench_nn_layers.py --accuracy``):
 
-    ============= ======= ======= =======
-    algorithm     y       dx      dK
-    ============= ======= ======= =======
-    direct        1.8e-7  2.0e-7  3.9e-7
-    winograd      3.6e-7  2.8e-7  5.5e-7
-    winograd4     5.3e-6  3.1e-6  6.0e-6
-    torch float32 4.3e-7  4.6e-7  6.6e-6
-    ============= ======= ======= =======
+    ============= ============= ============= =============
+    algorithm     y             dx            dK
+    ============= ============= ============= =============
+    direct        1.8e-7 1.2e-7 2.0e-7 1.2e-7 3.9e-7 3.5e-7
+    winograd      3.6e-7 2.0e-7 2.8e-7 2.0e-7 5.5e-7 4.7e-7
+    winograd3     6.8e-7 3.5e-7 5.8e-7 3.5e-7 9.0e-7 7.2e-7
+    winograd4     5.3e-6 1.2e-6 3.1e-6 1.2e-6 6.0e-6 2.9e-6
+    torch float32 4.3e-7 2.2e-7 4.6e-7 2.2e-7 3.8e-6 2.3e-6
+    ============= ============= ============= =============
 
-    ``"winograd"`` stays within 2x of the direct sum (and below PyTorch's float32 forward), so
-    ``"auto"`` uses it; ``"winograd4"`` costs about 10x the direct error for its speed and is
-    never chosen by ``"auto"``. Speed (fwd+bwd, 1 thread, the benchmark's size, CPU time over
-    PyTorch's): ``"direct"`` 1.35-1.5x, ``"winograd"`` 1.25-1.3x, ``"winograd4"`` 1.05x.
+    ``"winograd3"`` stays within about 3x of the direct RMS error (below PyTorch's float32 ``dK``),
+    so ``"auto"`` uses it; ``"winograd4"`` costs about 10x and ``"auto"`` never takes it. Speed
+    (fwd+bwd, 1 thread, the benchmark's size, CPU time over PyTorch's): ``"direct"`` 1.35-1.5x,
+    ``"winograd"`` 1.25-1.3x, ``"winograd3"`` 1.1x, ``"winograd4"`` 1.05x.
 
     Examples
     --------
@@ -403,9 +407,9 @@ def winograd_adjoint(cache, kernel, grad_out):
     return dx, dkernel
 
 
-# bytes of transformed tiles per chunk of whole images, about a core's L2 cache: per-image chunks
-# ran fwd+bwd 10-30% faster than the whole batch at once (8 x 32 x 64 x 64, float32); blocks of a
-# few tile rows, with a BLAS call per block and frequency, were slower again (small-GEMM overheads)
+# bytes of transformed tiles per chunk of whole images, about a core's L2 cache: per-image chunks ran
+# fwd+bwd 10-30% faster than the whole batch (8 x 32 x 64 x 64, float32); blocks of a few tile rows,
+# a BLAS call per block and frequency, were slower again (small-GEMM overheads)
 _CHUNK_BYTES = 1 << 20
 
 
@@ -432,14 +436,11 @@ def _workspace_buffer(workspace: dict, name: str, shape: tuple, like):
     buf = workspace.get(name)
     if buf is None or buf.shape != shape or buf.dtype != like.dtype or type(buf) is not type(like):
         workspace.pop(name, None)
-        check_allocation(shape, like.dtype, "the Winograd tile buffer", device=_device(like),
+        check_allocation(shape, like.dtype, "the Winograd tile buffer",
+                         device="cpu" if is_numpy_namespace(array_module(like)) else "gpu",
                          alternative="algorithm='direct' (no tile buffers)")
         buf = workspace[name] = array_module(like).empty(shape, dtype=like.dtype)
     return buf
-
-
-def _device(x) -> str:
-    return "cpu" if is_numpy_namespace(array_module(x)) else "gpu"
 
 
 def depthwise_forward(x, weight, pads, mode, stride):

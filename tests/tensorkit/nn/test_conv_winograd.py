@@ -1,4 +1,4 @@
-"""Winograd convolutions (Conv2d algorithm="winograd" / "winograd4"): the matrices against the
+"""Winograd convolutions (Conv2d algorithm="winograd" / "winograd3" / "winograd4"): the matrices against the
 convolution they encode, the tile kernels (reference vs Numba, adjoint identities), the layer against
 torch.autograd and the direct algorithm, float32 accuracy against a float64 oracle, and bad input."""
 
@@ -9,12 +9,11 @@ from tensorkit import _kernels
 from tensorkit._kernels import winograd_cpu
 from tensorkit.nn import Conv2d, Conv3d, gradcheck
 
-ALGORITHMS = ("winograd", "winograd4")
-TILE = {"winograd": 2, "winograd4": 4}
+ALGORITHMS = ("winograd", "winograd3", "winograd4")
 
 
 @pytest.mark.parametrize(("m", "points"), [
-    (2, None), (4, None), (4, (0, 1, -1, 0.5, -2)), (3, (0, 1, -1, 2)),
+    (2, None), (3, None), (4, None), (4, (0, 1, -1, 0.5, -2)), (3, (0, 1, -1, 2)),
 ])
 def test_matrices_compute_the_correlation(m, points):
     """``A^T [(G g) (.) (B^T d)]`` is the valid correlation of ``d`` with ``g`` (1D), in float64."""
@@ -32,18 +31,27 @@ def test_matrices_reject_bad_points():
         _kernels.winograd_matrices(2, 3, (0, 1))
 
 
-@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("m", [2, 3, 4])
 def test_written_out_transforms_match_the_matrices(m):
-    """The Numba 1D transforms ``_bt``, ``_b``, ``_at``, ``_a`` apply exactly B^T, B, A^T, A."""
+    """The Numba 1D transforms ``_bt``, ``_b``, ``_at``, ``_a`` apply B^T, B, A^T, A (exactly for
+    F(2) and F(4); F(3)'s even/odd pairs round its thirds once more)."""
     at, _, bt = _kernels.winograd_matrices(m)
-    consts = winograd_cpu._constants(np.float64)
-    for name, mat in (("_bt", bt), ("_b", bt.T), ("_at", at), ("_a", at.T)):
+    for name, mat, source in (("_bt", bt, bt), ("_b", bt.T, bt), ("_at", at, at), ("_a", at.T, at)):
         fn = getattr(winograd_cpu, f"{name}{m}")
         n_out, n_in = mat.shape
         ins = [np.eye(n_in)[i].copy() for i in range(n_in)]  # input i, over k = column
         outs = [np.empty(n_in) for _ in range(n_out)]
-        fn(*ins, *outs, n_in, consts)
-        np.testing.assert_array_equal(np.array(outs), mat)
+        fn(*ins, *outs, n_in, winograd_cpu._constants(m, source, np.float64))
+        np.testing.assert_allclose(np.array(outs), mat, rtol=0, atol=0 if m != 3 else 1e-15)
+
+
+def test_f3_kernels_apply_its_matrices_only():
+    """F(3, 3)'s kernels read its matrices' entries by position: other points go to the reference."""
+    at, _, bt = _kernels.winograd_matrices(3, 3, (0, 1, -1, 2))
+    assert not winograd_cpu._written_out(3, bt, 2) and not winograd_cpu._written_out(3, at, 0)
+    for dtype in (np.float32, np.float64):
+        at, _, bt = (mat.astype(dtype) for mat in _kernels.winograd_matrices(3))
+        assert winograd_cpu._written_out(3, bt, 2) and winograd_cpu._written_out(3, at, 0)
 
 
 CASES = [  # (batch, channels, H, W, pads, mode): odd sizes, partial tiles, margins wider than 1
@@ -62,7 +70,7 @@ def _tile_shape(m, channels, batch, height, width, pads):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("m", [2, 3, 4])
 @pytest.mark.parametrize("case", CASES)
 def test_tile_kernels_numba_equal_reference_and_are_adjoint(dtype, m, case):
     batch, chan, height, width, pads, mode = case
@@ -122,7 +130,7 @@ def test_winograd_conv2d_against_torch(dtype, algorithm, shape, padding, mode):
     y = layer.forward(x)
     dx = layer.backward(g)
     assert y.dtype == dx.dtype == layer.grads["weight"].dtype == dtype
-    # F(4, 3)'s transforms multiply by up to 8 (A^T) and 5 (B^T): a few ulps more rounding
+    # F(3, 3) and F(4, 3)'s transforms have entries up to 17/9 and 8: a few ulps more rounding
     tol = (2e-5 if algorithm == "winograd" else 1e-4) if dtype == np.float32 else 1e-12
     for got, want in ((y, ty), (dx, tx.grad), (layer.grads["weight"], ref.weight.grad),
                       (layer.grads["bias"], ref.bias.grad)):
@@ -132,12 +140,13 @@ def test_winograd_conv2d_against_torch(dtype, algorithm, shape, padding, mode):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_winograd_gradcheck_and_repeated_calls(algorithm):
+    """Finite differences, and the direct algorithm over odd, even, non-square sizes and batch 1."""
     rng = np.random.default_rng(3)
     layer = Conv2d(2, 3, 3, padding_mode="periodic", algorithm=algorithm, random_state=4)
     direct = Conv2d(2, 3, 3, padding_mode="periodic", algorithm="direct", random_state=4)
     assert gradcheck(layer, rng.standard_normal((2, 2, 6, 5)), max_entries=10)
     # shapes change between calls (the workspace follows), and the adjoint follows the last forward
-    for shape in ((3, 2, 9, 7), (1, 2, 4, 4), (3, 2, 9, 7)):
+    for shape in ((3, 2, 9, 7), (1, 2, 4, 4), (1, 2, 10, 6), (3, 2, 9, 7)):
         x = rng.standard_normal(shape)
         y = layer.forward(x)
         np.testing.assert_allclose(y, direct.forward(x), rtol=1e-12, atol=1e-12)
@@ -148,7 +157,8 @@ def test_winograd_gradcheck_and_repeated_calls(algorithm):
         np.testing.assert_allclose(layer.grads["weight"], direct.grads["weight"], rtol=1e-11, atol=1e-12)
 
 
-def test_winograd_many_images_span_several_chunks(monkeypatch):
+@pytest.mark.parametrize("algorithm", ["winograd", "winograd3"])
+def test_winograd_many_images_span_several_chunks(monkeypatch, algorithm):
     """Images go through in chunks; a small chunk size must give the same numbers."""
     import tensorkit.nn._conv as conv_module
 
@@ -158,15 +168,16 @@ def test_winograd_many_images_span_several_chunks(monkeypatch):
     results = []
     for chunk in (1 << 30, 1):
         monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk)
-        layer = Conv2d(3, 4, 3, padding_mode="zeros", algorithm="winograd", random_state=6)
+        layer = Conv2d(3, 4, 3, padding_mode="zeros", algorithm=algorithm, random_state=6)
         results.append((layer.forward(x), layer.backward(g), layer.grads["weight"].copy()))
     for one, many in zip(*results, strict=True):
         np.testing.assert_allclose(many, one, rtol=1e-13, atol=1e-13)
 
 
 def test_float32_error_near_the_direct_algorithm():
-    """Against a float64 oracle, F(2x2, 3x3)'s float32 error stays within 3x of the direct
-    algorithm's (the reason it may be the default); F(4x4, 3x3)'s within 30x."""
+    """Against a float64 oracle, F(2x2, 3x3)'s float32 RMS error stays within 3x of the direct
+    algorithm's and F(3x3, 3x3)'s within 4x (the reason it may be the default); F(4x4, 3x3)'s
+    within 30x."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 16, 24, 24))
     g = rng.standard_normal((2, 16, 24, 24))
@@ -181,14 +192,20 @@ def test_float32_error_near_the_direct_algorithm():
                              for a, b in zip(got, want, strict=True)]
     for k in range(2):
         assert errors["winograd"][k] <= 3 * errors["direct"][k]
+        assert errors["winograd3"][k] <= 4 * errors["direct"][k]
         assert errors["winograd4"][k] <= 30 * errors["direct"][k]
 
 
 def test_auto_picks_by_geometry():
-    x = np.random.default_rng(9).standard_normal((1, 32, 6, 6))
+    """F(3x3, 3x3) from 32 x 32 channels and 32x32 pixels on, the taps otherwise."""
+    x = np.random.default_rng(9).standard_normal((1, 32, 32, 32))
     wide = Conv2d(32, 32, 3, random_state=0)
     wide.forward(x)
-    assert wide._cache[0] == "winograd"
+    assert wide._cache[0] == "winograd" and wide._cache[5] == 3
+    direct = Conv2d(32, 32, 3, algorithm="direct", random_state=0)
+    np.testing.assert_allclose(wide.forward(x), direct.forward(x), rtol=1e-12, atol=1e-12)
+    wide.forward(x[:, :, :16, :16])  # small images: the taps
+    assert wide._cache[0] != "winograd"
     narrow = Conv2d(32, 16, 3, random_state=0)
     narrow.forward(x)
     assert narrow._cache[0] != "winograd"
@@ -205,13 +222,17 @@ def test_bad_algorithm():
     with pytest.raises(ValueError, match="3x3 kernel at stride 1"):
         Conv2d(2, 2, 3, stride=2, algorithm="winograd")
     with pytest.raises(ValueError, match="3x3 kernel at stride 1"):
+        Conv2d(2, 2, 3, stride=(1, 2), algorithm="winograd3")
+    with pytest.raises(ValueError, match="algorithm"):
+        Conv2d(2, 2, 3, algorithm="winograd5")
+    with pytest.raises(ValueError, match="3x3 kernel at stride 1"):
         Conv2d(2, 2, 5, padding=2, algorithm="winograd4")
     with pytest.raises(ValueError, match="3x3 kernel at stride 1"):
         Conv3d(2, 2, 3, algorithm="winograd")
 
 
 @pytest.mark.cuda_kernel
-@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("m", [2, 3, 4])
 def test_gpu_tile_kernels_match_numba(m):
     """The GPU set (CuPy array code) run on numpy arrays, as under the CUDA simulator lane."""
     from tensorkit._kernels import cuda
