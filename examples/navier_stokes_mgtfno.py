@@ -14,6 +14,9 @@ A walk-through of issue 13's pieces:
    see whole fields with their [0, 1] grid appended; MG-TFNO sees patches, whose own grid cannot
    tell them apart, so ``positional_embedding="periodic"`` appends sin / cos of the GLOBAL
    coordinates to the whole fields ahead of the patching, and every patch carries them.
+   ``operators.TwoLevelMGTFNO`` ("MG-TFNO-2L") completes MG-TFNO's patches with one global TFNO on the
+   coarse grid (the size of one patch), whose Fourier basis is the true period: it moves the
+   domain-sized structures that a patch window cannot (benchmarks/bench_navier_stokes.py).
 3. Each model is rolled out autoregressively on held-out flows (``fit.rollout``) and the figures
    are written: vorticity truth / prediction / error, error vs epochs, error vs parameters.
 
@@ -30,7 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from operators import FNO, MGTFNO, TFNO, plot_error_vs_parameters, plot_fields, plot_learning_curves
+from operators import (
+    FNO,
+    MGTFNO,
+    TFNO,
+    TwoLevelMGTFNO,
+    plot_error_vs_parameters,
+    plot_fields,
+    plot_learning_curves,
+)
 from physics import fit_operator
 from physics.pde import navier_stokes2d
 
@@ -67,9 +78,12 @@ def main() -> None:
         "TFNO": TFNO((modes, modes), 1, 1, width, factorization="cp", rank=0.07, **kw),
         "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125,
                           factorization="cp", rank=0.07, positional_embedding="periodic", **kw),
+        # patches inside its forward (no processor): the coarse TFNO sees the whole field
+        "MG-TFNO-2L": TwoLevelMGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125,
+                                     factorization="cp", rank=0.07, **kw),
     }
     histories, sizes, rollouts = {}, {}, {}
-    print(f"{'model':>8} {'parameters':>11} {'one-step':>9} {'rollout':>9} {'time [s]':>9}")
+    print(f"{'model':>10} {'parameters':>11} {'one-step':>9} {'rollout':>9} {'time [s]':>9}")
     for name, model in models.items():
         processor = getattr(model, "processor", None)  # MG-TFNO: embed the coordinates, then patch
         start = time.perf_counter()
@@ -82,7 +96,7 @@ def main() -> None:
         histories[name] = fit.history["val_metric"]
         sizes[name] = (model.num_parameters(), histories[name][-1])
         rollouts[name] = roll
-        print(f"{name:>8} {model.num_parameters():11d} {histories[name][-1]:9.2%} {err[:, -1].mean():9.2%} "
+        print(f"{name:>10} {model.num_parameters():11d} {histories[name][-1]:9.2%} {err[:, -1].mean():9.2%} "
               f"{time.perf_counter() - start:9.1f}")
 
     args.outdir.mkdir(parents=True, exist_ok=True)
