@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tensorkit import _kernels
-from tensorkit._kernels import winograd_cpu
+from tensorkit._kernels import winograd_cpu, winograd_transforms
 from tensorkit.nn import Conv2d, Conv3d, gradcheck
 
 ALGORITHMS = ("winograd", "winograd3", "winograd4")
@@ -33,15 +33,15 @@ def test_matrices_reject_bad_points():
 
 @pytest.mark.parametrize("m", [2, 3, 4])
 def test_written_out_transforms_match_the_matrices(m):
-    """The Numba 1D transforms ``_bt``, ``_b``, ``_at``, ``_a`` apply B^T, B, A^T, A (exactly for
+    """The Numba 1D transforms ``bt``, ``b``, ``at``, ``a`` apply B^T, B, A^T, A (exactly for
     F(2) and F(4); F(3)'s even/odd pairs round its thirds once more)."""
     at, _, bt = _kernels.winograd_matrices(m)
-    for name, mat, source in (("_bt", bt, bt), ("_b", bt.T, bt), ("_at", at, at), ("_a", at.T, at)):
-        fn = getattr(winograd_cpu, f"{name}{m}")
+    for name, mat, source in (("bt", bt, bt), ("b", bt.T, bt), ("at", at, at), ("a", at.T, at)):
+        fn = getattr(winograd_transforms, f"{name}{m}")
         n_out, n_in = mat.shape
         ins = [np.eye(n_in)[i].copy() for i in range(n_in)]  # input i, over k = column
         outs = [np.empty(n_in) for _ in range(n_out)]
-        fn(*ins, *outs, n_in, winograd_cpu._constants(m, source, np.float64))
+        fn(*ins, *outs, n_in, winograd_transforms.constants(m, source, np.float64))
         np.testing.assert_allclose(np.array(outs), mat, rtol=0, atol=0 if m != 3 else 1e-15)
 
 
