@@ -197,7 +197,7 @@ def test_float32_error_near_the_direct_algorithm():
 
 
 def test_auto_picks_by_geometry():
-    """F(3x3, 3x3) from 32 x 32 channels and 32x32 pixels on, the taps otherwise."""
+    """F(3x3, 3x3) from in x out channels x pixels = 2^19 on, the taps otherwise."""
     x = np.random.default_rng(9).standard_normal((1, 32, 32, 32))
     wide = Conv2d(32, 32, 3, random_state=0)
     wide.forward(x)
@@ -206,9 +206,11 @@ def test_auto_picks_by_geometry():
     np.testing.assert_allclose(wide.forward(x), direct.forward(x), rtol=1e-12, atol=1e-12)
     wide.forward(x[:, :, :16, :16])  # small images: the taps
     assert wide._cache[0] != "winograd"
-    narrow = Conv2d(32, 16, 3, random_state=0)
+    narrow = Conv2d(32, 8, 3, random_state=0)
     narrow.forward(x)
     assert narrow._cache[0] != "winograd"
+    narrow.forward(np.zeros((1, 32, 64, 64)))  # 2^19: large enough again
+    assert narrow._cache[0] == "winograd"
     strided = Conv2d(32, 32, 3, stride=2, random_state=0)
     strided.forward(x)
     assert strided._cache[0] != "winograd"
