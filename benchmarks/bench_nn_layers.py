@@ -6,14 +6,15 @@ factorized), the relative L2 loss and one Adam step over 700k parameters. Peer a
 interleaved in one process with the same thread count; medians and minima of the CPU time
 (``time.process_time``: steadier than wall time on a shared machine) over repeats are printed.
 
-Measured (2026-12-02, 1 thread, CPU time, medians of 25, two runs; a shared 2-core AMD EPYC under
-load): Linear 1x1 0.8x, GELU 0.55-0.6x, LpLoss 0.7x and Adam 0.3x of torch's. Conv2d 3x3 periodic,
-default (Winograd F(2x2, 3x3)) 1.24-1.31x; algorithm='direct' 1.35-1.51x; algorithm='winograd4'
-1.05x; stride 2 (polyphase taps) 0.95-1.00x. Before (taps on scipy's BLAS, im2col for strides):
-1.71-1.84x and stride 2 1.35-1.57x. numpy's OpenBLAS runs Haswell (AVX2) kernels on this AVX-512
-CPU while torch's oneDNN uses AVX-512; with ``OPENBLAS_CORETYPE=SkylakeX``: default 1.03x, direct
-1.05x, winograd4 0.75x, stride 2 0.86x. ``--accuracy`` prints the float32 error of each Conv2d
-algorithm against a float64 oracle.
+Measured (2026-12-02, 1 thread, CPU time, medians of 25, three runs; a shared 2-core AMD EPYC (Zen 5)
+under load): Linear 1x1 0.8x, GELU 0.55-0.65x, LpLoss 0.7x and Adam 0.3x of torch's. Conv2d 3x3
+periodic, default (Winograd F(3x3, 3x3)) 0.97-0.99x; algorithm='winograd3' 0.95-0.99x; 'winograd'
+(F(2x2, 3x3)) 1.10-1.13x; 'direct' 1.45-1.55x; 'winograd4' 0.88-0.90x; stride 2 (polyphase taps)
+0.97-1.05x. The default was F(2x2, 3x3) at 1.24-1.31x before, and the taps at 1.71-1.84x before
+that. numpy's OpenBLAS runs Haswell (AVX2) kernels on this AVX-512 CPU while torch's oneDNN uses
+AVX-512; with ``OPENBLAS_CORETYPE=SkylakeX``: default 0.76x, direct 1.20x, winograd 0.97x, winograd4
+0.73x, stride 2 0.87x. ``--accuracy`` prints the float32 error of each Conv2d algorithm against a
+float64 oracle.
 
 Usage: python benchmarks/bench_nn_layers.py [--quick] [--threads N] [--accuracy]
 """

@@ -190,8 +190,8 @@ class Conv2d(_ConvNd):
 
     ``"winograd3"`` stays within about 3x of the direct RMS error (below PyTorch's float32 ``dK``),
     so ``"auto"`` uses it; ``"winograd4"`` costs about 10x and ``"auto"`` never takes it. Speed
-    (fwd+bwd, 1 thread, the benchmark's size, CPU time over PyTorch's): ``"direct"`` 1.35-1.5x,
-    ``"winograd"`` 1.25-1.3x, ``"winograd3"`` 1.1x, ``"winograd4"`` 1.05x.
+    (fwd+bwd, 1 thread, the benchmark's size, CPU time over PyTorch's): ``"direct"`` 1.45-1.55x,
+    ``"winograd"`` 1.1x, ``"winograd3"`` 0.95-0.99x, ``"winograd4"`` 0.9x.
 
     Examples
     --------
