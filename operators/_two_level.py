@@ -84,7 +84,9 @@ class TwoLevelMGTFNO(Module):
     dtype, random_state
         See :class:`tensorkit.nn.Module`.
     **kwargs
-        Further options of the local :class:`MGTFNO` (``restriction``, ``stitching``, ...).
+        Further options of the local :class:`MGTFNO`: ``restriction``, ``overlap`` (evaluate on 4
+        shifted tilings blended by tents), ``domain_padding``, ... (``shifted_training`` and
+        ``stitching=False`` do not apply: the model stitches inside :meth:`forward`).
 
     Attributes
     ----------
@@ -127,6 +129,10 @@ class TwoLevelMGTFNO(Module):
         **kwargs: Any,
     ):
         super().__init__(dtype=dtype, random_state=random_state)
+        for name, default in (("shifted_training", False), ("stitching", True)):
+            if name in kwargs and kwargs[name] is not default:
+                raise TypeError(f"TwoLevelMGTFNO does not take {name}={kwargs[name]!r}: it patches and "
+                                f"stitches whole fields inside forward")
         modes = check_n_modes(n_modes)
         if len(modes) != 2:
             raise ValueError(f"TwoLevelMGTFNO is 2D: n_modes must be a pair of ints, got {n_modes!r}")
@@ -184,8 +190,9 @@ class TwoLevelMGTFNO(Module):
         g = self.coarse.forward(_PerAxis.apply(x, restrict))
         prolong = self._prolong.matrices(g)
         u = _PerAxis.apply(g, prolong)
-        patches, _ = self.local.processor.patch(xp.concat([x, u], axis=1))
-        out = self.local.processor.unpatch(self.local.forward(patches))
+        processor = self.local.processor.train(self.training)  # overlap tilings in evaluation only
+        patches, _ = processor.preprocess(xp.concat([x, u], axis=1))
+        out, _ = processor.postprocess(self.local.forward(patches))
         self._cache = (restrict, prolong)
         return out + u[:, : self.out_channels]
 
@@ -194,7 +201,7 @@ class TwoLevelMGTFNO(Module):
             raise RuntimeError("TwoLevelMGTFNO.backward called before forward")
         restrict, prolong = self._cache
         processor = self.local.processor
-        grad_z = processor.patch_adjoint(self.local.backward(processor.unpatch_adjoint(grad_out)))
+        grad_z = processor.patch_adjoint(self.local.backward(processor.postprocess_adjoint(grad_out)))
         xp = get_namespace(grad_z)
         c, n_out = self.in_channels, self.out_channels
         grad_u = grad_z[:, c:]

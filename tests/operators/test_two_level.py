@@ -106,6 +106,22 @@ def test_training_learns_a_transport_across_the_patches():
     assert errors["TwoLevelMGTFNO"][-1] < 0.9 * errors["MGTFNO"][-1]
 
 
+def test_overlap_blends_shifted_tilings_in_evaluation_only():
+    model = _model(overlap=True)
+    plain = _model()
+    x = np.random.default_rng(6).standard_normal((2, 1, 16, 16))
+    np.testing.assert_array_equal(model(x), plain(x))  # training: one tiling
+    model.eval()
+    u = plain._prolong.matrices(x[:, :, ::2, ::2])
+    g = model.coarse(plain._restrict.matrices(x)[0] @ x @ plain._restrict.matrices(x)[1].T)
+    up = u[0] @ g @ u[1].T
+    z = np.concatenate([x, up], axis=1)
+    processor = model.local.processor
+    blended = processor.unpatch(model.local(processor.patch(z, overlap=True)[0]))
+    np.testing.assert_allclose(model(x), blended + up[:, :1], rtol=1e-10, atol=1e-12)
+    assert gradcheck(model, x, max_entries=6)
+
+
 def test_state_dict_round_trip(tmp_path):
     model = _model()
     x = np.random.default_rng(5).standard_normal((2, 1, 16, 16))
@@ -125,6 +141,8 @@ def test_state_dict_round_trip(tmp_path):
     ({"coarse_modes": (2, 2, 2)}, ValueError, "coarse_modes"),
     ({"coarse_hidden_channels": 0}, ValueError, "coarse_hidden_channels"),
     ({"padding_fraction": 1.5}, ValueError, "padding_fraction"),
+    ({"shifted_training": True}, TypeError, "shifted_training"),
+    ({"stitching": False}, TypeError, "stitching"),
 ])
 def test_bad_construction(kwargs, error, match):
     with pytest.raises(error, match=match):
