@@ -24,7 +24,7 @@
 # here with viscosity $\nu = 10^{-3}$ and the FNO paper's forcing
 # $f = 0.1 (\sin 2\pi(x + y) + \cos 2\pi(x + y))$. `physics.pde.navier_stokes2d` solves it
 # pseudo-spectrally (Crank-Nicolson diffusion, 2/3 dealiasing) from random initial fields. We learn
-# the one-step map $w(t) \mapsto w(t + 1)$ with three neural operators trained by the same recipe
+# the one-step map $w(t) \mapsto w(t + 1)$ with four neural operators trained by the same recipe
 # (`physics.fit_operator`: relative H1 loss, Adam with weight decay, the rate annealed to zero over
 # the run by a cosine schedule):
 #
@@ -33,7 +33,11 @@
 # - **MG-TFNO** (Kossaifi et al., TMLR 2024): ONE factorized tensor over the spectral weights of all
 #   layers (`operators.JointSpectralWeight`), trained on $2 \times 2$ circularly padded patches
 #   with a subsampled context window as an extra channel (`operators.MultigridPatching2D`, the
-#   model's `processor`).
+#   model's `processor`);
+# - **MG-TFNO-2L** (`operators.TwoLevelMGTFNO`): the same patches completed by ONE global TFNO on the
+#   coarse grid (the size of one patch), as domain decomposition completes local solves with a
+#   coarse space. Its Fourier basis is the true period, so it moves the domain-sized structures
+#   that a patch window, treated as periodic by the Fourier layers, cannot.
 #
 # The forcing depends on the position, so a model must know where each point lies. FNO and TFNO
 # see whole fields with their $[0, 1]$ grid appended. An MG-TFNO patch's own grid cannot tell the
@@ -54,7 +58,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, display
 
-from operators import FNO, MGTFNO, TFNO, plot_error_vs_parameters, plot_fields, plot_learning_curves
+from operators import (
+    FNO,
+    MGTFNO,
+    TFNO,
+    TwoLevelMGTFNO,
+    plot_error_vs_parameters,
+    plot_fields,
+    plot_learning_curves,
+)
 from physics import fit_operator
 from physics.pde import navier_stokes2d
 
@@ -79,12 +91,14 @@ for ax, k in zip(axes, np.linspace(0, t_final, 4).astype(int), strict=True):
 fig.tight_layout()
 
 # %% [markdown]
-# ## Training pairs and three models
+# ## Training pairs and four models
 #
 # Every consecutive pair $(w(t), w(t+1))$ of every training flow is a sample. The models share
 # modes, width and depth; TFNO and MG-TFNO factorize the spectral weights in CP form with 7% of the
 # dense parameters (`factorization="cp", rank=0.07`: on the benchmark CP beat Tucker at equal size).
-# The MG-TFNO sees patches of half the side (a 4x smaller domain) padded by 1/8 of the side.
+# The MG-TFNO sees patches of half the side (a 4x smaller domain) padded by 1/8 of the side; the
+# two-level model adds a TFNO on the whole field restricted to a grid of the same size, and patches
+# inside its forward pass (it takes whole fields, so it needs no processor).
 
 # %%
 def pairs(v):
@@ -101,10 +115,12 @@ models = {
     "TFNO": TFNO((modes, modes), 1, 1, width, factorization="cp", rank=0.07, **kw),
     "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125, factorization="cp",
                       rank=0.07, positional_embedding="periodic", **kw),
+    "MG-TFNO-2L": TwoLevelMGTFNO((modes, modes), 1, 1, width, levels=1, padding_fraction=0.125,
+                                 factorization="cp", rank=0.07, **kw),
 }
 print(f"{x.shape[0]} training pairs")
 for name, model in models.items():
-    print(f"{name:>8}: {model.num_parameters():8d} parameters")
+    print(f"{name:>10}: {model.num_parameters():8d} parameters")
 patches, _ = models["MG-TFNO"].processor.patch(x[:1])
 print(f"MG-TFNO input: one {x.shape[1:]} field -> patches {patches.shape} (patch, channels, x, y): "
       f"(1 vorticity + 4 coordinates) x (the patch + its coarse context)")
@@ -119,7 +135,7 @@ for name, model in models.items():
                               progress=False)
     histories[name] = fits[name].history["val_metric"]
     sizes[name] = (model.num_parameters(), histories[name][-1])
-    print(f"{name:>8}: one-step test error {histories[name][-1]:7.2%} after {epochs} epochs, "
+    print(f"{name:>10}: one-step test error {histories[name][-1]:7.2%} after {epochs} epochs, "
           f"{time.perf_counter() - start:.1f} s")
 
 figures = Path(tempfile.mkdtemp())
