@@ -29,7 +29,9 @@ class MGTFNO(TFNO):
 
     The model maps PATCHES: train and predict through its :attr:`processor` (the trainer's
     ``processor=`` hook, e.g. ``physics.fit_operator(model, x, y, processor=model.processor)``),
-    or use :meth:`predict_fields` on whole fields.
+    or use :meth:`predict_fields` on whole fields. When one time step moves structures as large as
+    the domain across a patch, :class:`TwoLevelMGTFNO` completes the patches with a global TFNO on
+    the coarse grid.
 
     Parameters
     ----------
