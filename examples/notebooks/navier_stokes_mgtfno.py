@@ -170,8 +170,11 @@ display(Image(figures / "vorticity.png"))
 
 # %% [markdown]
 # On the benchmark's protocol (`benchmarks/bench_navier_stokes.py --full`: 2000 pairs from 200
-# flows, 50 held-out flows, width 20, modes 12, periodic coordinates for all three, Adam 1e-2 annealed
-# over 20 epochs, CP rank 0.07, MG-TFNO padding 0.125), the one-step errors were FNO 1.60% (274k
-# parameters), TFNO 1.44% (24.6k, 11.1x fewer) and MG-TFNO 3.21% (24.7k), and after a 20-step
-# rollout 1.5%, 2.0% and 5.1%. Without global coordinates a patch does not know where it lies, and
-# the position-dependent forcing doubles the MG-TFNO's error (16% against 7.5% in a smaller run).
+# flows, 50 held-out flows, width 20, modes 12, periodic coordinates for all, L2 loss, Adam 1e-2
+# annealed over 20 epochs, CP rank 0.07, padding 0.125), the one-step errors were FNO 1.60% (274k
+# parameters), TFNO 1.44% (24.6k, 11.1x fewer), MG-TFNO 3.21% (24.7k) and the two-level MG-TFNO
+# 1.44% at TFNO's size (25.0k, widths 14 + 14) or 1.26% at widths 20 + 20 (49.8k); after a
+# 20-step rollout 1.5%, 2.0%, 5.1%, 2.0% and 1.6%. The patch windows alone cannot move the
+# domain-sized structures that hold most of the energy; the global coarse TFNO can. Without global
+# coordinates a patch does not know where it lies, and the position-dependent forcing doubles the
+# MG-TFNO's error (16% against 7.5% in a smaller run).
