@@ -54,6 +54,9 @@ plus the settings shown (``--factorization``, ``--rank``, ``--padding``, ``--per
     MG-TFNO-2L  widths 14 + 14               24985   1.44% / 1.48%   2.00%   692 / 722 s
              (--width 14 --coarse-width 14)
     MG-TFNO-2L  widths 20 + 20               49757   1.26% / 1.30%   1.64%  1012 / 1020 s
+    -- the same, --seed 1 (other initial weights and batch order) --
+    TFNO     CP 0.07                         24621   1.62% / 1.67%   1.83%   281 / 301 s
+    MG-TFNO-2L  widths 14 + 14               24985   1.65% / 1.69%   2.21%   699 / 731 s
     -- 10 epochs, MG-TFNO CP 0.07, padding 0.125, with the options of issue 13's last round --
     MG-TFNO  (rerun of the row above)       24693   4.83% / 5.19%   9.03%   434 / 744 s
     MG-TFNO  --domain-padding 0.0625        24693   5.03% / 5.38%  10.59%   497 / 601 s
@@ -95,8 +98,8 @@ grows to 2.6x. MG-TFNO alone stays at 2.2x (L2, padding 0.125, the defaults); it
 one TFNO on the whole field restricted to the 32 x 32 coarse grid (the true period), whose output
 channels travel with the patches and whose first channel is added as a coarse prediction. At
 TFNO's size (widths 14 + 14) it matches TFNO's one-step error (1.00x last epoch, 0.99x mean of the
-last 5); at widths 20 + 20, 0.87x, and its rollout (1.64%) nears FNO's: the MG-TFNO target (<= 1.2x
-TFNO on 4x smaller patches) is MET by the two-level model.
+last 5; with --seed 1 1.02x / 1.01x); at widths 20 + 20, 0.87x, and its rollout (1.64%) nears
+FNO's: the MG-TFNO target (<= 1.2x TFNO on 4x smaller patches) is MET by the two-level model.
 
 Earlier runs (Tucker 0.05, lr 3e-3, 20 epochs): FNO 2.44%, TFNO 5.00% (its rollout diverges), MG-TFNO
 7.24%. Earlier scaled run (24 flows, 30 epochs, constant lr 3e-3): FNO 6.08%, TFNO 4.74%, MG-TFNO
