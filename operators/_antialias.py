@@ -81,11 +81,19 @@ class _PerAxis:
 
 
 def _check_spatial(module: Module, x: Any) -> None:
-    if x.ndim not in (3, 4):
+    if x.ndim not in (3, 4) or 0 in x.shape[2:]:
         raise ValueError(
-            f"{type(module).__name__} expects x of shape (batch, channels, n) or (batch, channels, n, n), "
-            f"got {tuple(x.shape)}"
+            f"{type(module).__name__} expects x of shape (batch, channels, n) or (batch, channels, n, n) "
+            f"with n >= 1, got {tuple(x.shape)}"
         )
+
+
+def _per_channel(value: Any, name: str, channels: int) -> Any:
+    if not hasattr(value, "shape") or not hasattr(value, "reshape"):
+        raise TypeError(f"{name} must be a numpy or CuPy array, got {type(value).__name__}")
+    if tuple(value.shape) != (channels,):
+        raise ValueError(f"{name} must have shape ({channels},) (one per channel), got {tuple(value.shape)}")
+    return value
 
 
 class BandLimit(Module):
@@ -194,9 +202,16 @@ class AntialiasedGELU(Module):
         """The layer at ``p = x + bias + gate * residual`` (:meth:`tensorkit.nn.GELU.forward_shifted`'s
         signature, so that it stands in for a GELU anywhere); :meth:`backward` returns ``dL/dp``."""
         x = self._as_input(x)
+        _check_spatial(self, x)
         view = (1, -1) + (1,) * (x.ndim - 2)
+        # shapes checked: a (3,) bias on 1 channel or a smaller residual would broadcast silently
+        bias, gate = (None if v is None else _per_channel(v, name, x.shape[1])
+                      for v, name in ((bias, "bias"), (gate, "gate")))
         p = x if bias is None else x + bias.reshape(view)
         if residual is not None:
+            if not hasattr(residual, "shape") or tuple(residual.shape) != tuple(x.shape):
+                raise ValueError(f"residual must be an array of x's shape {tuple(x.shape)}, got "
+                                 f"{getattr(residual, 'shape', type(residual).__name__)}")
             p = p + (residual if gate is None else gate.reshape(view) * residual)
         y = self.forward(p)
         if overwrite_x:

@@ -86,6 +86,12 @@ class PeriodicCoordinates(Processor):
     def embed_adjoint(self, grad: Any) -> Any:
         """Adjoint of the linear part of :meth:`embed`: the gradient's first ``C`` channels (the
         appended channels are constants)."""
+        if not hasattr(grad, "shape") or not hasattr(grad, "ndim"):
+            raise TypeError(f"grad must be a numpy or CuPy array, got {type(grad).__name__}")
+        if grad.ndim < 3:
+            raise ValueError(
+                f"grad must be a batch of fields (batch, C, n_1, ..., n_d), got shape {tuple(grad.shape)}"
+            )
         d = grad.ndim - 2
         c = grad.shape[1] - self.channels(d)
         if c < 1:

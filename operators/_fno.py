@@ -188,6 +188,10 @@ class FNO(Module):
                 f"{type(self).__name__} expects x of shape (batch, {self.in_channels}, "
                 f"{', '.join(['n'] * self.n_dim)}), got {tuple(x.shape)}"
             )
+        if x.shape[0] == 0:
+            raise ValueError(
+                f"{type(self).__name__} needs at least one sample, got x of shape {tuple(x.shape)}"
+            )
         if self.periodic_fold and min(x.shape[2:]) < 3:
             raise ValueError(f"periodic_fold needs at least 3 nodes per axis, got {tuple(x.shape[2:])}")
         if self.positional_embedding in ("grid", "dirichlet"):
@@ -205,12 +209,15 @@ class FNO(Module):
         if any(self._pads):
             v = _crop(v, self._pads)
         out = self._modules["projection"].forward(v)
-        return _unfold(out) if self.periodic_fold else out
+        out = _unfold(out) if self.periodic_fold else out
+        self._out_shape = tuple(out.shape)
+        return out
 
     def backward(self, grad_out: Any) -> Any:
         if self._pads is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        g = grad_out.astype(self.dtype, copy=False)
+        # checked here, where the caller's shapes are known (inside, folding and padding change them)
+        g = self._as_grad(grad_out, self._out_shape)
         if self.periodic_fold:
             g = _unfold_adjoint(g)
         g = self._modules["projection"].backward(g)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.extend import array_module, check_int
+from tensorkit.extend import array_module, check_int, check_real
 from tensorkit.nn import FACTORIZATIONS, FactorizedWeight, Module
 
 __all__ = ["JointSpectralWeight"]
@@ -88,7 +88,12 @@ class JointSpectralWeight(Module):
         self.n_layers = check_int(n_layers, "n_layers", minimum=1)
         in_channels = check_int(in_channels, "in_channels", minimum=1)
         out_channels = check_int(out_channels, "out_channels", minimum=1)
-        modes = tuple(check_int(m, "weight_modes", minimum=1) for m in weight_modes)
+        if not isinstance(weight_modes, (tuple, list)) or not 1 <= len(weight_modes) <= 3:
+            raise (ValueError if isinstance(weight_modes, (tuple, list)) else TypeError)(
+                "weight_modes must be a tuple of 1 to 3 ints (one per spatial dimension), "
+                f"got {weight_modes!r}"
+            )
+        modes = tuple(check_int(m, f"weight_modes[{k}]", minimum=1) for k, m in enumerate(weight_modes))
         if factorization not in FACTORIZATIONS:
             raise ValueError(f"factorization must be one of {FACTORIZATIONS}, got {factorization!r}")
         self.factorization = factorization
@@ -100,6 +105,7 @@ class JointSpectralWeight(Module):
                                              subscripts=subs[1:])
         if std is None:
             std = math.sqrt(2.0 / (in_channels + out_channels))
+        std = check_real(std, "std", minimum=0.0, strict_minimum=True)
         factor_std = self.weight.factor_std(std)
         for name, _, fshape in self.weight.specs:
             if name == "weights":  # CP weights start at one, as in tltorch
@@ -131,6 +137,7 @@ class JointSpectralWeight(Module):
     def layer_factors(self, layer: int) -> list[Any]:
         """Factors of layer ``layer``'s weight in :attr:`layer_weight` order (fresh arrays only where
         the layer row is merged in; the other factors are the shared parameters)."""
+        layer = self._check_layer(layer)
         p = self.params
         f = self.factorization
         if f is None:
@@ -149,6 +156,13 @@ class JointSpectralWeight(Module):
     def accumulate(self, layer: int, grads: list[Any]) -> None:
         """Add the gradients of layer ``layer``'s factors (in :meth:`layer_factors` order) to the
         joint factors' gradients (the chain rule through the merge, PyTorch's complex convention)."""
+        layer = self._check_layer(layer)
+        expected = [tuple(spec.shape) for spec in self.layer_weight.specs]
+        got = [tuple(getattr(a, "shape", ())) for a in grads] if isinstance(grads, (list, tuple)) else grads
+        if got != expected:
+            raise ValueError(
+                f"grads must be the gradients of layer_factors(layer), shapes {expected}, got {got}"
+            )
         p, g = self.params, self.grads
         f = self.factorization
         if f is None:
@@ -175,6 +189,10 @@ class JointSpectralWeight(Module):
             names = [f"core_{k}" for k in range(2, len(rest) + 2)]
         for name, grad in zip(names, rest, strict=True):
             g[name] += grad
+
+    def _check_layer(self, layer: Any) -> int:
+        # a negative index would silently pick a layer from the end
+        return check_int(layer, "layer", minimum=0, maximum=self.n_layers - 1)
 
     def forward(self, x: Any) -> Any:
         raise TypeError("JointSpectralWeight holds parameters; the SpectralConv layers sharing it compute")

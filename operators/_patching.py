@@ -37,13 +37,13 @@ Two options go beyond neuraloperator (its behaviour stays the default):
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import Any
 
 import numpy as np
 
 from tensorkit.extend import check_choice, check_int, check_random_state, check_real, get_namespace
+
+from ._patch_layout import _batch_patches, _one_hot, _padding, _restrict, _tables, _unbatch_patches
 
 __all__ = ["MultigridPatching2D"]
 
@@ -138,6 +138,10 @@ class MultigridPatching2D:
         self.n_patches = 2**self.levels
         self.training = True
         self._shifts = [(0, 0)]
+        # shapes of the last patch / unpatch, which the adjoints are the adjoints of
+        self._shape: tuple[int, ...] | None = None
+        self._patched_shape: tuple[int, ...] | None = None
+        self._unpatched_shape: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------------------------ processor
     def train(self, mode: bool = True) -> MultigridPatching2D:
@@ -181,7 +185,7 @@ class MultigridPatching2D:
             what = f"needs keys {expected}" if expected else "keeps none without shifted_training"
             raise ValueError(f"MultigridPatching2D state: {what}, got {sorted(state)}")
         if state:
-            self._seed, self._step = int(state["seed"]), int(state["step"])
+            self._seed, self._step = _state_int(state["seed"], "seed"), _state_int(state["step"], "step")
 
     # ------------------------------------------------------------------------------ patching
     def patch(
@@ -222,8 +226,11 @@ class MultigridPatching2D:
             ]  # each (B n^2, C, w1, w2)
             tilings.append(xp.concat(levels, axis=1))
         patched = tilings[0] if len(tilings) == 1 else xp.concat(tilings, axis=0)
+        self._patched_shape = tuple(patched.shape)
         if y is not None and not self.stitching:
             self._check_field(y, "y", (h, w))
+            if y.shape[0] != b:
+                raise ValueError(f"y has {y.shape[0]} samples but x has {b}")
             y = self._blocks(xp, _roll(xp, y, self._shifts[0], -1))
         return patched, y
 
@@ -237,6 +244,9 @@ class MultigridPatching2D:
     def _gather_adjoint(self, grad):
         if self.levels == 0:
             return grad
+        if self._patched_shape is None:
+            raise RuntimeError("MultigridPatching2D.patch_adjoint called before patch")
+        _check_grad(grad, self._patched_shape, "patch")
         xp = get_namespace(grad)
         b, c, h, w = self._shape
         per_tiling = grad.shape[0] // len(self._shifts)
@@ -262,26 +272,44 @@ class MultigridPatching2D:
         4 tilings' fields are blended (``stitch`` must then be True)."""
         if self.levels == 0:
             return out
+        stitch = _check_bool(stitch, "stitch")
+        if self._shape is None:
+            raise RuntimeError("MultigridPatching2D.unpatch called before patch (which sets the grid)")
+        if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+            raise TypeError(f"out must be a numpy or CuPy array, got {type(out).__name__}")
         xp = get_namespace(out)
         p1, p2 = self._pads(out)
+        per_field = self.n_patches**2 * len(self._shifts)
+        if out.shape[0] % per_field:
+            raise ValueError(f"out must stack {per_field} patches per field along the batch, got "
+                             f"{out.shape[0]} patches: shape {tuple(out.shape)}")
         core = out[:, :, p1:out.shape[2] - p1, p2:out.shape[3] - p2]
         if not stitch:
             if len(self._shifts) > 1:
                 raise ValueError("overlap patches can only be unpatched with stitch=True (they are blended)")
+            self._unpatched_shape = tuple(core.shape)
             return core
         if len(self._shifts) == 1:
-            return _roll(xp, self._stitch(xp, core), self._shifts[0], 1)
+            field = _roll(xp, self._stitch(xp, core), self._shifts[0], 1)
+            self._unpatched_shape = tuple(field.shape)
+            return field
         per_tiling = core.shape[0] // len(self._shifts)
         blended = None
         for k, (shift, weight) in enumerate(zip(self._shifts, self._weights(xp, out.dtype), strict=True)):
             field = _roll(xp, self._stitch(xp, core[k * per_tiling:(k + 1) * per_tiling]), shift, 1)
             blended = weight * field if blended is None else blended + weight * field
+        self._unpatched_shape = tuple(blended.shape)
         return blended
 
     def unpatch_adjoint(self, grad: Any, *, stitch: bool = True) -> Any:
         """Adjoint of :meth:`unpatch`: cut into patches (when stitched) and zero-fill the padding."""
         if self.levels == 0:
             return grad
+        stitch = _check_bool(stitch, "stitch")
+        if self._unpatched_shape is None:
+            raise RuntimeError("MultigridPatching2D.unpatch_adjoint called before unpatch")
+        # a gradient of another shape would be cut into wrong blocks without an error
+        _check_grad(grad, self._unpatched_shape, "unpatch")
         xp = get_namespace(grad)
         if not stitch:
             if len(self._shifts) > 1:
@@ -294,7 +322,7 @@ class MultigridPatching2D:
                 self._blocks(xp, _roll(xp, weight * grad, shift, -1))
                 for shift, weight in zip(self._shifts, self._weights(xp, grad.dtype), strict=True)
             ], axis=0)
-        p1, p2 = self._padding
+        p1, p2 = _padding(*self._shape[2:], self.padding_fraction)
         bn, c, s1, s2 = blocks.shape
         out = xp.zeros((bn, c, s1 + 2 * p1, s2 + 2 * p2), dtype=grad.dtype)
         out[:, :, p1:p1 + s1, p2:p2 + s2] = blocks
@@ -339,9 +367,14 @@ class MultigridPatching2D:
         return p1, p2
 
     def _check_field(self, x, name, shape=None):
-        if not hasattr(x, "shape") or getattr(x, "ndim", 0) != 4:
-            raise ValueError(f"{name} must be a batch of 2D fields (batch, C, H, W), got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
+        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+            raise TypeError(f"{name} must be a numpy or CuPy array, got {type(x).__name__}")
+        if x.dtype.kind not in "biufc":
+            raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}")
+        if x.ndim != 4 or 0 in x.shape[2:]:
+            raise ValueError(
+                f"{name} must be a batch of 2D fields (batch, C, H, W), got shape {tuple(x.shape)}"
+            )
         h, w = x.shape[2:]
         if shape is not None and (h, w) != shape:
             raise ValueError(f"{name} has spatial shape {(h, w)} but x has {shape}")
@@ -359,18 +392,26 @@ class MultigridPatching2D:
             )
 
 
-class _Tables:
-    """Source row / column indices of every (level, patch, local position)."""
-
-    def __init__(self, rows, cols):
-        self.rows = rows
-        self.cols = cols
-
-
 def _check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool, got {value!r}")
     return bool(value)
+
+
+def _check_grad(grad: Any, shape: tuple[int, ...], forward: str) -> None:
+    if not hasattr(grad, "shape") or not hasattr(grad, "dtype"):
+        raise TypeError(f"grad must be a numpy or CuPy array, got {type(grad).__name__}")
+    if tuple(grad.shape) != shape:
+        raise ValueError(
+            f"grad has shape {tuple(grad.shape)}, the output of the last {forward} has shape {shape}"
+        )
+
+
+def _state_int(value: Any, name: str) -> int:
+    array = np.asarray(value)
+    if array.ndim != 0 or array.dtype.kind not in "iu" or int(array) < 0:
+        raise ValueError(f"MultigridPatching2D state: {name} must be a non-negative integer, got {value!r}")
+    return int(array)
 
 
 def _check_shift(shift: Any) -> tuple[int, int]:
@@ -398,77 +439,3 @@ def _tent(size: int, n: int) -> np.ndarray:
     patch = size // n
     i = np.arange(patch)
     return np.tile((np.minimum(i, patch - 1 - i) + 0.5) / (patch / 2), n)
-
-
-@functools.lru_cache(maxsize=8)
-def _full_weighting(level: int) -> tuple[tuple[int, float], ...]:
-    """(offset, weight) taps, on the fine grid, of ``level`` full-weighting restrictions in a row:
-    ``[1, 2, 1] / 4`` convolved with itself dilated 2, 4, ... times (the nodes kept at level ``l``
-    are every ``2^l``-th, and each restriction averages a node with its two coarse neighbours)."""
-    taps = {0: 1.0}
-    for k in range(level):
-        step = 2**k
-        new: dict[int, float] = {}
-        for offset, weight in taps.items():
-            for d, f in ((-step, 0.25), (0, 0.5), (step, 0.25)):
-                new[offset + d] = new.get(offset + d, 0.0) + weight * f
-        taps = new
-    return tuple(sorted(taps.items()))
-
-
-def _restrict(xp, x, level: int, restriction: str):
-    """The field the level-``level`` context is sampled from: ``x`` itself (injection) or ``x``
-    smoothed by the full-weighting taps along both axes (circularly)."""
-    if restriction == "injection":
-        return x
-    taps = _full_weighting(level)
-    for axis in (2, 3):
-        x = sum(weight * xp.roll(x, -offset, axis=axis) for offset, weight in taps)
-    return x
-
-
-def _padding(h: int, w: int, fraction: float) -> tuple[int, int]:
-    return round(h * fraction), round(w * fraction)
-
-
-@functools.lru_cache(maxsize=64)
-def _tables(h: int, w: int, levels: int, fraction: float, shift: tuple[int, int] = (0, 0)) -> _Tables:
-    n = 2**levels
-    pads = _padding(h, w, fraction)
-    out = []
-    for size, pad, origin in zip((h, w), pads, shift, strict=True):
-        patch = size // n
-        window = patch + 2 * pad
-        per_level = []
-        for level in range(levels + 1):
-            sub = 2**level
-            stride = patch // sub
-            # windows centred on the patch (at level 0 this is just the padding)
-            offset = math.ceil((patch + (n - 1) * stride - size // sub) / 2.0) + pad
-            start = np.arange(n)[:, None] * stride + np.arange(window)[None, :] - offset
-            # the tiling shifted by ``origin`` reads the field rolled by it
-            per_level.append(((start % (size // sub)) * sub + origin) % size)
-        out.append(per_level)
-    return _Tables(out[0], out[1])
-
-
-def _batch_patches(xp, g):
-    """(B, C, n, n, w1, w2) -> (B n^2, C, w1, w2), patch (i, j) of sample b at b n^2 + i n + j."""
-    b, c, n, _, w1, w2 = g.shape
-    g = xp.permute_dims(g, (0, 2, 3, 1, 4, 5))
-    return xp.reshape(g, (b * n * n, c, w1, w2))
-
-
-def _unbatch_patches(xp, g, b):
-    """(B n^2, C, w1, w2) -> (B, C, n w1, n w2) with patch (i, j) in block (i, j)."""
-    bn, c, w1, w2 = g.shape
-    n = math.isqrt(bn // b)
-    g = xp.reshape(g, (b, n, n, c, w1, w2))
-    g = xp.permute_dims(g, (0, 3, 1, 4, 2, 5))
-    return xp.reshape(g, (b, c, n * w1, n * w2))
-
-
-def _one_hot(index: np.ndarray, size: int, dtype) -> np.ndarray:
-    out = np.zeros((index.size, size), dtype=dtype)
-    out[np.arange(index.size), index] = 1
-    return out

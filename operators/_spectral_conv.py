@@ -128,6 +128,8 @@ class SpectralConv(Module):
         self.factorization = check_choice(factorization, "factorization", FACTORIZATIONS)
         self.implementation = check_choice(implementation, "implementation", IMPLEMENTATIONS)
         self.fft_norm = check_choice(fft_norm, "fft_norm", FFT_NORMS)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be a bool, got {bias!r}")
         self.order = len(self.n_modes)
         # Modes stored per dimension: all n_modes along leading dims, n // 2 + 1 of the real FFT last.
         self.weight_modes = (*self.n_modes[:-1], self.n_modes[-1] // 2 + 1)
@@ -293,9 +295,9 @@ def _dense_contract(nxp, x_hat, weight):
     """``y[b, o, k] = sum_i x[b, i, k] W[i, o, k]`` as one batched matmul over the modes ``k``."""
     b, i = x_hat.shape[:2]
     modes = x_hat.shape[2:]
-    o = weight.shape[1]
-    xk = nxp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)  # (K, b, i)
-    wk = nxp.moveaxis(weight.reshape(i, o, -1), -1, 0)  # (K, i, o)
+    o, k = weight.shape[1], math.prod(modes)  # sizes spelled out: -1 is ambiguous for an empty batch
+    xk = nxp.moveaxis(x_hat.reshape(b, i, k), -1, 0)  # (K, b, i)
+    wk = nxp.moveaxis(weight.reshape(i, o, k), -1, 0)  # (K, i, o)
     yk = nxp.matmul(xk, wk)  # (K, b, o)
     return nxp.moveaxis(yk, 0, -1).reshape(b, o, *modes)
 
@@ -304,10 +306,10 @@ def _dense_contract_backward(nxp, x_hat, weight, g_hat):
     """``(dL/dx_hat, dL/dW)`` of :func:`_dense_contract`: ``G conj(W)`` and ``sum_b conj(X) G``."""
     b, i = x_hat.shape[:2]
     modes = x_hat.shape[2:]
-    o = weight.shape[1]
-    xk = nxp.moveaxis(x_hat.reshape(b, i, -1), -1, 0)
-    wk = nxp.moveaxis(weight.reshape(i, o, -1), -1, 0)
-    gk = nxp.moveaxis(g_hat.reshape(b, o, -1), -1, 0)
+    o, k = weight.shape[1], math.prod(modes)
+    xk = nxp.moveaxis(x_hat.reshape(b, i, k), -1, 0)
+    wk = nxp.moveaxis(weight.reshape(i, o, k), -1, 0)
+    gk = nxp.moveaxis(g_hat.reshape(b, o, k), -1, 0)
     gx = nxp.matmul(gk, nxp.conj(nxp.swapaxes(wk, -1, -2)))  # (K, b, i)
     gw = nxp.matmul(nxp.conj(nxp.swapaxes(xk, -1, -2)), gk)  # (K, i, o)
     return (

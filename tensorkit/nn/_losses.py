@@ -2,6 +2,10 @@
 
 A loss is driven as ``value = loss_fn.forward(pred, target)`` (a Python float) followed by
 ``g = loss_fn.backward()`` (d value / d pred, shaped like ``pred``).
+
+Norms are taken of the fields divided by their largest entry (the scaling of LAPACK's ``dnrm2``),
+so a sum of squares neither overflows nor underflows: data of size 1e200 (float64) or 1e30
+(float32) give the loss their ratio has, not NaN or 0.
 """
 
 from __future__ import annotations
@@ -30,7 +34,24 @@ def _check_pair(pred, target, d: int, name: str):
         raise TypeError(f"{name}: pred must be a real float array, got {pred.dtype}")
     if target.dtype.kind not in "fiub":
         raise TypeError(f"{name}: target must be a real array, got {target.dtype}")
+    if pred.size == 0:
+        raise ValueError(f"{name}: pred and target are empty, shape {tuple(pred.shape)}")
     return target.astype(pred.dtype, copy=False)
+
+
+def _max_abs(nxp, x, axes):
+    """``max |x|`` over ``axes`` (kept as size-1 axes), 1 where ``x`` is all zero: the divisor that
+    brings ``x`` to ``[-1, 1]`` without overflow or underflow."""
+    top = nxp.abs(x).max(axis=axes, keepdims=True)
+    return nxp.where(top > 0, top, 1).astype(x.dtype, copy=False)
+
+
+def _refuse_zero_targets(name: str, eps: float, norms) -> None:
+    if eps == 0 and bool((norms == 0).any()):
+        raise ValueError(
+            f"{name}: target holds {int((norms == 0).sum())} all-zero field(s), whose relative error "
+            "is undefined with eps=0"
+        )
 
 
 class Loss:
@@ -63,7 +84,10 @@ class MSELoss(Loss):
         target = _check_pair(pred, target, 0, "MSELoss")
         diff = pred - target
         scale = 1.0 / diff.size if self.reduction == "mean" else 1.0
-        value = float((diff * diff).sum()) * scale
+        # squared in units of max |diff|, so that float32 errors of 1e20 do not overflow to inf
+        top = float(array_module(diff).abs(diff).max())
+        unit = diff / diff.dtype.type(top) if top > 0 else diff
+        value = top * (top * (float((unit * unit).sum()) * scale))
         diff *= pred.dtype.type(2.0 * scale)
         self._grad = diff
         return value
@@ -98,28 +122,34 @@ class LpLoss(Loss):
         target = _check_pair(pred, target, self.d, "LpLoss")
         nxp = array_module(pred)
         lead = pred.shape[: pred.ndim - self.d]
-        e = (pred - target).reshape(*lead, -1)
-        y = target.reshape(*lead, -1)
+        size = pred.size // max(1, int(np.prod(lead)))
+        e = (pred - target).reshape(*lead, size)
+        y = target.reshape(*lead, size)
         p = self.p
+        # ||v||_p = s ||v / s||_p with s = max |v|: no power of an entry exceeds 1
+        s_e, s_y = _max_abs(nxp, e, -1), _max_abs(nxp, y, -1)
+        u = e / s_e
         if p == 2:
-            diff = (e * e).sum(axis=-1)
-            ynorm = nxp.sqrt((y * y).sum(axis=-1))
+            n_u = nxp.sqrt((u * u).sum(axis=-1))
+            v = y / s_y
+            n_y = nxp.sqrt((v * v).sum(axis=-1))
         else:
-            diff = (nxp.abs(e) ** p).sum(axis=-1)
-            ynorm = (nxp.abs(y) ** p).sum(axis=-1) ** (1.0 / p)
+            n_u = (nxp.abs(u) ** p).sum(axis=-1) ** (1.0 / p)
+            n_y = (nxp.abs(y / s_y) ** p).sum(axis=-1) ** (1.0 / p)
+        ynorm = s_y[..., 0] * n_y
+        _refuse_zero_targets("LpLoss", self.eps, ynorm)
         denom = ynorm + pred.dtype.type(self.eps)
-        num = diff ** (1.0 / p)
-        ratios = num / denom
+        ratios = s_e[..., 0] * n_u / denom
         scale = 1.0 / ratios.size if self.reduction == "mean" else 1.0
         value = float(ratios.sum()) * scale
-        # d/de ||e||_p = |e|^(p-1) sign(e) / ||e||_p^(p-1); taken as 0 where e vanishes
-        safe = nxp.where(num > 0, num, 1)
-        coef = nxp.where(num > 0, scale / (denom * safe ** (p - 1)), 0).astype(pred.dtype, copy=False)
+        # d/de ||e||_p = sign(e) (|e| / ||e||_p)^(p-1) = sign(u) (|u| / ||u||_p)^(p-1); 0 where e vanishes
+        safe = nxp.where(n_u > 0, n_u, 1)
+        coef = nxp.where(n_u > 0, scale / denom, 0).astype(pred.dtype, copy=False)
         if p == 2:
-            grad = e
-            grad *= coef[..., None]
+            grad = u
+            grad *= (coef / safe)[..., None]
         else:
-            grad = nxp.abs(e) ** (p - 1) * nxp.sign(e) * coef[..., None]
+            grad = (nxp.abs(u) / safe[..., None]) ** (p - 1) * nxp.sign(u) * coef[..., None]
         self._grad = grad.reshape(pred.shape).astype(pred.dtype, copy=False)
         return value
 
@@ -164,7 +194,7 @@ class H1Loss(Loss):
         self.measure = per_axis(
             measure, self.d, "measure", lambda v, n: check_real(v, n, minimum=0.0, strict_minimum=True)
         )
-        self.periodic = per_axis(periodic, self.d, "periodic", lambda v, n: bool(v))
+        self.periodic = per_axis(periodic, self.d, "periodic", _check_bool)
         self.reduction = check_choice(reduction, "reduction", _REDUCTIONS)
         self.eps = check_real(eps, "eps", minimum=0.0)
 
@@ -180,31 +210,45 @@ class H1Loss(Loss):
         target = _check_pair(pred, target, self.d, "H1Loss")
         nxp = array_module(pred)
         ops = self._operators(pred.shape, nxp, pred.dtype)
-        e = pred - target
         axes = tuple(range(pred.ndim - self.d, pred.ndim))
-        num = (e * e).sum(axis=axes)
-        den = (target * target).sum(axis=axes)
-        de = []
-        for k, D in enumerate(ops):
-            axis = pred.ndim - self.d + k
-            dk = _apply_along(D, e, axis)
-            de.append((D, dk, axis))
-            num = num + (dk * dk).sum(axis=axes)
-            dy = _apply_along(D, target, axis)
-            den = den + (dy * dy).sum(axis=axes)
-        root_num = nxp.sqrt(num)
-        denom = nxp.sqrt(den) + pred.dtype.type(self.eps)
-        ratios = root_num / denom
+        # in units of the largest entry of each field (then of each field and its differences), so
+        # that no square overflows or underflows
+        s_e = _max_abs(nxp, pred - target, axes)
+        u = (pred - target) / s_e
+        n_u, du = self._norm(nxp, u, ops, axes)
+        s_y = _max_abs(nxp, target, axes)
+        n_y, _ = self._norm(nxp, target / s_y, ops, axes)
+        ynorm = s_y.reshape(n_y.shape) * n_y
+        _refuse_zero_targets("H1Loss", self.eps, ynorm)
+        denom = ynorm + pred.dtype.type(self.eps)
+        ratios = s_e.reshape(n_u.shape) * n_u / denom
         scale = 1.0 / ratios.size if self.reduction == "mean" else 1.0
         value = float(ratios.sum()) * scale
-        grad = e.copy()
-        for D, dk, axis in de:
+        # d r / d e = (e + sum_k D_k^T D_k e) / (||e||_H1 denom) = (u + sum_k D_k^T D_k u) / (||u||_H1 denom)
+        grad = u
+        for D, dk, axis in du:
             grad += _apply_along(D.T, dk, axis)
-        safe = nxp.where(root_num > 0, root_num, 1)
-        coef = nxp.where(root_num > 0, scale / (denom * safe), 0).astype(pred.dtype, copy=False)
+        safe = nxp.where(n_u > 0, n_u, 1)
+        coef = nxp.where(n_u > 0, scale / (denom * safe), 0).astype(pred.dtype, copy=False)
         grad *= coef.reshape(coef.shape + (1,) * self.d)
         self._grad = grad
         return value
+
+    def _norm(self, nxp, u, ops, axes):
+        """``sqrt(||u||^2 + sum_k ||D_k u||^2)`` per field, and the ``(D_k, D_k u, axis)``; the sum of
+        squares taken in units of the largest entry of ``u`` and its differences (the ``D_k`` carry
+        ``1 / h``)."""
+        du = [(D, _apply_along(D, u, axis), axis) for D, axis in
+              zip(ops, range(u.ndim - self.d, u.ndim), strict=True)]
+        top = nxp.abs(u).max(axis=axes)
+        for _, dk, _ in du:
+            top = nxp.maximum(top, nxp.abs(dk).max(axis=axes))
+        top = nxp.where(top > 0, top, 1).astype(u.dtype, copy=False)
+        unit = top.reshape(top.shape + (1,) * self.d)
+        total = ((u / unit) ** 2).sum(axis=axes)
+        for _, dk, _ in du:
+            total = total + ((dk / unit) ** 2).sum(axis=axes)
+        return top * nxp.sqrt(total), du
 
 
 def _difference_matrix(n: int, h: float, periodic: bool) -> np.ndarray:
@@ -225,6 +269,12 @@ def _difference_matrix(n: int, h: float, periodic: bool) -> np.ndarray:
     D[0, :4] = np.array([-11.0, 18.0, -9.0, 2.0]) / (6 * h)
     D[n - 1, n - 4:] = np.array([-2.0, 9.0, -18.0, 11.0]) / (6 * h)
     return D
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def _apply_along(D, x, axis: int):
