@@ -283,6 +283,9 @@ def fit_operator(
                            gamma=check_real(gamma, "gamma", minimum=0.0, strict_minimum=True))
     elif callable(scheduler) and not isinstance(scheduler, Scheduler):
         scheduler = scheduler(optimizer)
+    if scheduler is not None and not isinstance(scheduler, Scheduler):
+        raise TypeError(f"scheduler must be 'step', 'cosine', a tensorkit.nn Scheduler, a "
+                        f"callable(optimizer) returning one, or None; got {type(scheduler).__name__}")
     if metric is None and validation is not None:
         metric = _relative_l2(y if arrays else None)
     trainer = Trainer(model, loss, optimizer, batch_size=batch_size, scheduler=scheduler,
@@ -308,8 +311,9 @@ def _optimizer(model, optimizer, lr, weight_decay) -> Optimizer:
 
 
 def _relative_l2(y) -> Loss:
-    """Relative L2 per sample over every non-batch axis, averaged over the batch."""
-    return LpLoss(d=max(1, y.ndim - 1) if y is not None else 3, reduction="mean")
+    """Relative L2 per sample over every non-batch axis, averaged over the batch; an all-zero truth,
+    whose relative error is undefined, raises ValueError (no eps, which would report |pred| / eps)."""
+    return LpLoss(d=max(1, y.ndim - 1) if y is not None else 3, reduction="mean", eps=0.0)
 
 
 class VorticityVelocity(Processor):
@@ -358,7 +362,7 @@ class VorticityVelocity(Processor):
 
     def embed(self, x: Any) -> Any:
         """``(batch, 1, H, W)`` vorticity -> ``(batch, 3 (+ coordinates), H, W)``: ``[w; u; v]``."""
-        if not hasattr(x, "shape") or getattr(x, "ndim", 0) != 4 or x.shape[1] != 1:
+        if not hasattr(x, "shape") or getattr(x, "ndim", 0) != 4 or x.shape[1] != 1 or 0 in x.shape[2:]:
             raise ValueError(f"x must be vorticity fields (batch, 1, H, W), got {getattr(x, 'shape', x)!r}")
         xp = get_namespace(x)
         if not xp.isdtype(x.dtype, "real floating"):
@@ -368,6 +372,14 @@ class VorticityVelocity(Processor):
 
     def embed_adjoint(self, grad: Any) -> Any:
         """Adjoint of the linear part of :meth:`embed`: ``g_w + L^T [g_u; g_v]``."""
+        if not hasattr(grad, "shape") or not hasattr(grad, "dtype"):
+            raise TypeError(f"grad must be a numpy or CuPy array, got {type(grad).__name__}")
+        channels = 1 + self.channels(2)
+        if grad.ndim != 4 or grad.shape[1] != channels:
+            # fewer channels would slice into an empty, silently wrong gradient
+            raise ValueError(
+                f"grad must be (batch, {channels}, H, W) like embed's output, got {tuple(grad.shape)}"
+            )
         if self.coordinates is not None:
             grad = self.coordinates.embed_adjoint(grad)
         xp = get_namespace(grad)

@@ -30,7 +30,15 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from tensorkit.extend import check_allocation, check_choice, check_int, check_random_state, progress_bar
+from tensorkit.extend import (
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_int,
+    check_random_state,
+    progress_bar,
+    to_numpy,
+)
 from tensorkit.io import load_archive, save_archive
 
 __all__ = [
@@ -138,6 +146,10 @@ def darcy(
         raise ValueError(f"subsamples must be even (each face takes half of two cells), got {subsamples}")
     check_allocation((n_samples, resolution, resolution), np.float64, "the Darcy dataset (a and u)", count=2,
                      alternative="generate it in parts, or on a cluster with physics.pde.darcy_to_zarr")
+    if coefficient == "cell":
+        # the coefficient at S x S sub-samples of every cell, and its (S R, K) basis
+        check_allocation((resolution * subsamples, resolution * subsamples), np.float64,
+                         "the sub-sampled coefficient", count=3, alternative="fewer subsamples")
     rng = check_random_state(random_state, np)
     coefficients = rng.standard_normal((n_samples, GRF_MODES, GRF_MODES))
     a = np.empty((n_samples, resolution, resolution))
@@ -272,15 +284,20 @@ def solve_darcy(a: np.ndarray, f: Any = 1.0, *, faces: Any = None) -> np.ndarray
     -------
     u : ndarray of shape (n, n), float64, zero on the boundary.
     """
-    a = np.asarray(a, dtype=np.float64)
+    # as_float_array, not a cast: a complex coefficient would silently lose its imaginary part
+    a = to_numpy(as_float_array(a, "a", allow_complex=False, check_finite=False)).astype(np.float64)
     if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 3:
         raise ValueError(f"a must be a square grid with at least 3 nodes per side, got shape {a.shape}")
     if not np.all(np.isfinite(a)) or a.min() <= 0:
         raise ValueError(f"a must be finite and positive, got min {a.min()!r}")
     n = a.shape[0]
-    f = np.broadcast_to(np.asarray(f, dtype=np.float64), a.shape)
-    if not np.all(np.isfinite(f)):
-        raise ValueError("f must be finite")
+    f = to_numpy(as_float_array(f, "f", allow_complex=False)).astype(np.float64)
+    try:
+        f = np.broadcast_to(f, a.shape)
+    except ValueError:
+        raise ValueError(
+            f"f must be a number or an array of a's shape {a.shape}, got shape {f.shape}"
+        ) from None
     m = n - 2
     h2 = (1.0 / (n - 1)) ** 2
     a_x, a_y = _faces(a, faces)

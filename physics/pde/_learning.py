@@ -167,7 +167,9 @@ def check_vorticity(w: Any, name: str) -> Any:
     """Vorticity trajectories ``(n, T, R, R)`` on a periodic grid (square, R even), else ValueError."""
     if not hasattr(w, "ndim"):
         w = np.asarray(w)
-    if w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[2] % 2:
+    if w.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {w.dtype}")
+    if w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[2] % 2 or w.shape[2] < 2:
         raise ValueError(
             f"{name} must be vorticity trajectories (n_flows, n_snapshots, R, R) on a periodic grid "
             f"(square, R even, as navier_stokes2d returns), got shape {tuple(w.shape)}"
@@ -179,28 +181,34 @@ def relative_errors(pred: Any, truth: Any) -> np.ndarray:
     """Relative L2 error ``||pred - truth|| / ||truth||`` per sample and channel (e.g. per rollout
     step), the norms over the last two (spatial) axes, as a host array ``(n, C)``.
 
-    Both norms are taken on fields scaled by their largest entry, so values near the overflow or
-    underflow thresholds give the true ratio.
+    Both fields are divided by the largest entry of either before they are subtracted and squared,
+    so values near the overflow or underflow thresholds give the true ratio.
 
     Raises
     ------
+    TypeError
+        Arguments that are not arrays of real numbers.
     ValueError
-        Shapes that differ, fewer than two axes, or a ``truth`` field that is zero (its relative
-        error is undefined).
+        Shapes that differ, fewer than two axes, empty fields, or a ``truth`` field that is zero
+        (its relative error is undefined).
     """
     for name, value in (("pred", pred), ("truth", truth)):
-        if not hasattr(value, "shape"):
+        if not hasattr(value, "shape") or not hasattr(value, "dtype"):
             raise TypeError(f"{name} must be a numpy or CuPy array, got {type(value).__name__}")
+        if value.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
     if tuple(pred.shape) != tuple(truth.shape) or truth.ndim < 2:
         raise ValueError(f"pred {tuple(pred.shape)} and truth {tuple(truth.shape)} must be fields of one "
                          "shape (..., ny, nx)")
+    if 0 in truth.shape[-2:]:
+        raise ValueError(f"pred and truth hold empty fields, shape {tuple(truth.shape)}")
     nxp = array_module(truth)
-    diff = pred - truth
     axes = (-2, -1)
     truth_max = nxp.abs(truth).max(axis=axes)
     if bool((truth_max == 0).any()):
         raise ValueError(f"truth holds {int((truth_max == 0).sum())} all-zero field(s): "
                          "their relative error is undefined")
-    scale = nxp.maximum(nxp.abs(diff).max(axis=axes), truth_max)[..., None, None]
-    num = nxp.sqrt(((diff / scale) ** 2).sum(axis=axes))
+    # pred - truth itself may overflow (1e308 - (-1e308)): scale first
+    scale = nxp.maximum(nxp.abs(pred).max(axis=axes), truth_max)[..., None, None]
+    num = nxp.sqrt(((pred / scale - truth / scale) ** 2).sum(axis=axes))
     return to_numpy(num / nxp.sqrt(((truth / scale) ** 2).sum(axis=axes)))

@@ -46,6 +46,7 @@ import numpy as np
 
 from tensorkit.extend import (
     as_float_array,
+    check_allocation,
     check_choice,
     check_dtype,
     check_int,
@@ -78,6 +79,9 @@ GRF_TAU = 7.0
 GRF_ALPHA = 2.5
 # Courant number of the automatic step (explicit Euler on advection).
 CFL = 0.25
+# Most time steps one call takes: 100x the FNO paper's longest runs (5e5 steps to t = 50 at dt = 1e-4);
+# beyond, a huge t_final, a tiny dt or an extreme initial speed would run for days (or forever).
+MAX_STEPS = 10**8
 _FORMAT = "physics.NavierStokesDataset"
 _VERSION = 1
 
@@ -115,7 +119,9 @@ def navier_stokes2d(
         Time step. None picks :math:`\Delta t = 0.25\, h / \max(|u_0|_\infty, 1)` (a Courant number
         of 0.25 on the initial velocity, at least unit speed), shortened so that every snapshot
         falls on a step. A given ``dt`` is shortened the same way; a run whose Courant number
-        :math:`\Delta t \max|u| / h` exceeds 1 stops with a ``ValueError`` naming the time.
+        :math:`\Delta t \max|u| / h` exceeds 1 stops with a ``ValueError`` naming the time, and one
+        that needs more than ``MAX_STEPS`` (1e8) steps is refused before it starts (continue a long
+        run from its last snapshot with ``initial=``).
     forcing : "fno", None, callable or array
         ``"fno"``: :func:`fno_forcing`; None: unforced; a callable ``f(x, y)`` on the grid or an
         array of shape (resolution, resolution).
@@ -156,6 +162,9 @@ def navier_stokes2d(
     if device is None and initial is not None and hasattr(initial, "__array_namespace__"):
         device = "gpu" if "cupy" in type(initial).__module__ else "cpu"
     device = check_choice("cpu" if device is None else device, "device", ("cpu", "gpu"))
+    check_allocation((n_samples, n_snapshots, resolution, resolution), dtype, "the vorticity snapshots",
+                     device=device, alternative="fewer samples or snapshots per call, or "
+                     "physics.pde.navier_stokes2d_to_zarr on a cluster")
     xp = get_namespace(to_device(np.zeros(1, dtype=dtype), device))
 
     x = np.arange(resolution) / resolution
@@ -165,11 +174,22 @@ def navier_stokes2d(
     w_hat = solver.rfft(xp.asarray(to_device(w0, device)))
     f_hat = None if f is None else solver.rfft(xp.asarray(to_device(f, device)))
 
-    speed = max(float(xp.max(solver.speed(w_hat))), 1.0)
+    speed = float(xp.max(solver.speed(w_hat)))
+    if not math.isfinite(speed):
+        raise ValueError(f"initial vorticity of max |w| = {float(np.abs(w0).max()):.3g} overflows the "
+                         f"spectral solver in {dtype} (its Fourier transform or velocity is not finite)")
+    speed = max(speed, 1.0)
     h = 1.0 / resolution
     requested = CFL * h / speed if dt is None else dt
     interval = t_final / (n_snapshots - 1)
-    steps_per_snapshot = max(1, math.ceil(interval / requested - 1e-9))
+    ratio = interval / requested
+    if not ratio * (n_snapshots - 1) <= MAX_STEPS:  # also inf
+        raise ValueError(
+            f"reaching t_final={t_final:.3g} takes {ratio * (n_snapshots - 1):.3g} steps of "
+            f"dt={requested:.3g} (initial max |u| = {speed:.3g}), more than MAX_STEPS = {MAX_STEPS:.0e}: "
+            "shorten t_final, start slower, or continue a run from its last snapshot (initial=w[:, -1])"
+        )
+    steps_per_snapshot = max(1, math.ceil(ratio - 1e-9))
     # the step actually taken: the snapshot interval in whole steps, never above the one asked for
     dt = interval / steps_per_snapshot
     if dt * speed / h > 1.0:
@@ -178,6 +198,11 @@ def navier_stokes2d(
             f"dt={requested:.3g}{taken} violates the CFL bound dt <= h / max|u| = {h / speed:.3g} at t=0; "
             "pass a smaller dt or leave dt=None"
         )
+    # Crank-Nicolson's factor 1 +- dt nu |k|^2 / 2 times the largest mode must stay a float64 number
+    diffusion = 0.5 * dt * viscosity * float(xp.max(solver.lap))
+    if not math.isfinite(diffusion * max(float(xp.max(xp.abs(w_hat))), 1.0)):
+        raise ValueError(f"viscosity={viscosity:.3g} overflows the diffusion factor dt nu |k|^2 / 2 = "
+                         f"{diffusion:.3g} of the Crank-Nicolson step (dt={dt:.3g}); use a smaller viscosity")
 
     out = xp.empty((n_samples, n_snapshots, resolution, resolution), dtype=dtype)
     out[:, 0] = solver.irfft(w_hat)
@@ -188,8 +213,11 @@ def navier_stokes2d(
                 w_hat = solver.step(w_hat, f_hat, dt)
                 if step % check_every == 0:
                     courant = dt * float(xp.max(solver.speed(w_hat))) / h
-                    if not math.isfinite(courant) or courant > 1.0:
-                        t_now = ((snap - 1) * steps_per_snapshot + step + 1) * dt
+                    t_now = ((snap - 1) * steps_per_snapshot + step + 1) * dt
+                    if not math.isfinite(courant):
+                        raise ValueError(f"the vorticity is no longer finite at t={t_now:.3g} (dt={dt:.3g}); "
+                                         "check the forcing's size, or pass a smaller dt")
+                    if courant > 1.0:
                         raise ValueError(
                             f"the flow violates the CFL bound at t={t_now:.3g} (Courant number "
                             f"{courant:.3g} > 1); pass a smaller dt"
@@ -227,6 +255,8 @@ def random_vorticity(
     resolution = check_int(resolution, "resolution", minimum=2)
     dtype = check_dtype(dtype)
     rng = check_random_state(random_state)
+    check_allocation((n_samples, resolution, resolution), np.complex128, "the random vorticity's spectrum",
+                     count=2, alternative="fewer samples per call")
     k = np.arange(-GRF_MODES, GRF_MODES + 1)
     xi = rng.standard_normal((n_samples, k.size, k.size, 2)) @ np.array([1.0, 1.0j])
     sqrt_eig = (
@@ -249,9 +279,19 @@ def fno_forcing(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def save_navier_stokes(path: str | os.PathLike, w: Any, times: Any) -> None:
-    """Write vorticity snapshots ``(n, T, R, R)`` and their times to a versioned ``.npz``, atomically."""
-    w = to_numpy(w)
-    times = np.asarray(times, dtype=np.float64)
+    """Write vorticity snapshots ``(n, T, R, R)`` and their times to a versioned ``.npz``, atomically.
+
+    Raises
+    ------
+    TypeError
+        ``w`` or ``times`` not real numbers.
+    ValueError
+        Non-finite entries, ``w`` not ``(n, T, ny, nx)``, ``times`` not ``T`` increasing values.
+    """
+    w = to_numpy(as_float_array(w, "w", allow_complex=False))
+    times = to_numpy(as_float_array(times, "times", allow_complex=False)).astype(np.float64)
+    if times.ndim != 1 or (times.size > 1 and not bool(np.all(np.diff(times) > 0))):
+        raise ValueError(f"times must be increasing snapshot times (T,), got {times!r}")
     if w.ndim != 4 or w.shape[1] != times.shape[0]:
         raise ValueError(
             f"w must have shape (n_samples, n_snapshots, R, R) matching times of length "
@@ -262,9 +302,13 @@ def save_navier_stokes(path: str | os.PathLike, w: Any, times: Any) -> None:
 
 def load_navier_stokes(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a dataset written by :func:`save_navier_stokes`; returns ``(w, times)``."""
-    data = load_archive(path, _FORMAT, _VERSION)
+    data = load_archive(path, _FORMAT, _VERSION, nonfinite="raise")
     if set(data) != {"w", "times"}:
         raise ValueError(f"{str(path)!r} is not a Navier-Stokes dataset: it holds {sorted(data)}")
+    for key, ndim in (("w", 4), ("times", 1)):
+        if data[key].dtype.kind != "f" or data[key].ndim != ndim:
+            raise ValueError(f"{str(path)!r} is not a Navier-Stokes dataset: {key} has dtype "
+                             f"{data[key].dtype} and shape {data[key].shape}")
     return data["w"], data["times"]
 
 
@@ -307,7 +351,7 @@ class _SpectralSolver:
     def speed(self, w_hat):
         psi_hat = w_hat * self.inv_lap
         u, v = self.irfft(self.xp.stack([1j * self.ky[None, :] * psi_hat, -1j * self.kx[:, None] * psi_hat]))
-        return self.xp.sqrt(u * u + v * v)
+        return self.xp.hypot(u, v)  # u * u overflows for vorticities of 1e160 (float32: 1e20)
 
     def step(self, w_hat, f_hat, dt: float):
         """One step, written into ``w_hat``: four inverse transforms in one call for
@@ -324,9 +368,19 @@ class _SpectralSolver:
 
 def _grid_values(value: Any, x: np.ndarray, name: str, dtype: np.dtype) -> np.ndarray:
     n = x.size
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an array or a callable f(x, y), got {value!r}")
     if callable(value):
-        out = np.asarray(value(x[:, None], x[None, :]), dtype=np.float64)
-        out = np.broadcast_to(out, (n, n))
+        # as_float_array, not a cast to float64: None would become NaN, complex values lose their
+        # imaginary part
+        out = to_numpy(as_float_array(value(x[:, None], x[None, :]), name, allow_complex=False,
+                                      check_finite=False))
+        try:
+            out = np.broadcast_to(out, (n, n))
+        except ValueError:
+            raise ValueError(
+                f"{name}(x, y) must give values on the ({n}, {n}) grid, got shape {out.shape}"
+            ) from None
     else:
         out = to_numpy(as_float_array(value, name, allow_complex=False))
     return as_float_array(np.array(out, dtype=dtype), name, allow_complex=False)

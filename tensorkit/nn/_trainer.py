@@ -336,6 +336,10 @@ class Trainer:
         ``postprocess(pred, None)``, by slices of ``batch_size`` (default the trainer's)."""
         batch_size = self.batch_size if batch_size is None else check_int(batch_size, "batch_size", minimum=1)
         x = self.model._as_input(x, "x")
+        if x.shape[0] == 0:
+            raise ValueError(f"x must hold at least one sample, got shape {tuple(x.shape)}")
+        # NaN in would come out as a NaN prediction, which nothing downstream traces back to x
+        check_all_finite(x, "x")
         self._set_mode(False)
         try:
             with self._averaged():
@@ -371,9 +375,10 @@ class Trainer:
 
     def _validation(self, validation):
         """Validation data as a function returning a fresh iterable of cast ``(x, y)`` batches."""
-        if isinstance(validation, (tuple, list)) and len(validation) == 2 and all(
-            hasattr(v, "shape") for v in validation
-        ):
+        arrays = isinstance(validation, (tuple, list)) and all(hasattr(v, "shape") for v in validation)
+        if arrays and len(validation) != 2:
+            raise ValueError(f"validation must be a pair (x, y) of arrays, got {len(validation)} arrays")
+        if arrays:
             x, y = self._check_data(*validation, "validation x", "validation y")
             step = self.batch_size
             return lambda: ((x[s:s + step], y[s:s + step]) for s in range(0, int(x.shape[0]), step))
