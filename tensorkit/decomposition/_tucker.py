@@ -24,7 +24,7 @@ from ..backend import check_random_state, resolve_backend, standard_normal
 from ..formats import CPTensor, TTTensor, TuckerTensor
 from ..tenalg import mode_dot, multi_mode_dot, unfold
 from ._ranks import tucker_rank
-from .linalg import leading_subspace, safe_scale, scale_into_range, unscale
+from .linalg import accurate_subspace, leading_subspace, safe_scale, scale_into_range, unscale
 from .linalg import norm as scaled_norm
 
 __all__ = ["TUCKER_METHODS", "check_multilinear_rank", "check_ranks", "st_hosvd_mode_order", "tucker"]
@@ -146,7 +146,7 @@ def tucker(
         else:
             result = _st_hosvd(tensor, ranks, threshold, order, xp, bar)
         if method == "hooi":
-            result = _hooi(tensor, result, norm, n_iter_max, stop_tol, xp, bar)
+            result = _hooi(tensor, result, norm, n_iter_max, stop_tol, threshold is not None, xp, bar)
     if result.info.rel_error is None:
         result.info.rel_error = _relative_error(tensor, result, norm, xp)
     if scale != 1.0:
@@ -192,9 +192,16 @@ def _st_hosvd(tensor, ranks, threshold, order, xp, bar):
     return TuckerTensor(core, factors, info=Info("st_hosvd"))
 
 
-def _hooi(tensor, start, norm, n_iter_max, stop_tol, xp, bar):
+def _hooi(tensor, start, norm, n_iter_max, stop_tol, accurate, xp, bar):
+    """HOOI sweeps from ``start``; never returns a worse approximation than ``start``.
+
+    ``accurate``: singular subspaces by QR + SVD, not Gram matrices (a tolerance below ``sqrt(eps)``
+    needs subspaces of singular values the Gram matrix no longer resolves). The ranks are lowered to
+    ``r_n <= prod_{m != n} r_m`` first: a larger ``r_n`` adds nothing (the mode-``n`` unfolding of the
+    core has at most that rank) and the projected unfolding cannot supply it.
+    """
     factors = list(start.factors)
-    ranks = start.ranks
+    ranks = _feasible_ranks(start.ranks)
     error = _error_from_core(start.core, norm)
     history = [error]
     converged = False
@@ -206,9 +213,11 @@ def _hooi(tensor, start, norm, n_iter_max, stop_tol, xp, bar):
         sweeps += 1
         for mode in range(tensor.ndim):
             projected = multi_mode_dot(tensor, factors, skip=mode, transpose=True, xp=xp)
-            factors[mode], _ = leading_subspace(
-                unfold(projected, mode, xp=xp), rank=ranks[mode], xp=xp
-            )
+            unfolding = unfold(projected, mode, xp=xp)
+            if accurate:
+                factors[mode], _ = accurate_subspace(unfolding, rank=ranks[mode], xp=xp)
+            else:
+                factors[mode], _ = leading_subspace(unfolding, rank=ranks[mode], xp=xp)
         core = mode_dot(projected, factors[-1], tensor.ndim - 1, transpose=True, xp=xp)
         new_error = _error_from_core(core, norm)
         history.append(new_error)
@@ -226,7 +235,29 @@ def _hooi(tensor, start, norm, n_iter_max, stop_tol, xp, bar):
             stacklevel=3,
         )
     info = Info("hooi", iterations=sweeps, converged=converged, history=history)
-    return TuckerTensor(core, factors, info=info)
+    result = TuckerTensor(core, factors, info=info)
+    # HOOI's fit never decreases in exact arithmetic; in floating point a sweep can lose digits of
+    # the start's (below the core-norm formula's sqrt(eps) resolution): keep the better one
+    info.rel_error = _relative_error(tensor, result, norm, xp)
+    start_error = _relative_error(tensor, start, norm, xp)
+    if start_error < info.rel_error:
+        info.rel_error = start_error
+        info.extras["kept_start"] = True
+        return TuckerTensor(start.core, start.factors, info=info)
+    return result
+
+
+def _feasible_ranks(ranks):
+    """Lower each ``r_n`` to ``prod_{m != n} r_m`` (repeated until no rank changes)."""
+    ranks = list(ranks)
+    changed = True
+    while changed:
+        changed = False
+        for mode, rank in enumerate(ranks):
+            cap = math.prod(ranks[:mode] + ranks[mode + 1:])
+            if rank > cap:
+                ranks[mode], changed = cap, True
+    return tuple(ranks)
 
 
 def _randomized(tensor, ranks, threshold, order, oversampling, n_power_iter, rng, xp, bar):
