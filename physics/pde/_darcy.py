@@ -345,9 +345,10 @@ def _faces(a: np.ndarray, faces: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def save_darcy(path: str | os.PathLike, a: Any, u: Any) -> None:
-    """Write a Darcy dataset ``(a, u)`` to a versioned ``.npz`` archive, atomically."""
-    a = np.asarray(a)
-    u = np.asarray(u)
+    """Write a Darcy dataset ``(a, u)`` to a versioned ``.npz`` archive, atomically (finite real
+    arrays of one shape ``(n, R, R)``)."""
+    a = to_numpy(as_float_array(a, "a", allow_complex=False))
+    u = to_numpy(as_float_array(u, "u", allow_complex=False))
     if a.shape != u.shape or a.ndim != 3:
         raise ValueError(f"a and u must have the same shape (n, R, R), got {a.shape} and {u.shape}")
     save_archive(path, _FORMAT, _VERSION, a=a, u=u)
@@ -355,8 +356,12 @@ def save_darcy(path: str | os.PathLike, a: Any, u: Any) -> None:
 
 def load_darcy(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a dataset written by :func:`save_darcy`; returns ``(a, u)``."""
-    data = load_archive(path, _FORMAT, _VERSION)
+    data = load_archive(path, _FORMAT, _VERSION, nonfinite="raise")
     if set(data) != {"a", "u"}:
         raise ValueError(f"{str(path)!r} is not a Darcy dataset: it holds {sorted(data)}")
+    for key in ("a", "u"):
+        if data[key].dtype.kind != "f" or data[key].ndim != 3:
+            raise ValueError(f"{str(path)!r} is not a Darcy dataset: {key} has dtype {data[key].dtype} "
+                             f"and shape {data[key].shape}")
     return data["a"], data["u"]
 

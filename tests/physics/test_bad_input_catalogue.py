@@ -11,11 +11,14 @@ from physics import fit_operator
 from physics._learning import VorticityVelocity
 from physics.pde import (
     darcy,
+    fit_darcy,
+    load_darcy,
     load_navier_stokes,
     navier_stokes2d,
     navier_stokes_pairs,
     random_vorticity,
     relative_errors,
+    save_darcy,
     save_navier_stokes,
     solve_darcy,
 )
@@ -211,3 +214,26 @@ def test_solve_darcy_refuses_complex_and_misshapen_input(a, f, error, match):
 def test_darcy_refuses_sub_samples_that_cannot_fit_before_allocating():
     with pytest.raises(MemoryError, match="GiB"):
         darcy(1, 64, coefficient="cell", subsamples=10**4, progress=False)
+
+
+def test_darcy_datasets_are_checked_on_save_and_load(tmp_path):
+    ones = np.ones((1, 4, 4))
+    for a, error in ((np.full_like(ones, np.nan), ValueError), (np.full(ones.shape, "a"), TypeError),
+                     (ones.astype(complex), TypeError)):
+        with pytest.raises(error, match="a"):
+            save_darcy(tmp_path / "d.npz", a, ones)
+    assert not (tmp_path / "d.npz").exists()
+    save_archive(tmp_path / "nan.npz", "physics.DarcyDataset", 1, a=ones, u=np.full_like(ones, np.nan))
+    with pytest.raises(ValueError, match="u"):
+        load_darcy(tmp_path / "nan.npz")
+
+
+@pytest.mark.parametrize("validation", [lambda a, u: (a,), lambda a, u: a])
+def test_fit_darcy_validation_must_be_a_pair(validation):
+    """A 1-tuple raised IndexError; an array was read as its first sample."""
+    from operators import FNO
+
+    a, u = darcy(4, 8, random_state=0, progress=False)
+    model = FNO((4, 4), 1, 1, 4, n_layers=1, random_state=0)
+    with pytest.raises(TypeError, match="validation"):
+        fit_darcy(model, a, u, epochs=1, validation=validation(a, u), progress=False)
