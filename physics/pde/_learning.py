@@ -113,7 +113,8 @@ def fit_darcy(
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             size = f" of length {len(validation)}" if isinstance(validation, (tuple, list)) else ""
-            raise TypeError(f"validation must be a pair (a_test, u_test), got {type(validation).__name__}{size}")
+            raise TypeError(f"validation must be a pair (a_test, u_test), got "
+                            f"{type(validation).__name__}{size}")
         validation = (_with_channel(validation[0], "validation a"),
                       _with_channel(validation[1], "validation u"))
     chain = normalizing if processor is None else [normalizing, processor]
