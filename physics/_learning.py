@@ -85,12 +85,22 @@ class OperatorFit:
         For a model mapping ``k`` input channels (e.g. the last ``k`` snapshots of a flow) to ``m <= k``
         output channels, the next input drops the oldest ``m`` channels of the current one and appends
         the prediction. Returns the ``n_steps`` predictions, ``(batch, n_steps * m, *spatial)``.
+
+        Raises
+        ------
+        FloatingPointError
+            When a prediction is not finite (the rollout diverged), naming the step.
         """
         n_steps = check_int(n_steps, "n_steps", minimum=1)
         nxp = array_module(x)
         outputs = []
-        for _ in range(n_steps):
+        for step in range(n_steps):
             pred = self.trainer.predict(x, batch_size=batch_size)
+            bad = int((~nxp.isfinite(pred)).sum())
+            if bad:
+                # fed back, it would be refused as a non-finite input x, which the caller's x is not
+                raise FloatingPointError(f"the rollout diverged: the prediction of step {step + 1} holds "
+                                         f"{bad} non-finite (NaN or Inf) values")
             m = pred.shape[1]
             if m > x.shape[1]:
                 raise ValueError(

@@ -83,6 +83,14 @@ def test_test_error_against_an_all_zero_truth_is_refused():
         fit.test_error(x, np.zeros_like(y))
 
 
+def test_a_diverging_rollout_names_the_step():
+    x, y = _data()
+    fit = fit_operator(_model(bias=False), x, y, epochs=1, **QUIET)
+    fit.model.params["weight"][...] = 1e300  # the second step overflows
+    with pytest.raises(FloatingPointError, match="step 2"):
+        fit.rollout(x, 3)
+
+
 def test_predict_and_rollout_refuse_empty_and_non_finite_inputs():
     x, y = _data()
     fit = fit_operator(_model(), x, y, epochs=1, **QUIET)
