@@ -120,6 +120,8 @@ class ProcessorChain(Processor):
 
     def __init__(self, processors: Any):
         super().__init__()
+        if not isinstance(processors, (list, tuple)):
+            raise TypeError(f"processors must be a list or tuple, got {type(processors).__name__}")
         self.processors = [_check_processor(p) for p in processors]
 
     def preprocess(self, x: Any, y: Any) -> tuple[Any, Any]:

@@ -209,9 +209,8 @@ class Trainer:
                 lr = self.optimizer.lr
                 self._set_mode(True)
                 total, steps = 0.0, 0
-                for xb, yb in source(self.epoch, self.rng):
-                    if cast:
-                        xb, yb = self._cast(xb, yb)
+                for batch in source(self.epoch, self.rng):
+                    xb, yb = self._cast(*_pair(batch)) if cast else batch
                     total += self._train_step(xb, yb, steps)
                     steps += 1
                 if steps == 0:
@@ -338,8 +337,7 @@ class Trainer:
         x = self.model._as_input(x, "x")
         if x.shape[0] == 0:
             raise ValueError(f"x must hold at least one sample, got shape {tuple(x.shape)}")
-        # NaN in would come out as a NaN prediction, which nothing downstream traces back to x
-        check_all_finite(x, "x")
+        check_all_finite(x, "x")  # a NaN prediction would not be traced back to x
         self._set_mode(False)
         try:
             with self._averaged():
@@ -375,18 +373,20 @@ class Trainer:
 
     def _validation(self, validation):
         """Validation data as a function returning a fresh iterable of cast ``(x, y)`` batches."""
-        arrays = isinstance(validation, (tuple, list)) and all(hasattr(v, "shape") for v in validation)
-        if arrays and len(validation) != 2:
-            raise ValueError(f"validation must be a pair (x, y) of arrays, got {len(validation)} arrays")
-        if arrays:
+        if isinstance(validation, (tuple, list)) and all(hasattr(v, "shape") for v in validation):
+            if len(validation) != 2:
+                raise ValueError(f"validation must be a pair (x, y) of arrays, got {len(validation)} arrays")
             x, y = self._check_data(*validation, "validation x", "validation y")
             step = self.batch_size
             return lambda: ((x[s:s + step], y[s:s + step]) for s in range(0, int(x.shape[0]), step))
         source = check_source(validation, "validation")
-        return lambda: (self._cast(xb, yb) for xb, yb in source(self.epoch, None))
+        return lambda: (self._cast(*_pair(batch)) for batch in source(self.epoch, None))
 
     def _cast(self, x, y):
-        return self.model._as_input(x, "x"), self.model._as_input(y, "y")
+        x, y = self.model._as_input(x, "x"), self.model._as_input(y, "y")
+        check_all_finite(x, "x")  # as _check_data: NaN would surface as a NaN loss blamed on the rate
+        check_all_finite(y, "y")
+        return x, y
 
     def _check_data(self, x, y, xname, yname):
         for name, value in ((xname, x), (yname, y)):
@@ -468,6 +468,12 @@ class Trainer:
     def plot(self, path: str | os.PathLike) -> None:
         """Save the loss curves of :attr:`history` (see :func:`plot_history`)."""
         plot_history(self.history, path)
+
+
+def _pair(batch: Any) -> tuple[Any, Any]:
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise ValueError(f"a batch source must yield (x, y) pairs, got {type(batch).__name__} {batch!r:.60}")
+    return batch[0], batch[1]
 
 
 def plot_history(history: dict[str, list[float]], path: str | os.PathLike) -> None:

@@ -75,6 +75,23 @@ def test_fit_operator_scheduler_of_the_wrong_type(scheduler):
         fit_operator(_model(), x, y, epochs=1, scheduler=scheduler, **QUIET)
 
 
+@pytest.mark.parametrize(("batch", "error", "match"), [
+    (lambda x, y: (x, y, y), ValueError, "pairs"), (lambda x, y: (x * np.nan, y), ValueError, "non-finite"),
+])
+def test_fit_operator_checks_what_a_batch_source_yields(batch, error, match):
+    """A 3-tuple gave 'too many values to unpack'; NaN data a FloatingPointError blaming the rate."""
+    x, y = _data()
+    with pytest.raises(error, match=match):
+        fit_operator(_model(), lambda epoch, rng: [batch(x, y)], epochs=1, **QUIET)
+
+
+def test_processor_chain_needs_a_sequence():
+    from physics import ProcessorChain
+
+    with pytest.raises(TypeError, match="processors"):
+        ProcessorChain(3)
+
+
 def test_test_error_against_an_all_zero_truth_is_refused():
     """||pred|| / (0 + 1e-8) was returned as a relative error (4e8)."""
     x, y = _data()
