@@ -201,7 +201,7 @@ def _hooi(tensor, start, norm, n_iter_max, stop_tol, accurate, xp, bar):
     core has at most that rank) and the projected unfolding cannot supply it.
     """
     factors = list(start.factors)
-    ranks = _feasible_ranks(start.ranks)
+    ranks = check_multilinear_rank(start.ranks, clip=True)
     error = _error_from_core(start.core, norm)
     history = [error]
     converged = False
@@ -245,19 +245,6 @@ def _hooi(tensor, start, norm, n_iter_max, stop_tol, accurate, xp, bar):
         info.extras["kept_start"] = True
         return TuckerTensor(start.core, start.factors, info=info)
     return result
-
-
-def _feasible_ranks(ranks):
-    """Lower each ``r_n`` to ``prod_{m != n} r_m`` (repeated until no rank changes)."""
-    ranks = list(ranks)
-    changed = True
-    while changed:
-        changed = False
-        for mode, rank in enumerate(ranks):
-            cap = math.prod(ranks[:mode] + ranks[mode + 1:])
-            if rank > cap:
-                ranks[mode], changed = cap, True
-    return tuple(ranks)
 
 
 def _randomized(tensor, ranks, threshold, order, oversampling, n_power_iter, rng, xp, bar):
