@@ -193,13 +193,15 @@ class TwoLevelMGTFNO(Module):
         processor = self.local.processor.train(self.training)  # overlap tilings in evaluation only
         patches, _ = processor.preprocess(xp.concat([x, u], axis=1))
         out, _ = processor.postprocess(self.local.forward(patches))
-        self._cache = (restrict, prolong)
-        return out + u[:, : self.out_channels]
+        out = out + u[:, : self.out_channels]
+        self._cache = (restrict, prolong, tuple(out.shape))
+        return out
 
     def backward(self, grad_out: Any) -> Any:
         if self._cache is None:
             raise RuntimeError("TwoLevelMGTFNO.backward called before forward")
-        restrict, prolong = self._cache
+        restrict, prolong, shape = self._cache
+        grad_out = self._as_grad(grad_out, shape)
         processor = self.local.processor
         grad_z = processor.patch_adjoint(self.local.backward(processor.postprocess_adjoint(grad_out)))
         xp = get_namespace(grad_z)

@@ -155,6 +155,11 @@ def test_bad_input():
         model.backward(np.ones((1, 1, 16, 16)))
     with pytest.raises(ValueError, match="divisible"):
         model(np.ones((1, 1, 15, 16)))
+    model(np.ones((2, 1, 16, 16)))
+    with pytest.raises(ValueError, match="shape"):
+        model.backward(np.ones((2, 1, 8, 8)))
+    with pytest.raises(TypeError):
+        model.backward([1.0])
     with pytest.raises(ValueError, match=r"\(batch, 1, H, W\)"):
         model(np.ones((1, 2, 16, 16)))
     with pytest.raises(ValueError, match="4 dimensions"):
