@@ -65,10 +65,11 @@ class PeriodicCoordinates(Processor):
 
     def embed(self, x: Any) -> Any:
         """``(batch, C, *spatial) -> (batch, C + channels(d), *spatial)``, in ``x``'s dtype and device."""
-        if not hasattr(x, "shape") or getattr(x, "ndim", 0) < 3:
+        if not hasattr(x, "shape") or not hasattr(x, "ndim"):
+            raise TypeError(f"x must be a numpy or CuPy array, got {type(x).__name__}")
+        if x.ndim < 3:
             raise ValueError(
-                "x must be a batch of fields (batch, C, n_1, ..., n_d), got "
-                f"{getattr(x, 'shape', type(x).__name__)}"
+                f"x must be a batch of fields (batch, C, n_1, ..., n_d), got shape {tuple(x.shape)}"
             )
         spatial = tuple(x.shape[2:])
         if min(spatial) <= 2 * self.n_harmonics:

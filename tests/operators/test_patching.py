@@ -303,7 +303,7 @@ def test_patches_know_where_they_lie():
         (lambda: PeriodicCoordinates(True), TypeError, "n_harmonics"),
         (lambda: PeriodicCoordinates(1.5), TypeError, "n_harmonics"),
         (lambda: PeriodicCoordinates().embed(np.zeros((4, 4))), ValueError, "batch of fields"),
-        (lambda: PeriodicCoordinates().embed([[[0.0]]]), ValueError, "batch of fields"),
+        (lambda: PeriodicCoordinates().embed([[[0.0]]]), TypeError, "numpy or CuPy array"),
         (lambda: PeriodicCoordinates(2).embed(np.zeros((1, 1, 4, 8))), ValueError, "Nyquist"),
         (lambda: PeriodicCoordinates().embed(np.zeros((1, 1, 8, 8), dtype=int)), TypeError, "floating"),
         (lambda: PeriodicCoordinates().embed_adjoint(np.zeros((1, 4, 8, 8))), ValueError, "embedded"),
