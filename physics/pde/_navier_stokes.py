@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -117,11 +118,12 @@ def navier_stokes2d(
         Snapshots returned at ``linspace(0, t_final, n_snapshots)`` (t = 0 included), >= 2.
     dt : float or None
         Time step. None picks :math:`\Delta t = 0.25\, h / \max(|u_0|_\infty, 1)` (a Courant number
-        of 0.25 on the initial velocity, at least unit speed), shortened so that every snapshot
-        falls on a step. A given ``dt`` is shortened the same way; a run whose Courant number
-        :math:`\Delta t \max|u| / h` exceeds 1 stops with a ``ValueError`` naming the time, and one
-        that needs more than ``MAX_STEPS`` (1e8) steps is refused before it starts (continue a long
-        run from its last snapshot with ``initial=``).
+        of 0.25 on the initial velocity, at least unit speed), at most :math:`2 / (\nu
+        \max|k|^2)` (so that Crank-Nicolson damps every mode monotonically; a given larger ``dt``
+        warns), shortened so that every snapshot falls on a step. A given ``dt`` is shortened the
+        same way; a run whose Courant number :math:`\Delta t \max|u| / h` exceeds 1 stops with a
+        ``ValueError`` naming the time, and one that needs more than ``MAX_STEPS`` (1e8) steps is
+        refused before it starts (continue a long run from its last snapshot with ``initial=``).
     forcing : "fno", None, callable or array
         ``"fno"``: :func:`fno_forcing`; None: unforced; a callable ``f(x, y)`` on the grid or an
         array of shape (resolution, resolution).
@@ -180,7 +182,13 @@ def navier_stokes2d(
                          f"spectral solver in {dtype} (its Fourier transform or velocity is not finite)")
     speed = max(speed, 1.0)
     h = 1.0 / resolution
-    requested = CFL * h / speed if dt is None else dt
+    # Crank-Nicolson damps mode k by (1 - a) / (1 + a), a = dt nu |k|^2 / 2: monotonically (as the
+    # exact exp(-2a)) only for a <= 1; beyond, the mode flips sign every step instead of vanishing
+    top = 0.5 * viscosity * float(xp.max(solver.lap))
+    if not math.isfinite(top):
+        raise ValueError(f"viscosity={viscosity:.3g} overflows the diffusion factor nu |k|^2 / 2 of the "
+                         "Crank-Nicolson step; use a smaller viscosity")
+    requested = min(CFL * h / speed, 1.0 / top) if dt is None else dt
     interval = t_final / (n_snapshots - 1)
     ratio = interval / requested
     if not ratio * (n_snapshots - 1) <= MAX_STEPS:  # also inf
@@ -199,10 +207,17 @@ def navier_stokes2d(
             "pass a smaller dt or leave dt=None"
         )
     # Crank-Nicolson's factor 1 +- dt nu |k|^2 / 2 times the largest mode must stay a float64 number
-    diffusion = 0.5 * dt * viscosity * float(xp.max(solver.lap))
+    diffusion = dt * top
     if not math.isfinite(diffusion * max(float(xp.max(xp.abs(w_hat))), 1.0)):
         raise ValueError(f"viscosity={viscosity:.3g} overflows the diffusion factor dt nu |k|^2 / 2 = "
                          f"{diffusion:.3g} of the Crank-Nicolson step (dt={dt:.3g}); use a smaller viscosity")
+    if diffusion > 1.0:
+        warnings.warn(
+            f"dt={dt:.3g} gives the highest mode a diffusion factor dt nu |k|^2 / 2 = {diffusion:.3g} > 1: "
+            f"Crank-Nicolson flips the sign of such modes each step instead of damping them (exactly "
+            f"by exp(-{2 * diffusion:.3g})); dt <= {1.0 / top:.3g} (or dt=None) damps every mode",
+            RuntimeWarning, stacklevel=2,
+        )
 
     out = xp.empty((n_samples, n_snapshots, resolution, resolution), dtype=dtype)
     out[:, 0] = solver.irfft(w_hat)

@@ -47,6 +47,22 @@ def test_taylor_green_decay_is_second_order():
     assert 3.5 < errors[0] / errors[1] < 4.5
 
 
+def test_high_viscosity_decays_as_the_exact_solution():
+    """nu = 10: the automatic step keeps dt nu |k|^2 / 2 <= 1 for every mode, so Crank-Nicolson damps
+    them all (before, the CFL step alone gave the top mode a factor 394 and flipped the Taylor-Green
+    mode's sign: (1 - 3.1) / (1 + 3.1) per step instead of exp(-6.2))."""
+    nu = 10.0
+    w0 = np.sin(2 * np.pi * X[:, None]) * np.sin(2 * np.pi * X[None, :])
+    w, t = navier_stokes2d(1, N, viscosity=nu, t_final=0.02, n_snapshots=3, initial=w0, forcing=None,
+                           progress=False)
+    for k in (1, 2):
+        exact = w0 * np.exp(-8 * np.pi**2 * nu * t[k])
+        np.testing.assert_allclose(w[0, k], exact, rtol=0, atol=2e-3 * np.abs(exact).max())  # O(dt^2)
+    with pytest.warns(RuntimeWarning, match="flips the sign"):
+        navier_stokes2d(1, N, viscosity=nu, t_final=0.02, n_snapshots=2, dt=0.01, initial=w0,
+                        forcing=None, progress=False)
+
+
 def test_random_field_spectrum_and_resolution_consistency():
     w32 = random_vorticity(3, 32, random_state=5)
     w64 = random_vorticity(3, 64, random_state=5)
