@@ -57,6 +57,17 @@ def test_tolerance_finds_planted_ranks(method):
     assert rel_error(X, T) < 1e-12
 
 
+def _graded(seed, order):
+    """Singular values graded over ~14 decades per mode, so every tolerance cuts somewhere interesting."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(s) for s in rng.integers(2, {2: 40, 3: 14, 4: 7, 5: 5}[order], size=order))
+    X = rng.standard_normal(shape)
+    for mode, n in enumerate(shape):
+        q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+        X = mode_dot(X, q * np.logspace(0, -14, n)[None, :], mode)
+    return X
+
+
 @given(
     order=st.integers(2, 5),
     tol_exp=st.floats(-12, -0.5),
@@ -65,29 +76,12 @@ def test_tolerance_finds_planted_ranks(method):
 )
 def test_tolerance_is_guaranteed(order, tol_exp, seed, method):
     """||X - X_hat|| <= tol ||X|| for any tolerance down to 1e-12, on tensors with decaying spectra."""
-    rng = np.random.default_rng(seed)
-    shape = tuple(int(s) for s in rng.integers(2, {2: 40, 3: 14, 4: 7, 5: 5}[order], size=order))
-    # graded singular values across ~14 decades so every tolerance cuts somewhere interesting
-    X = rng.standard_normal(shape)
-    for mode, n in enumerate(shape):
-        q = np.linalg.qr(rng.standard_normal((n, n)))[0]
-        X = mode_dot(X, q * np.logspace(0, -14, n)[None, :], mode)
+    X = _graded(seed, order)
     tol = 10.0**tol_exp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         T = tucker(X, tol=tol, method=method)
     assert rel_error(X, T) <= tol * (1 + 1e-6)
-
-
-def _graded(seed, order):
-    """The tensors of test_tolerance_is_guaranteed: singular values graded over 14 decades per mode."""
-    rng = np.random.default_rng(seed)
-    shape = tuple(int(s) for s in rng.integers(2, {2: 40, 3: 14, 4: 7, 5: 5}[order], size=order))
-    X = rng.standard_normal(shape)
-    for mode, n in enumerate(shape):
-        q = np.linalg.qr(rng.standard_normal((n, n)))[0]
-        X = mode_dot(X, q * np.logspace(0, -14, n)[None, :], mode)
-    return X
 
 
 @pytest.mark.parametrize(("seed", "order", "tol"), [
