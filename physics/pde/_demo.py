@@ -1,5 +1,5 @@
 """``tensorkit demo`` section: a tiny FNO and TFNO learn the Darcy solution operator, and FNO / TFNO /
-MG-TFNO the one-step map of 2D Navier-Stokes, in seconds."""
+MG-TFNO / two-level MG-TFNO the one-step map of 2D Navier-Stokes, in seconds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from operators import FNO, MGTFNO, TFNO
+from operators import FNO, MGTFNO, TFNO, TwoLevelMGTFNO
 
 from .._learning import fit_operator
 from ._darcy import darcy
@@ -63,17 +63,20 @@ def _navier_stokes_section(options) -> None:
     x_test, y_test = navier_stokes_pairs(w[flows:, :2])
     print(f"\nNavier-Stokes {resolution}x{resolution}, viscosity 1e-3: w(t) -> w(t+1) from {flows} flows "
           f"({time.perf_counter() - start:.1f} s); {t_final}-step rollouts on {test_flows} held-out flows")
-    print(f"{'model':>8} {'parameters':>11} {'one-step':>9} {'rollout':>9} {'time [s]':>9}")
+    print(f"{'model':>10} {'parameters':>11} {'one-step':>9} {'rollout':>9} {'time [s]':>9}")
     kw = {"dtype": np.float32, "random_state": 0}
     padding = 0.125 if resolution < 32 else 0.0625
     models = {"FNO": FNO((modes, modes), 1, 1, width, **kw),
               "TFNO": TFNO((modes, modes), 1, 1, width, rank=0.1, **kw),
-              "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, padding_fraction=padding, rank=0.1, **kw)}
+              "MG-TFNO": MGTFNO((modes, modes), 1, 1, width, padding_fraction=padding, rank=0.1, **kw),
+              # the patches plus a global TFNO on the coarse grid (no processor: it patches inside)
+              "MG-TFNO-2L": TwoLevelMGTFNO((modes, modes), 1, 1, width, padding_fraction=padding, rank=0.1,
+                                          **kw)}
     for name, model in models.items():
         start = time.perf_counter()
         fit = fit_operator(model, x, y, epochs=epochs, processor=getattr(model, "processor", None),
                            loss="h1", lr=5e-3, batch_size=8, validation=(x_test, y_test), random_state=0,
                            progress=options.progress)
         rollout = relative_errors(fit.rollout(w[flows:, :1], t_final), w[flows:, 1:]).mean(axis=0)
-        print(f"{name:>8} {model.num_parameters():11d} {fit.history['val_metric'][-1]:9.2%} "
+        print(f"{name:>10} {model.num_parameters():11d} {fit.history['val_metric'][-1]:9.2%} "
               f"{rollout[-1]:9.2%} {time.perf_counter() - start:9.1f}")
