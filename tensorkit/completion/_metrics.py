@@ -78,7 +78,15 @@ def _residual(model: Any, obs: ObservedTensor):
     if isinstance(model, (CPTensor, TuckerTensor)) and model.shape != obs.shape:
         raise ValueError(f"model has shape {model.shape}, obs has shape {obs.shape}")
     xp = get_namespace(obs.values)
-    predicted = values_at(model, obs.indices)
+    returned = values_at(model, obs.indices)
+    try:  # a callable model may return a list, or something that is no numbers at all
+        predicted = xp.asarray(returned)
+        numeric = xp.isdtype(predicted.dtype, ("real floating", "integral"))
+    except (TypeError, ValueError):
+        numeric = False
+    if not numeric:
+        raise TypeError(f"the model returned {type(returned).__name__} {returned!r:.60}, "
+                        "not an array of numbers") from None
     if tuple(predicted.shape) != (obs.nnz,):
         raise ValueError(f"the model returned shape {tuple(predicted.shape)} for {obs.nnz} cells")
     return xp, predicted - obs.values

@@ -264,11 +264,20 @@ class NeuralCompletion(Module):
 
         nxp = array_module(self.head.params["weight"])
         indices = nxp.asarray(indices)
-        values = nxp.asarray(values).astype(self.dtype, copy=False)
-        mean, std = float(values.mean()), float(values.std())
+        values = nxp.asarray(values)
+        peak = float(nxp.abs(values).max())
+        if peak > float(np.finfo(self.dtype).max):
+            raise ValueError(f"obs has values up to {peak:.3g}, beyond the model's "
+                             f"{np.dtype(self.dtype).name}: build it with dtype=float64")
+        # mean and spread at a power-of-two scale: the squares of values near 1e200 (1e30 in
+        # float32) overflow, and the loss is taken on standardized targets for the same reason
+        shift = math.frexp(peak)[1] if peak > 0 else 0
+        unit = values.astype(np.float64) * math.ldexp(1.0, -shift)
+        mean, std = math.ldexp(float(unit.mean()), shift), math.ldexp(float(unit.std()), shift)
         self.buffers["target_mean"][...] = mean
         self.buffers["target_scale"][...] = std if std > 0 else 1.0
-        inv_var = 1.0 / float(self.buffers["target_scale"][0]) ** 2
+        mean, scale = self.buffers["target_mean"][0], self.buffers["target_scale"][0]
+        values = (values.astype(self.dtype, copy=False) - mean) / scale
         optimizer, loss_fn = Adam(self, lr=lr), MSELoss()
         train_rmse: list[float] = []
         val_rmse: list[float] = []
@@ -281,12 +290,12 @@ class NeuralCompletion(Module):
                 total = 0.0
                 for start in range(0, n, batch_size):
                     batch = order[start:start + batch_size]
-                    pred = self.forward(indices[batch])
+                    pred = (self.forward(indices[batch]) - mean) / scale
                     total += loss_fn.forward(pred, values[batch]) * batch.shape[0]
                     self.zero_grad()
-                    self.backward(loss_fn.backward() * pred.dtype.type(inv_var))
+                    self.backward(loss_fn.backward() / scale)
                     optimizer.step()
-                train_rmse.append(math.sqrt(total / n))
+                train_rmse.append(math.sqrt(total / n) * float(scale))
                 score = train_rmse[-1]
                 if validation is not None:
                     score = rmse(self, validation)
