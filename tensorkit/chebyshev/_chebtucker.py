@@ -438,13 +438,7 @@ class ChebTucker:
         and rounded to ``max(tol)``.
         """
         if isinstance(other, numbers.Number):
-            other = check_real(other, "other")
-            xp = get_namespace(self.core)
-            with np.errstate(over="ignore"):
-                core = self.core * other
-            if not bool(xp.all(xp.isfinite(core))):
-                raise ValueError(f"other={other!r} times this function overflows {self.dtype}")
-            return ChebTucker(core, self.factors, self.domain, tol=self.tol)
+            return self._scaled(check_real(other, "other"), divide=False)
         if not isinstance(other, ChebTucker):
             return NotImplemented
         xp = self._check_compatible(other)
@@ -459,8 +453,16 @@ class ChebTucker:
             other = check_real(other, "other")
             if other == 0:
                 raise ZeroDivisionError("division of a ChebTucker by zero")
-            return self * (1.0 / other)
+            return self._scaled(other, divide=True)  # not self * (1 / other): 1 / 1e-310 overflows
         return NotImplemented
+
+    def _scaled(self, other: float, *, divide: bool) -> ChebTucker:
+        with np.errstate(over="ignore"):
+            core = self.core / other if divide else self.core * other
+        if not bool(get_namespace(core).all(get_namespace(core).isfinite(core))):
+            raise ValueError(f"this function {'divided by' if divide else 'times'} other={other!r} "
+                             f"overflows {self.dtype}")
+        return ChebTucker(core, self.factors, self.domain, tol=self.tol)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:

@@ -55,9 +55,16 @@ def check_domain(domain: Any, ndim: int | None) -> tuple[tuple[float, float], ..
 
 
 def check_interval(interval: Any, name: str) -> tuple[float, float]:
-    """A finite interval ``(a, b)`` with ``a < b``, or ValueError naming ``name``."""
+    """A finite interval ``(a, b)`` with ``a < b``, or ValueError naming ``name`` (TypeError for a
+    bool bound: ``True`` is not the number 1)."""
     try:
-        a, b = (float(v) for v in interval)
+        bounds = list(interval)
+    except TypeError:
+        raise ValueError(f"{name} must be a pair (a, b) of numbers, got {interval!r}") from None
+    if any(isinstance(v, (bool, np.bool_)) for v in bounds):
+        raise TypeError(f"{name} must be a pair (a, b) of numbers, got {interval!r} (a bool bound)")
+    try:
+        a, b = (float(v) for v in bounds)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair (a, b) of numbers, got {interval!r}") from None
     if not (math.isfinite(a) and math.isfinite(b)):

@@ -12,6 +12,7 @@ from -1 to 1). Both directions cost ``O(m log m)`` per fibre.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -150,22 +151,32 @@ def _transform(x, axes, *, forward):
         raise ValueError(f"{name} must have at least one axis")
     if axes is None:
         axes = tuple(range(x.ndim))
-    elif isinstance(axes, (int, np.integer)):
-        axes = (int(axes),)
-    axes = tuple(int(a) % x.ndim if -x.ndim <= int(a) < x.ndim else _bad_axis(a, x.ndim) for a in axes)
+    elif isinstance(axes, (int, np.integer)) and not isinstance(axes, (bool, np.bool_)):
+        axes = (axes,)
+    try:
+        axes = tuple(axes)
+    except TypeError:
+        raise TypeError(f"axes must be an int or a sequence of ints, got {axes!r}") from None
+    axes = tuple(check_int(a, "axes entry") for a in axes)
+    if any(not -x.ndim <= a < x.ndim for a in axes):
+        raise ValueError(f"axes {axes} are out of range for an array with {x.ndim} axes")
+    axes = tuple(a % x.ndim for a in axes)
+    if len(set(axes)) != len(axes):  # transforming an axis twice is not the asked transform
+        raise ValueError(f"axes must not repeat an axis, got {axes}")
     for axis in axes:
         if x.shape[axis] == 0:
             raise ValueError(f"{name} has no samples along axis {axis}: shape {tuple(x.shape)}")
     if xp.isdtype(x.dtype, ("bool", "integral")):
         x = xp.asarray(x, dtype=xp.float64)
-    out = x
+    # The sums of the DCT reach m |x|_max per axis: near the top of the dtype they overflow where
+    # the true coefficients (or values) do not, so such data is transformed at an exact power-of-two
+    # scale and scaled back (linearity; inf then only where the true result overflows).
+    peak = float(xp.max(xp.abs(x))) if math.prod(x.shape) else 0.0
+    shift = math.frexp(peak)[1] - 1 if math.isfinite(peak) and peak > math.sqrt(xp.finfo(x.dtype).max) else 0
+    out = x * math.ldexp(1.0, -shift) if shift else x
     for axis in axes:
         out = _dct1_along(out, axis, forward=forward, xp=xp)
-    return out
-
-
-def _bad_axis(axis, ndim):
-    raise ValueError(f"axes entry {axis!r} is out of range for an array with {ndim} axes")
+    return out * math.ldexp(1.0, shift) if shift else out
 
 
 def _dct1_along(x, axis, *, forward, xp):
