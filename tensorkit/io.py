@@ -333,6 +333,9 @@ def save_figure(fig: Any, path: str | os.PathLike | None, *, dpi: int = 120) -> 
     >>> open(path, "rb").read(4) == b"\\x89PNG"
     True
     """
+    if not callable(getattr(fig, "savefig", None)) or not callable(getattr(fig, "get_layout_engine", None)):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    dpi = check_int(dpi, "dpi", minimum=1)
     if fig.get_layout_engine() is None:  # a figure made with layout="constrained" keeps its own
         fig.tight_layout()
     if path is None:

@@ -119,6 +119,13 @@ class FunctionalTucker:
         self.random_state, self.progress, self.backend = random_state, progress, backend
         per_axis(lengthscale, 1 if np.ndim(lengthscale) == 0 else len(lengthscale), "lengthscale",
                  lambda v, n: check_real(v, n, minimum=0.0, strict_minimum=True))
+        # the entries are checked now (a rank of 0 or True is refused here, not at fit); their
+        # number against the modes of the data at fit
+        if self.core == "cp":
+            check_int(rank, "rank", minimum=1)
+        else:
+            per_axis(rank, 1 if np.ndim(rank) == 0 else len(rank), "rank",
+                     lambda v, n: check_int(v, n, minimum=1))
 
     def fit(self, obs: ContinuousObservations, validation: ContinuousObservations | None = None):
         """Fit to ``obs`` (``validation``: also record the RMSE there after each epoch); returns self."""

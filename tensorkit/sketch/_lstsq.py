@@ -29,7 +29,7 @@ from .._info import Info
 from .._validation import as_float_array, check_choice, check_int
 from ..backend import get_namespace, native, resolve_backend, to_numpy
 from ._base import SketchOperator, as_matrix
-from ._composed import make_sketch, sparse_then_gaussian
+from ._composed import _SKETCHES, make_sketch, sparse_then_gaussian
 from ._dense import GaussianSketch
 from ._iteration import refined_cg
 from ._kronecker import KroneckerSketch
@@ -234,6 +234,9 @@ def lstsq(
         raise TypeError("KroneckerSketch sketches tensor-product rows; lstsq needs a row sketch")
     if not isinstance(sketch, (str, SketchOperator)):
         raise TypeError(f"sketch must be a name or a SketchOperator, got {type(sketch).__name__}")
+    if isinstance(sketch, str) and sketch != "auto":
+        # a misspelt name is refused even where the direct solver would ignore it
+        check_choice(sketch, "sketch", ("auto", *_SKETCHES))
 
     chosen = method
     if method == "auto":
