@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._validation import check_int, check_real
 from ..backend import get_namespace, to_numpy
 from ._solve import solve_upper
 
@@ -89,6 +90,7 @@ def preconditioned_cg(
     >>> its, converged, bool(np.allclose(X, A.T @ b))
     (1, True, True)
     """
+    tol, n_iter_max, sketch_size = _check_cg(normal_op, R, X0, b_norms, tol, n_iter_max, sketch_size)
     xp = get_namespace(X0)
     d, k = X0.shape
     eps = float(np.finfo(X0.dtype).eps)
@@ -199,6 +201,9 @@ def refined_cg(
     >>> out.converged, bool(np.allclose(out.x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-13))
     (True, True)
     """
+    tol, n_iter_max, sketch_size = _check_cg(normal_op, R, X0, b_norms, tol, n_iter_max, sketch_size)
+    norm_A = check_real(norm_A, "norm_A", minimum=0.0, strict_minimum=True)
+    n_refine_max = check_int(n_refine_max, "n_refine_max", minimum=0)
     xp = get_namespace(X0)
     d, k = X0.shape
     eps = float(np.finfo(X0.dtype).eps)
@@ -292,3 +297,23 @@ def _pcg(normal_op, R, X, Gr, Z, rz, n_iter, still_active, xp):
 def _precondition(R, G, xp):
     """``(R^T R)^-1 G`` by two triangular solves."""
     return solve_upper(R, solve_upper(R, G, xp, trans=True), xp)
+
+
+def _check_cg(normal_op, R, X0, b_norms, tol, n_iter_max, sketch_size):
+    """The public iterations' checks (shapes as documented, scalars by the error policy)."""
+    if not callable(normal_op):
+        raise TypeError(f"normal_op must be a callable, got {type(normal_op).__name__}")
+    shapes = {name: tuple(getattr(v, "shape", ()))
+              for name, v in (("R", R), ("X0", X0), ("b_norms", b_norms))}
+    if len(shapes["X0"]) != 2:
+        raise ValueError(f"X0 must be a matrix (d, k), got shape {shapes['X0']}")
+    d, k = shapes["X0"]
+    if shapes["R"] != (d, d):
+        raise ValueError(f"R must have shape {(d, d)} (d columns of X0), got {shapes['R']}")
+    if shapes["b_norms"] != (k,):
+        raise ValueError(f"b_norms must have shape {(k,)} (k columns of X0), got {shapes['b_norms']}")
+    bxp = get_namespace(b_norms)
+    if not bool(bxp.all(bxp.isfinite(b_norms) & (b_norms >= 0))):
+        raise ValueError(f"b_norms must be finite norms >= 0, got {b_norms!r}")
+    return (check_real(tol, "tol", minimum=0.0, strict_minimum=True),
+            check_int(n_iter_max, "n_iter_max", minimum=0), check_int(sketch_size, "sketch_size", minimum=1))

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_float_array
+from .._validation import as_float_array, check_int
 from ..backend import get_namespace, is_numpy_namespace, native, scipy_for
 
 __all__ = ["sketched_solve"]
@@ -54,7 +54,7 @@ def sketched_solve(SA: Any, SB: Any, shape: tuple[int, int]) -> tuple[Any, Any]:
     >>> X.ravel().tolist()
     [1.0, 2.0]
     """
-    xp = get_namespace(SA, SB)
+    SA, SB, shape, xp = _check_sketched(SA, SB, shape)
     if is_numpy_namespace(xp):
         from scipy.linalg import qr_multiply
 
@@ -68,6 +68,25 @@ def sketched_solve(SA: Any, SB: Any, shape: tuple[int, int]) -> tuple[Any, Any]:
         QtSB = Q.T @ SB
     _check_full_rank(R, shape, xp)
     return R, solve_upper(R, QtSB, xp)
+
+
+def _check_sketched(SA, SB, shape):
+    """The public entry's checks: real finite ``SA`` (m, d) with ``m >= d``, ``SB`` (m, k) or (m,)
+    (one right-hand side), ``shape = (n, d)``."""
+    xp = get_namespace(SA, SB)
+    SA = as_float_array(SA, "SA", allow_complex=False, xp=xp)
+    SB = as_float_array(SB, "SB", allow_complex=False, xp=xp)
+    if SA.ndim != 2 or SA.shape[0] < SA.shape[1]:
+        raise ValueError(f"SA must be a matrix (m, d) with m >= d rows, got shape {tuple(SA.shape)}")
+    if SB.ndim not in (1, 2) or SB.shape[0] != SA.shape[0]:
+        raise ValueError(f"SB must have shape ({SA.shape[0]}, k) like the rows of SA, got {tuple(SB.shape)}")
+    try:
+        shape = tuple(check_int(v, f"shape[{i}]", minimum=1) for i, v in enumerate(shape))
+    except TypeError:
+        raise TypeError(f"shape must be the pair (n, d) of ints, got {shape!r}") from None
+    if len(shape) != 2 or shape[1] != SA.shape[1]:
+        raise ValueError(f"shape must be (n, d) with d = {SA.shape[1]} columns of SA, got {shape}")
+    return SA, SB, shape, xp
 
 
 def sketch_problem(A, B, op, backend, xp):

@@ -19,12 +19,32 @@ from tensorkit.completion import NeuralCompletion, dain_augment, mae, nrmse, rms
 from tensorkit.functional import FunctionalTucker
 from tensorkit.io import new_figure, save_figure
 from tensorkit.observed import ObservedTensor
-from tensorkit.sketch import lstsq
+from tensorkit.sketch import lstsq, preconditioned_cg, refined_cg, sketched_solve
 
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((60, 4))
 B = A @ RNG.standard_normal(4) + 0.1 * RNG.standard_normal(60)
 SQUARE = ((-1.0, 1.0), (-1.0, 1.0))
+SA, SB = np.array([[2.0, 0.0], [0.0, 4.0], [0.0, 0.0]]), np.array([[2.0], [8.0], [1.0]])
+R_ID, X0, B_NORMS = np.eye(4), np.zeros((4, 1)), np.ones(1)
+
+
+def _normal_op(W, cols, subtract_b):
+    r = A @ W - (B[:, None][:, cols] if subtract_b else 0.0)
+    return A.T @ r, np.sum(r * r, axis=0)
+
+
+def _cg(**changes):
+    args = dict(normal_op=_normal_op, R=R_ID, X0=X0, b_norms=B_NORMS, tol=1e-8, n_iter_max=20, sketch_size=16)
+    args.update(changes)
+    return preconditioned_cg(**args)
+
+
+def _refined(**changes):
+    args = dict(normal_op=_normal_op, R=R_ID, X0=X0, norm_A=1.0, b_norms=B_NORMS, tol=1e-8, n_iter_max=20,
+                sketch_size=16)
+    args.update(changes)
+    return refined_cg(**args)
 OBS = ObservedTensor([[0, 0], [1, 1], [0, 1]], [1.0, 3.0, 2.0], (2, 2))
 
 
@@ -37,6 +57,30 @@ REFUSED = [
     ("lstsq-sketch-misspelt-auto", lambda: lstsq(A, B, sketch="gausian"), ValueError, "sketch"),
     ("lstsq-sketch-misspelt-direct", lambda: lstsq(A, B, method="direct", sketch="srht2"), ValueError,
      "sketch"),
+    # sketched_solve had no checks: AttributeError, unpacking errors, LAPACK messages, and a
+    # shape (n, d) that disagreed with SA (or held a bool) was accepted
+    ("sketched-solve-not-an-array", lambda: sketched_solve("SA", SB, (100, 2)), TypeError, "SA"),
+    ("sketched-solve-vector-SA", lambda: sketched_solve(SA[0], SB, (100, 2)), ValueError, "SA"),
+    ("sketched-solve-fewer-rows", lambda: sketched_solve(SA[:1], SB[:1], (100, 2)), ValueError, "m >= d"),
+    ("sketched-solve-SB-rows", lambda: sketched_solve(SA, SB[:2], (100, 2)), ValueError, "SB"),
+    ("sketched-solve-nan", lambda: sketched_solve(SA * np.nan, SB, (100, 2)), ValueError, "SA.*non-finite"),
+    ("sketched-solve-complex", lambda: sketched_solve(SA + 0j, SB, (100, 2)), TypeError, "SA"),
+    ("sketched-solve-shape-d", lambda: sketched_solve(SA, SB, (100, 3)), ValueError, "shape"),
+    ("sketched-solve-shape-bool", lambda: sketched_solve(SA, SB, (True, 2)), TypeError, "shape"),
+    # the CG iterations had no checks: ZeroDivisionError, IndexError, silently ignored bad options
+    ("cg-sketch-size-zero", lambda: _cg(sketch_size=0), ValueError, "sketch_size"),
+    ("cg-b-norms-wrong-length", lambda: _cg(b_norms=np.ones(3)), ValueError, "b_norms"),
+    ("cg-b-norms-negative", lambda: _cg(b_norms=-B_NORMS), ValueError, "b_norms"),
+    ("cg-tol-zero", lambda: _cg(tol=0.0), ValueError, "tol"),
+    ("cg-tol-nan", lambda: _cg(tol=float("nan")), ValueError, "tol"),
+    ("cg-n-iter-max-bool", lambda: _cg(n_iter_max=True), TypeError, "n_iter_max"),
+    ("cg-R-shape", lambda: _cg(R=np.eye(3)), ValueError, r"R must have shape \(4, 4\)"),
+    ("cg-X0-vector", lambda: _cg(X0=np.zeros(4)), ValueError, "X0"),
+    ("cg-not-callable", lambda: _cg(normal_op=3), TypeError, "normal_op"),
+    ("refined-norm-A-zero", lambda: _refined(norm_A=0.0), ValueError, "norm_A"),
+    ("refined-norm-A-nan", lambda: _refined(norm_A=float("nan")), ValueError, "norm_A"),
+    ("refined-n-refine-negative", lambda: _refined(n_refine_max=-1), ValueError, "n_refine_max"),
+    ("refined-n-refine-bool", lambda: _refined(n_refine_max=True), TypeError, "n_refine_max"),
     # bool bounds of a domain were read as 0 and 1
     ("cheb-domain-bool-pair", lambda: ChebTucker.from_function(_gauss, [(True, 2.0), (-1.0, 1.0)]),
      TypeError, r"domain\[0\].*bool"),
@@ -79,6 +123,18 @@ REFUSED = [
 def test_refused_with_the_policy_exception(name, call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_checked_iterations_still_solve():
+    # oracle: numpy's least squares
+    x_star = np.linalg.lstsq(A, B, rcond=None)[0]
+    R = np.linalg.qr(A, mode="r")
+    norms = np.array([np.linalg.norm(B)])
+    np.testing.assert_allclose(_cg(R=R, b_norms=norms, tol=1e-14)[0][:, 0], x_star, rtol=1e-10)
+    np.testing.assert_allclose(_refined(R=R, b_norms=norms, norm_A=np.linalg.norm(A, 2)).x[:, 0], x_star,
+                               rtol=1e-10)
+    # one right-hand side as a vector stays a vector
+    np.testing.assert_allclose(sketched_solve(SA, SB[:, 0], (100, 2))[1], [1.0, 2.0])
 
 
 def test_metric_accepts_a_list_from_a_callable_model():
@@ -153,4 +209,4 @@ def test_dain_influence_does_not_depend_on_the_scale_of_the_values(scale):
 
 
 def test_catalogue_size():
-    assert len(REFUSED) >= 20
+    assert len(REFUSED) >= 40
