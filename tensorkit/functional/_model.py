@@ -221,7 +221,10 @@ class FunctionalTucker:
         self._check_fitted()
         mode = check_int(mode, "mode", minimum=0, maximum=self.obs_.n_modes - 1)
         nxp = array_module(self.obs_.values)
-        g = as_float_array(nxp.asarray(grid), "grid", allow_complex=False).reshape(-1)
+        g = as_float_array(nxp.asarray(grid), "grid", allow_complex=False)
+        if g.ndim > 1:  # flattening a 2-D grid would return rows the caller cannot map back
+            raise ValueError(f"grid must be the coordinates (M,) of mode {mode}, got shape {tuple(g.shape)}")
+        g = g.reshape(-1)
         lo, hi = self.obs_.lows[mode], self.obs_.highs[mode]
         mean, cov = states_at(self._states[mode], (g - lo) * (SCALE / (hi - lo)))
         return mean, nxp.diagonal(cov, axis1=1, axis2=2).copy()

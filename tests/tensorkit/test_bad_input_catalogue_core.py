@@ -16,7 +16,7 @@ import pytest
 
 from tensorkit.chebyshev import ChebTucker, chebyshev_points, coefficients_to_values, values_to_coefficients
 from tensorkit.completion import NeuralCompletion, dain_augment, mae, nrmse, rmse
-from tensorkit.functional import FunctionalTucker
+from tensorkit.functional import ContinuousObservations, FunctionalTucker
 from tensorkit.io import new_figure, save_figure
 from tensorkit.observed import ObservedTensor
 from tensorkit.sketch import lstsq, preconditioned_cg, refined_cg, sketched_solve
@@ -135,6 +135,17 @@ def test_checked_iterations_still_solve():
                                rtol=1e-10)
     # one right-hand side as a vector stays a vector
     np.testing.assert_allclose(sketched_solve(SA, SB[:, 0], (100, 2))[1], [1.0, 2.0])
+
+
+def test_functional_factor_functions_refuse_a_2d_grid():
+    rng = np.random.default_rng(0)
+    coords = rng.random((40, 2))
+    model = FunctionalTucker(2, n_epochs=2, random_state=0).fit(
+        ContinuousObservations(coords, np.sin(3 * coords[:, 0]) * np.cos(2 * coords[:, 1])))
+    mean, var = model.factor_functions(0, np.linspace(0, 1, 5))
+    assert mean.shape == var.shape == (5, 2)
+    with pytest.raises(ValueError, match="grid"):  # was flattened to 4 rows
+        model.factor_functions(0, np.zeros((2, 2)))
 
 
 def test_metric_accepts_a_list_from_a_callable_model():
