@@ -12,7 +12,7 @@ from .._validation import check_choice, check_int
 from ..formats import CPTensor
 from ..observed import ObservedTensor
 from . import _kernels
-from ._init import initial_factors
+from ._init import check_init, initial_factors
 from ._metrics import rmse
 from ._problem import Monitor, Problem, check_common
 
@@ -205,6 +205,7 @@ def _model(problem, factors) -> CPTensor:
 
 
 def _initial(init, problem, rank, random_state) -> list[Any]:
+    check_init(init, CPTensor, problem.xp)
     if isinstance(init, CPTensor):
         if init.shape != problem.shape or init.rank != rank:
             raise ValueError(

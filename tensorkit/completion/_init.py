@@ -7,6 +7,7 @@ moved to the device of the data: it runs once, before any sweep.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -18,6 +19,18 @@ from ..backend import check_random_state, to_device, to_numpy
 # Modes up to this size get the exact leading eigenvectors of the dense Gram matrix M M^T; larger
 # ones use ARPACK on the sparse unfolding.
 _DENSE_GRAM_MAX = 2000
+
+
+def check_init(init: Any, kind: type, xp: Any) -> None:
+    """A given start is a ``kind`` with finite arrays (a NaN start returns NaN); anything but a
+    name or a ``kind`` is a TypeError (an array reached the name check's ambiguous ``in``)."""
+    if not isinstance(init, kind):
+        if not isinstance(init, str):
+            raise TypeError(f"init must be 'svd', 'random' or a {kind.__name__}, got {type(init).__name__}")
+        return
+    arrays = [init.core] if hasattr(init, "core") else [init.weights]
+    if not all(bool(xp.all(xp.isfinite(xp.asarray(a)))) for a in [*arrays, *init.factors]):
+        raise ValueError(f"init has non-finite (NaN or Inf) entries: {init!r}")
 
 
 def svd_factors(indices, values, shape, ranks, rng) -> list[np.ndarray]:

@@ -11,7 +11,7 @@ from ..formats import TuckerTensor
 from ..observed import ObservedTensor
 from ..tenalg import kron_rows
 from . import _kernels
-from ._init import initial_factors
+from ._init import check_init, initial_factors
 from ._metrics import rmse
 from ._problem import Monitor, Problem, check_common
 
@@ -92,6 +92,7 @@ def tucker_complete(
         n_core *= r
     check_allocation((n_core, n_core), obs.dtype, "the core's normal equations",
                      alternative="use lower Tucker ranks", device=device_of(problem.xp))
+    check_init(init, TuckerTensor, problem.xp)
     if isinstance(init, TuckerTensor):
         if init.shape != obs.shape or init.ranks != ranks:
             raise ValueError(f"init has shape {init.shape} and ranks {init.ranks}, expected "

@@ -14,8 +14,17 @@ import math
 import numpy as np
 import pytest
 
+from tensorkit import CPTensor, TuckerTensor
 from tensorkit.chebyshev import ChebTucker, chebyshev_points, coefficients_to_values, values_to_coefficients
-from tensorkit.completion import NeuralCompletion, dain_augment, mae, nrmse, rmse
+from tensorkit.completion import (
+    NeuralCompletion,
+    cp_complete,
+    dain_augment,
+    mae,
+    nrmse,
+    rmse,
+    tucker_complete,
+)
 from tensorkit.functional import ContinuousObservations, FunctionalTucker
 from tensorkit.io import new_figure, save_figure
 from tensorkit.observed import ObservedTensor
@@ -26,6 +35,8 @@ A = RNG.standard_normal((60, 4))
 B = A @ RNG.standard_normal(4) + 0.1 * RNG.standard_normal(60)
 SQUARE = ((-1.0, 1.0), (-1.0, 1.0))
 SA, SB = np.array([[2.0, 0.0], [0.0, 4.0], [0.0, 0.0]]), np.array([[2.0], [8.0], [1.0]])
+_X3 = np.random.default_rng(3).standard_normal((3, 4, 2))
+_OBS3 = ObservedTensor.from_dense(_X3, np.random.default_rng(4).random(_X3.shape) < 0.7)
 R_ID, X0, B_NORMS = np.eye(4), np.zeros((4, 1)), np.ones(1)
 
 
@@ -81,6 +92,15 @@ REFUSED = [
     ("refined-norm-A-nan", lambda: _refined(norm_A=float("nan")), ValueError, "norm_A"),
     ("refined-n-refine-negative", lambda: _refined(n_refine_max=-1), ValueError, "n_refine_max"),
     ("refined-n-refine-bool", lambda: _refined(n_refine_max=True), TypeError, "n_refine_max"),
+    # a NaN start returned a NaN model; an array start hit the name check's ambiguous truth value
+    ("cp-init-nan", lambda: cp_complete(_OBS3, 2, init=CPTensor(
+        np.ones(2), [np.full((3, 2), np.nan), np.ones((4, 2)), np.ones((2, 2))])), ValueError,
+     "init has non-finite"),
+    ("cp-init-array", lambda: cp_complete(_OBS3, 2, init=np.ones(3)), TypeError, "init"),
+    ("tucker-init-inf", lambda: tucker_complete(_OBS3, 2, init=TuckerTensor(
+        np.full((2, 2, 2), np.inf), [np.ones((3, 2)), np.ones((4, 2)), np.ones((2, 2))])), ValueError,
+     "init has non-finite"),
+    ("tucker-init-array", lambda: tucker_complete(_OBS3, 2, init=np.ones(2)), TypeError, "init"),
     # bool bounds of a domain were read as 0 and 1
     ("cheb-domain-bool-pair", lambda: ChebTucker.from_function(_gauss, [(True, 2.0), (-1.0, 1.0)]),
      TypeError, r"domain\[0\].*bool"),
