@@ -34,7 +34,7 @@ from .._validation import as_float_array, check_dtype, check_int, check_real, ch
 from ..backend import get_namespace
 from ..formats import TuckerTensor, read_archive
 from ..io import save_archive
-from . import _arithmetic, _calculus, _construct
+from . import _arithmetic, _calculus, _checks, _construct
 from ._checks import check_axes, check_domain, check_points, namespace_for_device, to_reference
 from ._evaluate import evaluate
 from ._transform import chebyshev_vandermonde, values_to_coefficients
@@ -89,11 +89,7 @@ class ChebTucker:
         return out
 
     def _hold(self, coefficients, domain, tol):
-        for k, m in enumerate(coefficients.shape):
-            if m < 1:
-                raise ValueError(f"factors[{k}] must have at least one coefficient row, got shape "
-                                 f"{tuple(coefficients.factors[k].shape)}")
-        self.coefficients = coefficients
+        self.coefficients = _checks.check_coefficients(coefficients)
         self.domain = check_domain(domain, coefficients.ndim)
         self.tol = check_tol(tol)
 

@@ -18,6 +18,7 @@ from ..backend import get_namespace, to_device
 
 __all__ = [
     "check_axes",
+    "check_coefficients",
     "check_domain",
     "check_interval",
     "check_points",
@@ -52,6 +53,21 @@ def check_domain(domain: Any, ndim: int | None) -> tuple[tuple[float, float], ..
     if ndim is not None and len(box) != ndim:
         raise ValueError(f"domain has {len(box)} axes but {ndim} are needed")
     return box
+
+
+def check_coefficients(coefficients: Any) -> Any:
+    """A Tucker tensor of Chebyshev coefficients with a row per mode and finite entries (a NaN or
+    Inf coefficient makes every value NaN or Inf)."""
+    for k, m in enumerate(coefficients.shape):
+        if m < 1:
+            raise ValueError(f"factors[{k}] must have at least one coefficient row, got shape "
+                             f"{tuple(coefficients.factors[k].shape)}")
+    xp = get_namespace(coefficients.core)
+    for name, a in [("core", coefficients.core)] + [(f"factors[{k}]", f) for k, f in
+                                                     enumerate(coefficients.factors)]:
+        if not bool(xp.all(xp.isfinite(a))):
+            raise ValueError(f"{name} has non-finite (NaN or Inf) coefficients")
+    return coefficients
 
 
 def check_interval(interval: Any, name: str) -> tuple[float, float]:

@@ -101,6 +101,11 @@ REFUSED = [
         np.full((2, 2, 2), np.inf), [np.ones((3, 2)), np.ones((4, 2)), np.ones((2, 2))])), ValueError,
      "init has non-finite"),
     ("tucker-init-array", lambda: tucker_complete(_OBS3, 2, init=np.ones(2)), TypeError, "init"),
+    # NaN coefficients made a function that is NaN everywhere
+    ("cheb-nan-core", lambda: ChebTucker(np.full((2, 2), np.nan), [np.eye(3, 2), np.eye(3, 2)], SQUARE),
+     ValueError, "core has non-finite"),
+    ("cheb-inf-factor", lambda: ChebTucker(np.eye(2), [np.eye(3, 2), np.full((3, 2), np.inf)], SQUARE),
+     ValueError, r"factors\[1\] has non-finite"),
     # bool bounds of a domain were read as 0 and 1
     ("cheb-domain-bool-pair", lambda: ChebTucker.from_function(_gauss, [(True, 2.0), (-1.0, 1.0)]),
      TypeError, r"domain\[0\].*bool"),
