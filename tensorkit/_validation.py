@@ -126,7 +126,7 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     """``value`` when it is one of ``choices`` (compared with ``==``; strings are case-sensitive)."""
     try:
         ok = value in choices
-    except TypeError:  # unhashable or incomparable values
+    except (TypeError, ValueError):  # unhashable, incomparable or array values (ambiguous truth)
         ok = False
     if not ok or (isinstance(value, (bool, np.bool_)) and not any(c is value for c in choices)):
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")

@@ -99,6 +99,7 @@ CATALOGUE = [
     (lambda: check_stop_tol(-1.0), ValueError, "stop_tol"),
     (lambda: check_choice("x", "method", ("a", "b")), ValueError, "method"),
     (lambda: check_choice(True, "flag", (1, 0)), ValueError, "flag"),
+    (lambda: check_choice(np.zeros(3), "method", ("a", "b")), ValueError, "method must be one of"),
     (lambda: check_choice([1], "method", ("a",)), ValueError, "method"),
     (lambda: check_dtype("int32"), TypeError, "dtype"),
     (lambda: check_dtype("nonsense"), TypeError, "dtype"),
