@@ -58,6 +58,8 @@ plus the settings shown (``--factorization``, ``--rank``, ``--padding``, ``--per
     TFNO     CP 0.07                         24621   1.62% / 1.67%   1.83%   281 / 301 s
     MG-TFNO-2L  widths 14 + 14               24985   1.65% / 1.69%   2.21%   699 / 731 s
     MG-TFNO  CP 0.07, padding 0.125          24693   3.36% / 3.40%   5.45%   828 / 900 s
+    -- seed 0, --loss h1 (TFNO with H1: 1.08% / 1.14%, rollout 1.85%) --
+    MG-TFNO-2L  widths 14 + 14               24985   1.19% / 1.24%   3.06%   728 / 735 s
     -- 10 epochs, MG-TFNO CP 0.07, padding 0.125, with the options of issue 13's last round --
     MG-TFNO  (rerun of the row above)       24693   4.83% / 5.19%   9.03%   434 / 744 s
     MG-TFNO  --domain-padding 0.0625        24693   5.03% / 5.38%  10.59%   497 / 601 s
