@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.extend import array_module, check_choice, check_int, check_real
+from tensorkit.extend import array_module, check_bool, check_choice, check_int, check_real
 from tensorkit.nn import GELU, Linear, Module, Sequential
 
 from ._embedding import _coordinates
@@ -140,12 +140,8 @@ class FNO(Module):
             positional_embedding, "positional_embedding", POSITIONAL_EMBEDDINGS
         )
         self.domain_padding = _domain_padding(domain_padding, self.n_dim)
-        if not isinstance(periodic_fold, (bool, np.bool_)):
-            raise TypeError(f"periodic_fold must be a bool, got {periodic_fold!r}")
-        self.periodic_fold = bool(periodic_fold)
-        if not isinstance(joint_factorization, (bool, np.bool_)):
-            raise TypeError(f"joint_factorization must be a bool, got {joint_factorization!r}")
-        self.joint_factorization = bool(joint_factorization)
+        self.periodic_fold = check_bool(periodic_fold, "periodic_fold")
+        self.joint_factorization = check_bool(joint_factorization, "joint_factorization")
         self.factorization = factorization
         self.rank = rank
         kw = {"dtype": self.dtype, "random_state": self.rng}

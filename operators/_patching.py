@@ -41,7 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from tensorkit.extend import check_choice, check_int, check_random_state, check_real, get_namespace
+from tensorkit.extend import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_random_state,
+    check_real,
+    get_namespace,
+)
 
 from ._patch_layout import _batch_patches, _one_hot, _padding, _restrict, _tables, _unbatch_patches
 
@@ -123,10 +130,10 @@ class MultigridPatching2D:
         self.padding_fraction = check_real(
             padding_fraction, "padding_fraction", minimum=0.0, maximum=1.0, strict_maximum=True
         )
-        self.stitching = _check_bool(stitching, "stitching")
-        self.overlap = _check_bool(overlap, "overlap")
+        self.stitching = check_bool(stitching, "stitching")
+        self.overlap = check_bool(overlap, "overlap")
         self.restriction = check_choice(restriction, "restriction", RESTRICTIONS)
-        self.shifted_training = _check_bool(shifted_training, "shifted_training")
+        self.shifted_training = check_bool(shifted_training, "shifted_training")
         self._seed = int(check_random_state(random_state).integers(2**62))
         self._step = 0
         if embedding is not None and not all(callable(getattr(embedding, m, None)) for m in _EMBEDDING_API):
@@ -201,7 +208,7 @@ class MultigridPatching2D:
         ``-shift``; :meth:`unpatch` rolls the stitched fields back, ``y``'s patches are cut likewise).
         """
         self._check_field(x, "x")
-        overlap = _check_bool(overlap, "overlap")
+        overlap = check_bool(overlap, "overlap")
         shift = _check_shift(shift)
         if overlap and shift != (0, 0):
             raise ValueError(f"overlap sets its own tilings: shift must be (0, 0), got {shift}")
@@ -272,7 +279,7 @@ class MultigridPatching2D:
         4 tilings' fields are blended (``stitch`` must then be True)."""
         if self.levels == 0:
             return out
-        stitch = _check_bool(stitch, "stitch")
+        stitch = check_bool(stitch, "stitch")
         if self._shape is None:
             raise RuntimeError("MultigridPatching2D.unpatch called before patch (which sets the grid)")
         if not hasattr(out, "shape") or not hasattr(out, "dtype"):
@@ -305,7 +312,7 @@ class MultigridPatching2D:
         """Adjoint of :meth:`unpatch`: cut into patches (when stitched) and zero-fill the padding."""
         if self.levels == 0:
             return grad
-        stitch = _check_bool(stitch, "stitch")
+        stitch = check_bool(stitch, "stitch")
         if self._unpatched_shape is None:
             raise RuntimeError("MultigridPatching2D.unpatch_adjoint called before unpatch")
         # a gradient of another shape would be cut into wrong blocks without an error
@@ -390,12 +397,6 @@ class MultigridPatching2D:
                 f"padding_fraction={self.padding_fraction} pads {(p1, p2)} cells, more than a patch's "
                 f"side {(h // self.n_patches, w // self.n_patches)}; use a smaller padding_fraction"
             )
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 def _check_grad(grad: Any, shape: tuple[int, ...], forward: str) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from tensorkit.extend import (
     array_module,
     check_allocation,
+    check_bool,
     check_choice,
     check_int,
 )
@@ -128,8 +129,7 @@ class SpectralConv(Module):
         self.factorization = check_choice(factorization, "factorization", FACTORIZATIONS)
         self.implementation = check_choice(implementation, "implementation", IMPLEMENTATIONS)
         self.fft_norm = check_choice(fft_norm, "fft_norm", FFT_NORMS)
-        if not isinstance(bias, (bool, np.bool_)):
-            raise TypeError(f"bias must be a bool, got {bias!r}")
+        check_bool(bias, "bias")
         self.order = len(self.n_modes)
         # Modes stored per dimension: all n_modes along leading dims, n // 2 + 1 of the real FFT last.
         self.weight_modes = (*self.n_modes[:-1], self.n_modes[-1] // 2 + 1)

@@ -39,6 +39,7 @@ __all__ = [
     "FLOAT_DTYPES",
     "as_float_array",
     "check_allocation",
+    "check_bool",
     "check_choice",
     "check_dense_tensor",
     "check_dtype",
@@ -120,6 +121,13 @@ def check_tol(tol: Any, name: str = "tol") -> float:
 def check_stop_tol(stop_tol: Any, name: str = "stop_tol") -> float:
     """An iteration stop: a non-negative finite number (0 runs until ``n_iter_max``)."""
     return check_real(stop_tol, name, minimum=0.0)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a Python bool; only ``bool`` / ``numpy.bool_`` (a truthy ``"no"`` or ``1`` is refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:

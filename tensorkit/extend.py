@@ -14,7 +14,7 @@ Arrays and devices
     :func:`thread_limits`, :func:`frobenius_norm`.
 Validation (the error policy of :mod:`tensorkit._validation`)
     :func:`check_int`, :func:`check_real`, :func:`check_tol`, :func:`check_stop_tol`,
-    :func:`check_choice`, :func:`check_dtype`, :func:`per_axis`, :func:`as_float_array`,
+    :func:`check_bool`, :func:`check_choice`, :func:`check_dtype`, :func:`per_axis`, :func:`as_float_array`,
     :func:`check_dense_tensor`, :func:`check_allocation`, :func:`device_of`.
 Long work and results
     :func:`progress_bar` (tqdm, off by default in library calls), :class:`Info`.
@@ -46,6 +46,7 @@ from ._validation import (
     FLOAT_DTYPES,
     as_float_array,
     check_allocation,
+    check_bool,
     check_choice,
     check_dense_tensor,
     check_dtype,
@@ -84,6 +85,7 @@ __all__ = [
     "array_module",
     "as_float_array",
     "check_allocation",
+    "check_bool",
     "check_choice",
     "check_dense_tensor",
     "check_dtype",

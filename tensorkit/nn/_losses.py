@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice, check_int, check_real, per_axis
+from .._validation import check_bool, check_choice, check_int, check_real, per_axis
 from ..backend import array_module
 
 __all__ = ["H1Loss", "Loss", "LpLoss", "MSELoss"]
@@ -194,7 +194,7 @@ class H1Loss(Loss):
         self.measure = per_axis(
             measure, self.d, "measure", lambda v, n: check_real(v, n, minimum=0.0, strict_minimum=True)
         )
-        self.periodic = per_axis(periodic, self.d, "periodic", _check_bool)
+        self.periodic = per_axis(periodic, self.d, "periodic", check_bool)
         self.reduction = check_choice(reduction, "reduction", _REDUCTIONS)
         self.eps = check_real(eps, "eps", minimum=0.0)
 
@@ -213,8 +213,9 @@ class H1Loss(Loss):
         axes = tuple(range(pred.ndim - self.d, pred.ndim))
         # in units of the largest entry of each field (then of each field and its differences), so
         # that no square overflows or underflows
-        s_e = _max_abs(nxp, pred - target, axes)
-        u = (pred - target) / s_e
+        e = pred - target
+        s_e = _max_abs(nxp, e, axes)
+        u = e / s_e
         n_u, du = self._norm(nxp, u, ops, axes)
         s_y = _max_abs(nxp, target, axes)
         n_y, _ = self._norm(nxp, target / s_y, ops, axes)
@@ -269,12 +270,6 @@ def _difference_matrix(n: int, h: float, periodic: bool) -> np.ndarray:
     D[0, :4] = np.array([-11.0, 18.0, -9.0, 2.0]) / (6 * h)
     D[n - 1, n - 4:] = np.array([-2.0, 9.0, -18.0, 11.0]) / (6 * h)
     return D
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 def _apply_along(D, x, axis: int):
